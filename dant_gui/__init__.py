@@ -1,0 +1,1 @@
+"""DANT Desktop: Qt views over `dant_core`."""
