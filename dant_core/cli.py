@@ -1,0 +1,161 @@
+"""Command line: `dant track | demo | export`.
+
+Bad input ends with one clear message on stderr and exit code 2 (a traceback only with
+--debug); an unexpected failure exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from .errors import DantError
+
+EXIT_BAD_INPUT = 2
+
+
+class _StderrProgress:
+    """Per-stage progress lines on stderr, rewritten in place on a terminal."""
+
+    def __init__(self) -> None:
+        self.stage = None
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == "Overall":
+            return
+        now = time.perf_counter()
+        finished = done >= total
+        if stage == self.stage and not finished and now - self.last < 0.5:
+            return
+        self.last = now
+        pct = 100.0 * done / total if total else 100.0
+        line = f"  {stage}: {done}/{total} ({pct:.0f}%)"
+        if self.tty:
+            sys.stderr.write("\r" + line.ljust(60) + ("\n" if finished else ""))
+        elif stage != self.stage or finished:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+        self.stage = None if finished else stage
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def cmd_track(args) -> int:
+    from .dataset import load_dataset
+    from .pipeline import run_tracking
+    from .settings import Settings
+
+    data = Path(args.data)
+    settings_path = Path(args.settings) if args.settings else None
+    if settings_path is None and (data / "settings.json").is_file():
+        settings_path = data / "settings.json"
+        _log(f"Using the settings in {settings_path}")
+    settings = Settings.load(settings_path) if settings_path else Settings.defaults()
+    for w in settings.warnings:
+        _log(f"warning: {w}")
+    if args.output:
+        output = Path(args.output)
+    elif settings_path is not None and settings.get("output_folder"):
+        output = settings.resolve_path("output_folder")
+    else:
+        output = data / "DANT_Output"
+    dataset = load_dataset(data)
+    result = run_tracking(dataset, settings, progress=_StderrProgress(), log=_log)
+    result.save(output)
+    s = result.summary()
+    print(
+        f"Tracked {s['units']} units over {s['sessions']} sessions: {s['clusters']} clusters, "
+        f"{s['matched_pairs']} matched pairs, {s['tracked_units']} units in clusters; "
+        f"motion range {s['motion_range_um']:.1f} µm; {s['run_time_sec']:.1f} s. "
+        f"Output: {output}"
+    )
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .synthetic import make_demo, truth_folder
+
+    out = Path(args.out)
+    make_demo(
+        out,
+        n_units=args.units,
+        n_sessions=args.sessions,
+        seed=args.seed,
+        n_shanks=args.shanks,
+        drift_um=args.drift,
+        depth_dependent=args.depth_dependent,
+        with_peth=not args.no_peth,
+    )
+    print(f"Demo data folder: {out}\nTruth: {truth_folder(out)}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export_curated
+
+    summary = export_curated(Path(args.output), Path(args.curation) if args.curation else None)
+    print(summary)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dant", description="Track neurons across sessions (DANT).")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("track", help="run tracking on a data folder")
+    p.add_argument("data", help="data folder (waveform_all.npy, session_index.npy, ...)")
+    p.add_argument("--settings", help="pyDANT settings.json (JSON with // comments)")
+    p.add_argument("--output", help="output folder (default: the settings' output_folder "
+                   "or DATA/DANT_Output)")
+    p.set_defaults(func=cmd_track)
+
+    p = sub.add_parser("demo", help="write a synthetic ground-truth data folder")
+    p.add_argument("out", help="folder to create; the truth goes to OUT_truth beside it")
+    p.add_argument("--units", type=int, default=600, help="total units over all sessions")
+    p.add_argument("--sessions", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shanks", type=int, default=1)
+    p.add_argument("--drift", type=float, default=10.0, help="drift step per session (µm, SD)")
+    p.add_argument("--depth-dependent", action="store_true", help="add depth-dependent drift")
+    p.add_argument("--no-peth", action="store_true", help="do not write peth.npy")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("export", help="apply a curation log and export IdxCluster.npy")
+    p.add_argument("output", help="output folder of a tracking run")
+    p.add_argument("--curation", help="curation log (default: OUTPUT/curation.jsonl)")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except DantError as exc:
+        if args.debug:
+            traceback.print_exc()
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("cancelled\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last line of defence for the user
+        if args.debug:
+            traceback.print_exc()
+        else:
+            sys.stderr.write(f"internal error: {type(exc).__name__}: {exc} (run with --debug)\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""One iterative clustering run: HDBSCAN on the similarity graph, LDA re-weighting (SPEC §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .lda import fit_lda
+from .linkage import hdbscan_sparse, single_linkage_order
+from .progress import CancelToken, ProgressFn, no_progress
+from .similarity import SimilarityComputer
+
+# The HDBSCAN graph links units whose motion-corrected depths differ by up to this many
+# times `clustering.max_distance`. SPEC §11: clusters are identical to the dense matrix's
+# from 0.6x upwards, so 1.5x leaves a wide margin at a cost linear in the factor.
+GRAPH_WINDOW_FACTOR = 1.5
+
+
+def depth_neighbour_pairs(depths: np.ndarray, window: float) -> np.ndarray:
+    """All pairs (i < j) with |depths[i] - depths[j]| <= window, shape (n_pair, 2) int64."""
+    n = depths.size
+    order = np.argsort(depths, kind="stable")
+    sorted_depths = depths[order]
+    ends = np.searchsorted(sorted_depths, sorted_depths + window, side="right")
+    counts = ends - np.arange(n) - 1
+    first = np.repeat(np.arange(n), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    second = first + 1 + offsets
+    a, b = order[first], order[second]
+    pairs = np.column_stack((np.minimum(a, b), np.maximum(a, b)))
+    keep = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    return pairs[keep]
+
+
+def same_cluster(labels: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """True for pairs whose two units share a (non-noise) cluster."""
+    la, lb = labels[pairs[:, 0]], labels[pairs[:, 1]]
+    return (la == lb) & (la > 0)
+
+
+def count_matched_pairs(labels: np.ndarray) -> int:
+    """Number of unit pairs that share a cluster: sum over clusters of C(size, 2)."""
+    sizes = np.bincount(labels[labels > 0])
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+@dataclass
+class ClusteringRun:
+    """The outcome of one iterative clustering run on the depth-neighbourhood graph.
+
+    pairs: (n_pair, 2) graph pairs i < j; scores: (n_pair, n_feature) per-feature scores;
+    candidate: (n_pair,) True where the corrected depths differ by <= max_distance;
+    labels: (n_unit,) HDBSCAN clusters 1..K, -1 unmatched; leaf_order: (n_unit,).
+    """
+
+    feature_names: tuple[str, ...]
+    pairs: np.ndarray
+    scores: np.ndarray
+    candidate: np.ndarray
+    weights: np.ndarray
+    threshold: float
+    labels: np.ndarray
+    leaf_order: np.ndarray
+    n_iterations: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def similarity(self) -> np.ndarray:
+        """Weighted similarity of every graph pair (n_pair,)."""
+        return self.scores @ self.weights
+
+    @property
+    def n_matched_pairs(self) -> int:
+        return count_matched_pairs(self.labels)
+
+
+def iterative_clustering(
+    computer: SimilarityComputer,
+    feature_names,
+    corrected_depths: np.ndarray,
+    n_sessions: int,
+    max_distance: float,
+    n_iter: int,
+    weight_tol: float,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+    with_leaf_order: bool = True,
+) -> ClusteringRun:
+    """Alternate HDBSCAN and LDA re-weighting of the features (SPEC §4)."""
+    cancel = cancel or CancelToken()
+    names = tuple(feature_names)
+    n_unit = corrected_depths.size
+    pairs = depth_neighbour_pairs(corrected_depths, GRAPH_WINDOW_FACTOR * max_distance)
+    gap = np.abs(corrected_depths[pairs[:, 0]] - corrected_depths[pairs[:, 1]])
+    candidate = gap <= max_distance
+    progress("Similarity", 0, 1)
+    scores = computer.scores(pairs[:, 0], pairs[:, 1], names)
+    progress("Similarity", 1, 1)
+    cancel.check()
+    cand_scores = scores[candidate]
+    cand_pairs = pairs[candidate]
+
+    weights = np.full(len(names), 1.0 / len(names))
+    fit = None
+    notes: list[str] = []
+    labels = np.full(n_unit, -1, dtype=np.int64)
+    distance = None
+    iteration = 0
+    for iteration in range(1, n_iter + 1):
+        cancel.check()
+        similarity = scores @ weights
+        distance = 1.0 / (1.0 + np.tanh(similarity))
+        labels = hdbscan_sparse(n_unit, pairs[:, 0], pairs[:, 1], distance, n_sessions)
+        progress("Clustering iterations", iteration, n_iter)
+        if iteration == n_iter:
+            break
+        matched = same_cluster(labels, cand_pairs)
+        if matched.all() or not matched.any():
+            notes.append(
+                "LDA skipped: "
+                + ("no candidate pair is matched" if not matched.any() else "every pair is matched")
+                + "; the feature weights stay as they are"
+            )
+            break
+        fit = fit_lda(cand_scores, matched)
+        total = fit.coef.sum()
+        if not np.isfinite(total) or total == 0:
+            notes.append("LDA gave weights that sum to 0; the feature weights stay as they are")
+            fit = None
+            break
+        new_weights = fit.coef / total
+        converged = np.abs(new_weights - weights).sum() < weight_tol
+        weights = new_weights
+        if converged:
+            break
+
+    matched = same_cluster(labels, cand_pairs)
+    if fit is None and matched.any() and not matched.all():
+        # n_iter = 1 (or an early exit) leaves no fit to read the threshold from.
+        fit = fit_lda(cand_scores, matched)
+    if fit is not None:
+        threshold = float(-fit.intercept / fit.coef.sum())
+    else:
+        threshold = float("inf") if not matched.any() else float("-inf")
+
+    leaf_order = np.arange(n_unit)
+    if with_leaf_order and n_unit > 1 and pairs.shape[0]:
+        final_distance = 1.0 / (1.0 + np.tanh(scores @ weights))
+        leaf_order = single_linkage_order(n_unit, pairs[:, 0], pairs[:, 1], final_distance)
+    return ClusteringRun(
+        feature_names=names,
+        pairs=pairs,
+        scores=scores,
+        candidate=candidate,
+        weights=weights,
+        threshold=threshold,
+        labels=labels,
+        leaf_order=leaf_order,
+        n_iterations=iteration,
+        notes=notes,
+    )

@@ -1,0 +1,249 @@
+"""The tracking pipeline, stage by stage (SPEC §2-8), with progress and cancellation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .autocuration import auto_curate
+from .clustering import ClusteringRun, iterative_clustering
+from .dataset import Dataset, check_dataset_for_settings, load_manual_motion
+from .features import UnitFeatures, compute_unit_features
+from .motion import Motion, correct_waveforms, estimate_motion
+from .progress import CancelToken, ProgressFn, no_progress
+from .results import ShankTracking, TrackingResult, merge_shanks
+from .settings import Settings
+from .similarity import ChannelNeighbourhoods, SimilarityComputer
+
+LogFn = Callable[[str], None]
+
+
+def _no_log(message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class MotionPass:
+    """One pass of the motion loop: its features, the matches it found, the motion it gave."""
+
+    feature_set: tuple[str, ...]
+    n_matched_pairs: int
+    motion: Motion | None  # None for the pass that stopped the loop
+
+
+class _Stages:
+    """Turns the pipeline's steps into an overall progress report."""
+
+    def __init__(self, progress: ProgressFn, total: int):
+        self.progress = progress
+        self.total = total
+        self.done = 0
+
+    def step(self, n: int = 1) -> None:
+        self.done = min(self.total, self.done + n)
+        self.progress("Overall", self.done, self.total)
+
+
+def run_tracking(
+    dataset: Dataset,
+    settings: Settings,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+    log: LogFn = _no_log,
+) -> TrackingResult:
+    """Track units across sessions: preprocess, estimate motion, cluster, curate."""
+    started = time.perf_counter()
+    cancel = cancel or CancelToken()
+    settings.validate()
+    for note in check_dataset_for_settings(dataset, settings):
+        log(f"warning: {note}")
+
+    shank_ids = [int(s) for s in np.unique(dataset.channel_shanks)]
+    passes = _n_motion_passes(settings)
+    stages = _Stages(progress, 1 + len(shank_ids) * (passes + 2))
+
+    log(f"Preprocessing {dataset.n_units} units from {dataset.n_sessions} sessions")
+    features = compute_unit_features(dataset, settings, progress, cancel)
+    for note in features.warnings[:20]:
+        log(f"warning: {note}")
+    if len(features.warnings) > 20:
+        log(f"warning: ... and {len(features.warnings) - 20} more units with fewer than 2 spikes")
+    stages.step()
+
+    neighbourhoods = ChannelNeighbourhoods(
+        dataset.channel_locations,
+        dataset.channel_shanks,
+        int(settings.get("waveformCorrection.n_nearest_channels")),
+    )
+    manual = None
+    motion_path = settings.resolve_path("waveformCorrection.path_to_motion")
+    if motion_path is not None:
+        k, b = load_manual_motion(motion_path, dataset.n_sessions)
+        manual = Motion(np.asarray(k, float), np.asarray(b, float))
+        log(f"Starting from the manual motion in {motion_path}")
+
+    shanks = []
+    for shank in shank_ids:
+        units = np.flatnonzero(features.unit_shanks == shank)
+        if units.size == 0:
+            stages.step(passes + 2)
+            continue
+        if len(shank_ids) > 1:
+            log(f"Shank {shank}: {units.size} units")
+        shanks.append(
+            _track_shank(
+                dataset, settings, features, neighbourhoods, shank, units, manual,
+                progress, cancel, log, stages,
+            )
+        )
+    result = merge_shanks(dataset, settings, features, shanks)
+    result.run_time_sec = time.perf_counter() - started
+    progress("Overall", stages.total, stages.total)
+    log(result.summary_text())
+    return result
+
+
+def _n_motion_passes(settings: Settings) -> int:
+    sets = settings.motion_feature_sets()
+    max_iter = int(settings.get("motionEstimation.max_iter"))
+    if settings.get("motionEstimation.repeat_last_feature_set"):
+        return max_iter
+    return min(max_iter, len(sets))
+
+
+def _track_shank(
+    dataset: Dataset,
+    settings: Settings,
+    features: UnitFeatures,
+    neighbourhoods: ChannelNeighbourhoods,
+    shank: int,
+    units: np.ndarray,
+    manual: Motion | None,
+    progress: ProgressFn,
+    cancel: CancelToken,
+    log: LogFn,
+    stages: _Stages,
+) -> ShankTracking:
+    """Motion loop, final clustering and auto-curation for the units of one shank (SPEC §5-7)."""
+    n_session = dataset.n_sessions
+    sessions = dataset.sessions[units]
+    depth = features.locations[units, 1]
+    waveforms = features.waveforms[units]
+    channel_locations = dataset.channel_locations
+    n_templates = int(settings.get("waveformCorrection.n_templates"))
+    linear = bool(settings.get("waveformCorrection.linear_correction"))
+    max_distance = float(settings.get("clustering.max_distance"))
+    n_iter = int(settings.get("clustering.n_iter"))
+    weight_tol = float(settings.get("clustering.weight_tol"))
+
+    def sub(x):
+        return None if x is None else x[units]
+
+    def correct(motion: Motion) -> np.ndarray:
+        return correct_waveforms(
+            waveforms, depth, sessions, motion, channel_locations, n_templates, progress, cancel
+        )
+
+    def cluster(names, corrected, motion: Motion, leaf_order=False) -> ClusteringRun:
+        computer = SimilarityComputer(
+            corrected, neighbourhoods, sub(features.auto_corr), sub(features.isi), sub(features.peth)
+        )
+        run = iterative_clustering(
+            computer, names, depth - motion.at(sessions, depth), n_session, max_distance,
+            n_iter, weight_tol, progress, cancel, with_leaf_order=leaf_order,
+        )
+        for note in run.notes:
+            log(note)
+        return run, computer
+
+    initial = manual.copy() if manual is not None else Motion.zero(n_session)
+    corrected = correct(initial) if manual is not None else waveforms[..., None]
+    motion = initial.copy()
+    history: list[MotionPass] = []
+    feature_sets = settings.motion_feature_sets()
+    n_pass = _n_motion_passes(settings)
+    stop_early = bool(settings.get("motionEstimation.stop_early"))
+    restored = None
+    for i in range(n_pass):
+        names = tuple(feature_sets[min(i, len(feature_sets) - 1)])
+        run, _ = cluster(names, corrected, motion)
+        n_matched = run.n_matched_pairs
+        log(f"Motion pass {i + 1}/{n_pass} ({', '.join(names)}): {n_matched} matched unit pairs")
+        stages.step()
+        if stop_early and i > 0 and n_matched <= history[i - 1].n_matched_pairs:
+            restored = initial if i == 1 else history[i - 2].motion
+            log(
+                f"Matches did not increase ({history[i - 1].n_matched_pairs} -> {n_matched}); "
+                f"motion correction stops and goes back to the motion of pass {i - 1}"
+                if i > 1
+                else f"Matches did not increase ({history[i - 1].n_matched_pairs} -> {n_matched}); "
+                "motion correction stops and goes back to the starting motion"
+            )
+            history.append(MotionPass(names, n_matched, None))
+            corrected = correct(restored)
+            stages.step(n_pass - i - 1)
+            break
+        good = _motion_pairs(run, sessions)
+        motion = estimate_motion(
+            depth, sessions, good, n_session, linear, seed=i, progress=progress, cancel=cancel
+        )
+        if motion.unlinked_sessions:
+            log(
+                "warning: no matched pair links session(s) "
+                + ", ".join(map(str, motion.unlinked_sessions))
+                + "; their motion is left at 0"
+            )
+        history.append(MotionPass(names, n_matched, motion))
+        corrected = correct(motion)
+
+    final_names = tuple(settings.get("clustering.features"))
+    final, computer = cluster(final_names, corrected, motion, leaf_order=True)
+    log(
+        f"Final clustering ({', '.join(final_names)}): {final.n_matched_pairs} matched pairs, "
+        f"weights {np.round(final.weights, 3).tolist()}, threshold {final.threshold:.3f}"
+    )
+    stages.step()
+
+    def block(local_units: np.ndarray) -> np.ndarray:
+        ia, ib = np.meshgrid(local_units, local_units, indexing="ij")
+        return computer.scores(ia.ravel(), ib.ravel(), final_names).reshape(
+            local_units.size, local_units.size, -1
+        ) @ final.weights
+
+    curated = auto_curate(
+        final.labels,
+        sessions,
+        block,
+        final.threshold,
+        bool(settings.get("autoCuration.auto_split")),
+    )
+    stages.step()
+    return ShankTracking(
+        shank_id=shank,
+        units=units,
+        initial_motion=initial,
+        motion=motion,
+        restored_motion=restored,
+        passes=history,
+        final=final,
+        curation=curated,
+        corrected_waveforms=corrected,
+        computer=computer,
+    )
+
+
+def _motion_pairs(run: ClusteringRun, sessions: np.ndarray) -> np.ndarray:
+    """Candidate pairs that are good matches, in one cluster, from different sessions."""
+    pairs = run.pairs[run.candidate]
+    similarity = run.similarity[run.candidate]
+    la, lb = run.labels[pairs[:, 0]], run.labels[pairs[:, 1]]
+    keep = (
+        (similarity > run.threshold)
+        & (la == lb)
+        & (la > 0)
+        & (sessions[pairs[:, 0]] != sessions[pairs[:, 1]])
+    )
+    return pairs[keep]

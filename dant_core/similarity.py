@@ -1,0 +1,215 @@
+"""Similarity between units, feature by feature, for any list of unit pairs (SPEC §3).
+
+Scores are Fisher z of Pearson correlations, clipped to [-6, 6]; an undefined correlation
+counts as 0. Nothing here builds an n x n matrix: callers pass the pairs they need (the
+depth-neighbourhood graph during tracking, a block of units for a viewer).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .errors import DatasetError
+from .features import nearest_channels, peak_to_trough
+
+MAX_SIMILARITY = 6.0
+MAX_CORRELATION = float(np.tanh(MAX_SIMILARITY))
+FEATURE_NAMES = ("Waveform", "AutoCorr", "ISI", "PETH")
+
+
+def fisher_z(r: np.ndarray) -> np.ndarray:
+    """Correlation -> similarity score in [-6, 6]; NaN (undefined) -> 0."""
+    r = np.nan_to_num(np.asarray(r, dtype=np.float64), nan=0.0)
+    return np.arctanh(np.clip(r, -MAX_CORRELATION, MAX_CORRELATION))
+
+
+def normalize_rows(x: np.ndarray) -> np.ndarray:
+    """Rows centred and scaled to unit norm (float64), so a dot product is Pearson r.
+
+    A constant row becomes all zeros: its correlation with anything is then 0.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    x = x - x.mean(axis=1, keepdims=True)
+    norm = np.sqrt(np.einsum("ij,ij->i", x, x))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = x / norm[:, None]
+    out[~(norm > 1e-12 * max(1.0, float(np.abs(x).max(initial=0.0))))] = 0.0
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _paired_dot(x: np.ndarray, y: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+    out = np.empty(ia.shape[0])
+    for k in prange(ia.shape[0]):
+        a = ia[k]
+        b = ib[k]
+        s = 0.0
+        for j in range(x.shape[1]):
+            s += x[a, j] * y[b, j]
+        out[k] = s
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _paired_nan_corr(p: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+    """Pearson r of rows a, b over the bins valid (not NaN) in both; -2 marks no common bin."""
+    out = np.empty(ia.shape[0])
+    for k in prange(ia.shape[0]):
+        a = ia[k]
+        b = ib[k]
+        n = 0
+        sa = 0.0
+        sb = 0.0
+        for j in range(p.shape[1]):
+            if not (np.isnan(p[a, j]) or np.isnan(p[b, j])):
+                n += 1
+                sa += p[a, j]
+                sb += p[b, j]
+        if n == 0:
+            out[k] = -2.0
+            continue
+        ma = sa / n
+        mb = sb / n
+        saa = 0.0
+        sbb = 0.0
+        sab = 0.0
+        for j in range(p.shape[1]):
+            if not (np.isnan(p[a, j]) or np.isnan(p[b, j])):
+                da = p[a, j] - ma
+                db = p[b, j] - mb
+                saa += da * da
+                sbb += db * db
+                sab += da * db
+        if saa <= 0.0 or sbb <= 0.0:
+            out[k] = np.nan
+        else:
+            out[k] = sab / np.sqrt(saa * sbb)
+    return out
+
+
+class ChannelNeighbourhoods:
+    """For every channel, the `n_nearest` channels of its shank nearest to it.
+
+    Channels whose neighbourhoods hold the same set share a group, so units are
+    compared on identical channel sets group by group.
+    """
+
+    def __init__(self, channel_locations: np.ndarray, channel_shanks: np.ndarray, n_nearest: int):
+        n_channel = channel_locations.shape[0]
+        sets = np.zeros((n_channel, n_nearest), dtype=np.int64)
+        for shank in np.unique(channel_shanks):
+            members = np.flatnonzero(channel_shanks == shank)
+            if members.size < n_nearest:
+                raise DatasetError(
+                    f"channel_shanks.npy: shank {shank} has {members.size} channels, fewer than "
+                    f"waveformCorrection.n_nearest_channels = {n_nearest}"
+                )
+            local = channel_locations[members]
+            for i, ch in enumerate(members):
+                sets[ch] = members[nearest_channels(local, i, n_nearest)]
+        sets.sort(axis=1)
+        self.channel_sets, self.group_of_channel = np.unique(sets, axis=0, return_inverse=True)
+        self.group_of_channel = self.group_of_channel.ravel()
+
+    def channels(self, group: int) -> np.ndarray:
+        return self.channel_sets[group]
+
+
+class SimilarityComputer:
+    """Per-feature similarity scores for arbitrary unit pairs.
+
+    waveforms: corrected waveforms (n_unit, n_channel, n_sample, n_template) float32;
+    auto_corr / isi / peth: (n_unit, n_point) feature vectors or None.
+    """
+
+    def __init__(self, waveforms, neighbourhoods, auto_corr=None, isi=None, peth=None):
+        if waveforms.ndim == 3:
+            waveforms = waveforms[..., None]
+        self.waveforms = waveforms
+        self.neighbourhoods = neighbourhoods
+        self.n_units = waveforms.shape[0]
+        n_template = waveforms.shape[3]
+        self.peak_groups = np.empty((self.n_units, n_template), dtype=np.int64)
+        for t in range(n_template):
+            peaks = np.argmax(peak_to_trough(waveforms[..., t]), axis=1)
+            self.peak_groups[:, t] = neighbourhoods.group_of_channel[peaks]
+        self._vectors = {}
+        if auto_corr is not None:
+            self._vectors["AutoCorr"] = normalize_rows(auto_corr)
+        if isi is not None:
+            self._vectors["ISI"] = normalize_rows(isi)
+        self.peth = None
+        if peth is not None:
+            if np.isnan(peth).any():
+                self.peth = np.ascontiguousarray(peth, dtype=np.float64)
+            else:
+                self._vectors["PETH"] = normalize_rows(peth)
+
+    def available(self, name: str) -> bool:
+        if name == "Waveform":
+            return True
+        if name == "PETH":
+            return self.peth is not None or "PETH" in self._vectors
+        return name in self._vectors
+
+    def scores(self, a: np.ndarray, b: np.ndarray, names) -> np.ndarray:
+        """Scores (n_pair, len(names)) float64 for pairs (a[k], b[k]); 6 where a == b."""
+        a = np.ascontiguousarray(a, dtype=np.int64)
+        b = np.ascontiguousarray(b, dtype=np.int64)
+        out = np.zeros((a.size, len(names)))
+        for f, name in enumerate(names):
+            if name == "Waveform":
+                out[:, f] = self.waveform_scores(a, b)
+            elif name == "PETH" and self.peth is not None:
+                r = _paired_nan_corr(self.peth, a, b)
+                bad = np.flatnonzero(r == -2.0)
+                if bad.size:
+                    raise DatasetError(
+                        f"peth.npy: units {a[bad[0]]} and {b[bad[0]]} have no PETH bin that is "
+                        "valid (not NaN) in both, so their PETH similarity is undefined"
+                    )
+                out[:, f] = fisher_z(r)
+            elif name in self._vectors:
+                v = self._vectors[name]
+                out[:, f] = fisher_z(_paired_dot(v, v, a, b))
+            else:
+                raise DatasetError(f"the feature {name!r} has no data in this data folder")
+        out[a == b] = MAX_SIMILARITY
+        return out
+
+    def waveform_scores(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """max over templates and both directions of z(r(W_i[C_i], W_j[C_i])) per pair."""
+        best = np.full(a.size, -np.inf)
+        rows = np.concatenate((a, b))
+        cols = np.concatenate((b, a))
+        slot = np.concatenate((np.arange(a.size), np.arange(a.size)))
+        for t in range(self.waveforms.shape[3]):
+            groups = self.peak_groups[rows, t]
+            order = np.argsort(groups, kind="stable")
+            bounds = np.flatnonzero(np.diff(groups[order])) + 1
+            for part in np.split(order, bounds):
+                if part.size == 0:
+                    continue
+                channels = self.neighbourhoods.channels(groups[part[0]])
+                r = self._correlate_on(channels, rows[part], cols[part], t)
+                np.maximum.at(best, slot[part], fisher_z(r))
+        return best
+
+    def _on_channels(self, units, channels, t) -> np.ndarray:
+        """Waveforms of `units` on `channels`, flattened: (n, n_channel_subset * n_sample)."""
+        # Index in two steps: mixing an index array, a slice and an int would move axes.
+        return self.waveforms[units, :, :, t][:, channels, :].reshape(units.size, -1)
+
+    def _correlate_on(self, channels, rows, cols, t) -> np.ndarray:
+        units_r, ir = np.unique(rows, return_inverse=True)
+        units_c, ic = np.unique(cols, return_inverse=True)
+        x = normalize_rows(self._on_channels(units_r, channels, t))
+        if np.array_equal(units_r, units_c):
+            y = x
+        else:
+            y = normalize_rows(self._on_channels(units_c, channels, t))
+        # A dense block through BLAS is far faster than pair by pair when most of it is used.
+        if units_r.size * units_c.size <= 6 * rows.size:
+            return (x @ y.T)[ir, ic]
+        return _paired_dot(x, y, ir.astype(np.int64), ic.astype(np.int64))
