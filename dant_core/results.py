@@ -14,7 +14,7 @@ import numpy as np
 
 from .autocuration import CURATION_TYPE_NAMES, AutoCuration
 from .clustering import ClusteringRun
-from .errors import DatasetError
+from .errors import DantError, DatasetError
 from .features import UnitFeatures
 from .motion import LINEAR_SCALE, Motion
 from .similarity import MAX_SIMILARITY, SimilarityComputer
@@ -73,6 +73,8 @@ class TrackingResult:
     run_time_sec: float = 0.0
     source: str = "dant"
     dense_similarity: np.ndarray | None = None  # set when loaded from pyDANT's output
+    dense_features: dict[str, np.ndarray] = field(default_factory=dict)  # pyDANT's per-feature
+    data_folder: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ----- what viewers ask for -------------------------------------------------------
@@ -114,6 +116,8 @@ class TrackingResult:
         cols = np.asarray(cols, dtype=np.int64)
         if self.dense_similarity is not None and feature is None:
             return self.dense_similarity[np.ix_(rows, cols)]
+        if feature in self.dense_features:
+            return self.dense_features[feature][np.ix_(rows, cols)]
         out = np.zeros((rows.size, cols.size))
         shank_of = self.unit_shank_index
         for s, shank in enumerate(self.shanks):
@@ -283,6 +287,8 @@ class TrackingResult:
             "leaf_order": self.leaf_order,
             "shank_ids": np.array(self.shank_ids),
             "sessions": self.sessions,
+            "data_folder": np.array(self.data_folder),
+            "source": np.array(self.source),
         }
         for s, sh in enumerate(self.shanks):
             p = f"shank{s}_"
@@ -380,6 +386,7 @@ def merge_shanks(dataset, settings, features: UnitFeatures, shanks: list[ShankTr
         curation_types=np.concatenate(cur_types) if cur_types else np.zeros(0, dtype=np.int64),
         shanks=shanks,
         settings_dict=settings.to_dict(),
+        data_folder=str(Path(dataset.folder).resolve()),
     )
 
 
@@ -395,3 +402,242 @@ def _require(folder: Path, name: str) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user problem
         raise DatasetError(f"{name}: cannot be read ({exc})") from exc
+
+
+def find_results(data_folder) -> Path | None:
+    """The output folder of a previous run for `data_folder`, ours or pyDANT's, if any."""
+    folder = Path(data_folder)
+    candidates = [folder / "DANT_Output"]
+    settings_file = folder / "settings.json"
+    if settings_file.is_file():
+        try:
+            from .settings import Settings
+
+            out = Settings.load(settings_file).resolve_path("output_folder")
+            if out is not None:
+                candidates.insert(0, out)
+        except DantError:
+            pass
+    for c in candidates:
+        if has_results(c):
+            return c
+    return None
+
+
+def load_result(output_folder, dataset=None) -> TrackingResult:
+    """Read a finished run back: ours (with `dant_result.npz`) or pyDANT's `DANT_Output`.
+
+    `dataset` is the data folder's Dataset; without it, the folder recorded in the run is loaded.
+    """
+    from .dataset import load_dataset
+    from .settings import Settings
+
+    folder = Path(output_folder)
+    idx_cluster = _require(folder, "IdxCluster.npy").astype(np.int64).ravel()
+    state_path = folder / RESULT_FILE
+    state = dict(np.load(state_path, allow_pickle=False)) if state_path.is_file() else None
+    if dataset is None:
+        recorded = str(state["data_folder"]) if state is not None and "data_folder" in state else ""
+        if not recorded:
+            raise DatasetError(
+                f"{folder}: this output folder does not say which data folder it belongs to; "
+                "open the data folder instead"
+            )
+        dataset = load_dataset(recorded)
+    if idx_cluster.size != dataset.n_units:
+        raise DatasetError(
+            f"IdxCluster.npy in {folder}: holds {idx_cluster.size} units but the data folder "
+            f"{dataset.folder} has {dataset.n_units}; these results belong to another dataset"
+        )
+    settings_file = folder / "settings.json"
+    settings = Settings.defaults()
+    if settings_file.is_file():
+        try:
+            settings = Settings.load(settings_file)
+        except DantError:
+            pass
+    n = dataset.n_units
+    locations = _require(folder, "locations.npy").reshape(n, -1)
+    peak = (
+        np.load(folder / "peak_channels.npy").astype(np.int64)
+        if (folder / "peak_channels.npy").is_file()
+        else np.argmax(dataset.waveforms.max(-1) - dataset.waveforms.min(-1), axis=1)
+    )
+    optional = {
+        name: np.load(folder / f"{name}.npy") if (folder / f"{name}.npy").is_file() else None
+        for name in ("amplitude", "unit_shanks", "auto_corr", "isi")
+    }
+    waveforms = np.asarray(dataset.waveforms, dtype=np.float32)
+    if settings.get("centering_waveforms"):
+        from .features import center_waveforms
+
+        waveforms = center_waveforms(waveforms, peak)
+    features = UnitFeatures(
+        locations=locations,
+        amplitude=optional["amplitude"] if optional["amplitude"] is not None else np.zeros(n),
+        peak_channels=peak,
+        unit_shanks=(
+            optional["unit_shanks"].astype(np.int64)
+            if optional["unit_shanks"] is not None
+            else dataset.channel_shanks[peak]
+        ),
+        waveforms=waveforms,
+        auto_corr=optional["auto_corr"],
+        isi=optional["isi"] if optional["isi"] is not None and np.isfinite(optional["isi"]).all()
+        else None,
+        peth=dataset.peth,
+    )
+    names = tuple(settings.get("clustering.features"))
+    shank_ids = [int(s) for s in np.unique(features.unit_shanks)]
+    lin = np.atleast_2d(_require(folder, "motion_linear.npy"))
+    const = np.atleast_2d(_require(folder, "motion_constant.npy"))
+    wf_path = folder / "waveforms_corrected.npy"
+    corrected_all = np.load(wf_path, mmap_mode="r") if wf_path.is_file() else None
+    weights = np.atleast_2d(np.load(folder / "SimilarityWeights.npy")).reshape(-1, len(names))
+    thresholds = np.atleast_1d(np.load(folder / "SimilarityThreshold.npy")).astype(float)
+
+    from .similarity import ChannelNeighbourhoods
+
+    neighbourhoods = None
+    if corrected_all is not None:
+        neighbourhoods = ChannelNeighbourhoods(
+            dataset.channel_locations,
+            dataset.channel_shanks,
+            int(settings.get("waveformCorrection.n_nearest_channels")),
+        )
+    if state is not None:
+        pairs = state["pairs"].astype(np.int64)
+        scores = state["scores"].astype(np.float64)
+        candidate = state["candidate"].astype(bool)
+        pair_shank = state["pair_shank"].astype(np.int64)
+        idx_auto = state["idx_cluster_auto"].astype(np.int64)
+        leaf = state["leaf_order"].astype(np.int64)
+    else:
+        pairs, scores, idx_auto, leaf = _pydant_graph(folder, n, names)
+        candidate = np.ones(pairs.shape[0], dtype=bool)
+        pair_shank = np.searchsorted(shank_ids, features.unit_shanks[pairs[:, 0]]) if pairs.size else (
+            np.zeros(0, dtype=np.int64)
+        )
+    shanks = []
+    for s, shank_id in enumerate(shank_ids):
+        units = (
+            state[f"shank{s}_units"].astype(np.int64)
+            if state is not None and f"shank{s}_units" in state
+            else np.flatnonzero(features.unit_shanks == shank_id)
+        )
+        local = np.full(n, -1, dtype=np.int64)
+        local[units] = np.arange(units.size)
+
+        def motion_from(prefix, s=s, row=min(s, lin.shape[0] - 1)):
+            if state is None:
+                return Motion(lin[row].astype(float), const[row].astype(float)) if prefix == "motion" else None
+            key = f"shank{s}_{prefix}"
+            if key + "_constant" not in state:
+                return None
+            m = Motion(state[key + "_linear"], state[key + "_constant"])
+            if key + "_ci_low" in state:
+                m.ci_low, m.ci_high = state[key + "_ci_low"], state[key + "_ci_high"]
+            return m
+
+        motion = motion_from("motion")
+        passes = []
+        if state is not None and f"shank{s}_pass_matches" in state:
+            from .pipeline import MotionPass
+
+            for k, n_match in enumerate(state[f"shank{s}_pass_matches"]):
+                c = state[f"shank{s}_pass_constant"][k]
+                pm = None if np.isnan(c).any() else Motion(np.zeros_like(c), c)
+                feats = tuple(str(state[f"shank{s}_pass_features"][k]).split("+"))
+                passes.append(MotionPass(feats, int(n_match), pm))
+        sel = pair_shank == s
+        lp = local[pairs[sel]] if pairs.size else np.zeros((0, 2), dtype=np.int64)
+        final = ClusteringRun(
+            feature_names=names,
+            pairs=lp,
+            scores=scores[sel],
+            candidate=candidate[sel],
+            weights=weights[min(s, weights.shape[0] - 1)],
+            threshold=float(thresholds[min(s, thresholds.size - 1)]),
+            labels=np.where(idx_auto[units] > 0, idx_auto[units], -1),
+            leaf_order=np.arange(units.size),
+            n_iterations=0,
+        )
+        corrected = (
+            np.asarray(corrected_all[units], dtype=np.float32)
+            if corrected_all is not None
+            else waveforms[units][..., None]
+        )
+        computer = None
+        if neighbourhoods is not None:
+            sub = lambda x: None if x is None else x[units]  # noqa: E731
+            computer = SimilarityComputer(
+                corrected, neighbourhoods, sub(features.auto_corr), sub(features.isi),
+                sub(features.peth),
+            )
+        shanks.append(
+            ShankTracking(
+                shank_id=shank_id,
+                units=units,
+                initial_motion=motion_from("initial_motion") or Motion.zero(dataset.n_sessions),
+                motion=motion if motion is not None else Motion.zero(dataset.n_sessions),
+                restored_motion=motion_from("restored_motion"),
+                passes=passes,
+                final=final,
+                curation=AutoCuration(idx_cluster[units], np.zeros((0, 2), np.int64),
+                                      np.zeros(0, np.int64)),
+                corrected_waveforms=corrected,
+                computer=computer,
+            )
+        )
+    result = TrackingResult(
+        n_units=n,
+        n_sessions=dataset.n_sessions,
+        sessions=dataset.sessions,
+        channel_locations=dataset.channel_locations,
+        shank_ids=shank_ids,
+        features=features,
+        feature_names=names,
+        idx_cluster=idx_cluster,
+        idx_cluster_auto=idx_auto,
+        pairs=pairs,
+        scores=scores,
+        candidate=candidate,
+        pair_shank=pair_shank,
+        weights=weights,
+        thresholds=thresholds,
+        leaf_order=leaf,
+        curation_pairs=np.load(folder / "CurationPairs.npy").reshape(-1, 2)
+        if (folder / "CurationPairs.npy").is_file() else np.zeros((0, 2), np.int64),
+        curation_types=np.load(folder / "CurationTypes.npy").ravel()
+        if (folder / "CurationTypes.npy").is_file() else np.zeros(0, np.int64),
+        shanks=shanks,
+        settings_dict=settings.to_dict(),
+        run_time_sec=float(np.load(folder / "RunTimeSec.npy")) if (folder / "RunTimeSec.npy").is_file()
+        else 0.0,
+        source="dant" if state is not None else "pyDANT",
+        data_folder=str(Path(dataset.folder).resolve()),
+    )
+    if state is None:
+        if (folder / "SimilarityMatrix.npy").is_file():
+            result.dense_similarity = np.load(folder / "SimilarityMatrix.npy")
+        files = {"Waveform": "waveform_similarity_matrix.npy", "AutoCorr":
+                 "AutoCorr_similarity_matrix.npy", "ISI": "ISI_similarity_matrix.npy",
+                 "PETH": "PETH_similarity_matrix.npy"}
+        for name, file in files.items():
+            if (folder / file).is_file():
+                result.dense_features[name] = np.load(folder / file, mmap_mode="r")
+    return result
+
+
+def _pydant_graph(folder: Path, n: int, names):
+    """pyDANT's candidate pairs, their per-feature scores, pre-curation clusters, leaf order."""
+    path = folder / "ClusteringResults.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            pairs = np.asarray(z["idx_unit_pairs"]).reshape(-1, 2).astype(np.int64)
+            scores = np.asarray(z["similarity_all"]).reshape(pairs.shape[0], -1).astype(float)
+            idx_auto = np.asarray(z["idx_cluster_hdbscan"]).astype(np.int64)
+            leaf = np.asarray(z["leafOrder"]).astype(np.int64)
+        return pairs, scores, idx_auto, leaf if leaf.size == n else np.arange(n)
+    pairs = np.load(folder / "SimilarityPairs.npy").reshape(-1, 2).astype(np.int64)
+    return pairs, np.zeros((pairs.shape[0], len(names))), np.full(n, -1, np.int64), np.arange(n)
