@@ -107,18 +107,22 @@ def cmd_export(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dant", description="Track neurons across sessions (DANT).")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser = argparse.ArgumentParser(
+        prog="dant", description="Track neurons across sessions (DANT)."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("track", help="run tracking on a data folder")
+    p = sub.add_parser("track", parents=[common], help="run tracking on a data folder")
     p.add_argument("data", help="data folder (waveform_all.npy, session_index.npy, ...)")
     p.add_argument("--settings", help="pyDANT settings.json (JSON with // comments)")
-    p.add_argument("--output", help="output folder (default: the settings' output_folder "
-                   "or DATA/DANT_Output)")
+    p.add_argument(
+        "--output", help="output folder (default: the settings' output_folder or DATA/DANT_Output)"
+    )
     p.set_defaults(func=cmd_track)
 
-    p = sub.add_parser("demo", help="write a synthetic ground-truth data folder")
+    p = sub.add_parser("demo", parents=[common], help="write a synthetic ground-truth data folder")
     p.add_argument("out", help="folder to create; the truth goes to OUT_truth beside it")
     p.add_argument("--units", type=int, default=600, help="total units over all sessions")
     p.add_argument("--sessions", type=int, default=8)
@@ -129,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-peth", action="store_true", help="do not write peth.npy")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("export", help="apply a curation log and export IdxCluster.npy")
+    p = sub.add_parser(
+        "export", parents=[common], help="apply a curation log and export IdxCluster.npy"
+    )
     p.add_argument("output", help="output folder of a tracking run")
     p.add_argument("--curation", help="curation log (default: OUTPUT/curation.jsonl)")
     p.set_defaults(func=cmd_export)

@@ -190,44 +190,43 @@ def compute_unit_features(
 
     used = settings.features_used()
     notes: list[str] = []
-    auto_corr = isi = None
-    if "AutoCorr" in used or "ISI" in used:
-        acg_args = (
-            settings.get("autoCorr.window"),
-            settings.get("autoCorr.binwidth"),
-            settings.get("autoCorr.gaussian_sigma"),
-        )
-        isi_args = (
-            settings.get("ISI.window"),
-            settings.get("ISI.binwidth"),
-            settings.get("ISI.gaussian_sigma"),
-        )
-        n_acg = 2 * (int(np.floor(acg_args[0] / acg_args[1])) + 1) - 1
-        n_isi = len(np.append(np.arange(0, isi_args[0], isi_args[1]), isi_args[0])) - 1
-        if "AutoCorr" in used:
-            auto_corr = np.zeros((n_unit, n_acg))
-        if "ISI" in used:
-            isi = np.zeros((n_unit, n_isi))
-        for start in range(0, n_unit, chunk):
-            cancel.check()
-            for k in range(start, min(n_unit, start + chunk)):
-                t = np.sort(np.asarray(dataset.spike_times[k], dtype=np.float64))
-                if t.size:
-                    t = t - t[0]
-                if t.size < 2:
-                    notes.append(
-                        f"unit {k} has {t.size} spike(s); its AutoCorr/ISI features are set to zero"
-                    )
-                    continue
-                if auto_corr is not None:
-                    acg = autocorrelogram(t, *acg_args)
-                    if acg is not None:
-                        auto_corr[k] = acg
-                if isi is not None:
-                    hist, _ = isi_histogram(t, *isi_args)
-                    if hist is not None:
-                        isi[k] = hist
-            progress("Spike-train features", min(n_unit, start + chunk), n_unit)
+    auto_corr = None
+    # ISI is cheap and pyDANT always writes isi.npy; the ACG is computed only when used.
+    acg_args = (
+        settings.get("autoCorr.window"),
+        settings.get("autoCorr.binwidth"),
+        settings.get("autoCorr.gaussian_sigma"),
+    )
+    isi_args = (
+        settings.get("ISI.window"),
+        settings.get("ISI.binwidth"),
+        settings.get("ISI.gaussian_sigma"),
+    )
+    n_acg = 2 * (int(np.floor(acg_args[0] / acg_args[1])) + 1) - 1
+    n_isi = len(np.append(np.arange(0, isi_args[0], isi_args[1]), isi_args[0])) - 1
+    if "AutoCorr" in used:
+        auto_corr = np.zeros((n_unit, n_acg))
+    isi = np.zeros((n_unit, n_isi))
+    for start in range(0, n_unit, chunk):
+        cancel.check()
+        for k in range(start, min(n_unit, start + chunk)):
+            t = np.sort(np.asarray(dataset.spike_times[k], dtype=np.float64))
+            if t.size:
+                t = t - t[0]
+            if t.size < 2:
+                notes.append(
+                    f"unit {k} has {t.size} spike(s); its AutoCorr/ISI features are set to zero"
+                )
+                continue
+            if auto_corr is not None:
+                acg = autocorrelogram(t, *acg_args)
+                if acg is not None:
+                    auto_corr[k] = acg
+            hist, _ = isi_histogram(t, *isi_args)
+            if hist is not None:
+                isi[k] = hist
+        progress("Spike-train features", min(n_unit, start + chunk), n_unit)
+
     return UnitFeatures(
         locations=locations,
         amplitude=amplitude,

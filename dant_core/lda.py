@@ -32,11 +32,14 @@ class LdaFit:
 def fit_lda(X: np.ndarray, y: np.ndarray) -> LdaFit:
     """Two-class linear discriminant (shared covariance, priors from class counts),
     numerically equal to sklearn LinearDiscriminantAnalysis() (default svd solver):
-    coef_[0] and intercept_[0]. y is bool (True = class 1). Raises ValueError if a class is empty."""
+    coef_[0] and intercept_[0]. y is bool (True = class 1). Raises ValueError if a class
+    is empty."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=bool).ravel()
     if X.ndim != 2 or X.shape[0] != y.shape[0]:
-        raise ValueError(f"X must be (n_samples, n_features) matching y, got {X.shape} and {y.shape}")
+        raise ValueError(
+            f"X must be (n_samples, n_features) matching y, got {X.shape} and {y.shape}"
+        )
     n_samples, n_features = X.shape
     group = y.astype(np.intp)
     counts = np.bincount(group, minlength=2)

@@ -187,10 +187,11 @@ def _condense(n, left, right, height, size, min_cluster_size):
         else:
             lam = np.inf
         children = (left[i], right[i])
-        counts = (1 if left[i] < n else size[left[i] - n],
-                  1 if right[i] < n else size[right[i] - n])
-        split = (not fallen[i]) and counts[0] >= min_cluster_size \
-            and counts[1] >= min_cluster_size
+        counts = (
+            1 if left[i] < n else size[left[i] - n],
+            1 if right[i] < n else size[right[i] - n],
+        )
+        split = (not fallen[i]) and counts[0] >= min_cluster_size and counts[1] >= min_cluster_size
         for s in range(2):
             ch = children[s]
             if split:
@@ -329,8 +330,14 @@ def _hierarchy(n_points, rows, cols, distance):
     return _merge_tree(n_points, rows[edges], cols[edges], distance[edges])
 
 
-def hdbscan_sparse(n_points: int, rows: np.ndarray, cols: np.ndarray, distance: np.ndarray,
-                   max_cluster_size: int | None, min_cluster_size: int = 2) -> np.ndarray:
+def hdbscan_sparse(
+    n_points: int,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    distance: np.ndarray,
+    max_cluster_size: int | None,
+    min_cluster_size: int = 2,
+) -> np.ndarray:
     """Cluster labels (n_points,) int64: -1 for noise, clusters numbered 1..K
     in order of their smallest member index. rows/cols/distance: undirected edges (i != j),
     each pair at most once (either orientation); missing pairs are unreachable.
@@ -344,7 +351,8 @@ def hdbscan_sparse(n_points: int, rows: np.ndarray, cols: np.ndarray, distance: 
         return np.full(n, -1, np.int64)
     left, right, height, size = _hierarchy(n, rows, cols, distance)
     point_cluster, point_lambda, cl_parent, cl_birth, cl_size = _condense(
-        n, left, right, height, size, int(min_cluster_size))
+        n, left, right, height, size, int(min_cluster_size)
+    )
     stab = _stability(point_cluster, point_lambda, cl_parent, cl_birth, cl_size)
     chosen = _select_eom(stab, cl_parent, cl_size, limit)
     return _label_points(point_cluster, cl_parent, chosen)

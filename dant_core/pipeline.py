@@ -95,8 +95,17 @@ def run_tracking(
             log(f"Shank {shank}: {units.size} units")
         shanks.append(
             _track_shank(
-                dataset, settings, features, neighbourhoods, shank, units, manual,
-                progress, cancel, log, stages,
+                dataset,
+                settings,
+                features,
+                neighbourhoods,
+                shank,
+                units,
+                manual,
+                progress,
+                cancel,
+                log,
+                stages,
             )
         )
     result = merge_shanks(dataset, settings, features, shanks)
@@ -149,11 +158,23 @@ def _track_shank(
 
     def cluster(names, corrected, motion: Motion, leaf_order=False) -> ClusteringRun:
         computer = SimilarityComputer(
-            corrected, neighbourhoods, sub(features.auto_corr), sub(features.isi), sub(features.peth)
+            corrected,
+            neighbourhoods,
+            sub(features.auto_corr),
+            sub(features.isi),
+            sub(features.peth),
         )
         run = iterative_clustering(
-            computer, names, depth - motion.at(sessions, depth), n_session, max_distance,
-            n_iter, weight_tol, progress, cancel, with_leaf_order=leaf_order,
+            computer,
+            names,
+            depth - motion.at(sessions, depth),
+            n_session,
+            max_distance,
+            n_iter,
+            weight_tol,
+            progress,
+            cancel,
+            with_leaf_order=leaf_order,
         )
         for note in run.notes:
             log(note)
@@ -209,9 +230,12 @@ def _track_shank(
 
     def block(local_units: np.ndarray) -> np.ndarray:
         ia, ib = np.meshgrid(local_units, local_units, indexing="ij")
-        return computer.scores(ia.ravel(), ib.ravel(), final_names).reshape(
-            local_units.size, local_units.size, -1
-        ) @ final.weights
+        return (
+            computer.scores(ia.ravel(), ib.ravel(), final_names).reshape(
+                local_units.size, local_units.size, -1
+            )
+            @ final.weights
+        )
 
     curated = auto_curate(
         final.labels,

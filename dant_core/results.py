@@ -231,8 +231,10 @@ class TrackingResult:
             shape=(n, *f.waveforms.shape[1:], n_t),
         )
         for sh in self.shanks:
-            wf[sh.units] = sh.corrected_waveforms if sh.corrected_waveforms.shape[-1] == n_t else (
-                np.repeat(sh.corrected_waveforms, n_t, axis=-1)
+            wf[sh.units] = (
+                sh.corrected_waveforms
+                if sh.corrected_waveforms.shape[-1] == n_t
+                else (np.repeat(sh.corrected_waveforms, n_t, axis=-1))
             )
         wf.flush()
         del wf
@@ -262,9 +264,9 @@ class TrackingResult:
                 np.fill_diagonal(m, MAX_SIMILARITY)
                 k = self.feature_names.index(name)
                 for s, sh in enumerate(self.shanks):
-                    total[np.ix_(sh.units, sh.units)] += self.weights[s, k] * m[
-                        np.ix_(sh.units, sh.units)
-                    ]
+                    total[np.ix_(sh.units, sh.units)] += (
+                        self.weights[s, k] * m[np.ix_(sh.units, sh.units)]
+                    )
             else:
                 m = np.zeros((self.n_units, self.n_units))
             np.save(folder / file, m)
@@ -307,8 +309,12 @@ class TrackingResult:
                     out[p + name + "_ci_high"] = m.ci_high
             out[p + "pass_matches"] = np.array([ps.n_matched_pairs for ps in sh.passes], dtype=int)
             out[p + "pass_constant"] = np.array(
-                [ps.motion.constant if ps.motion is not None else np.full(self.n_sessions, np.nan)
-                 for ps in sh.passes]
+                [
+                    ps.motion.constant
+                    if ps.motion is not None
+                    else np.full(self.n_sessions, np.nan)
+                    for ps in sh.passes
+                ]
             ).reshape(len(sh.passes), self.n_sessions)
             out[p + "pass_features"] = np.array(["+".join(ps.feature_set) for ps in sh.passes])
         return out
@@ -483,7 +489,8 @@ def load_result(output_folder, dataset=None) -> TrackingResult:
         ),
         waveforms=waveforms,
         auto_corr=optional["auto_corr"],
-        isi=optional["isi"] if optional["isi"] is not None and np.isfinite(optional["isi"]).all()
+        isi=optional["isi"]
+        if optional["isi"] is not None and np.isfinite(optional["isi"]).all()
         else None,
         peth=dataset.peth,
     )
@@ -515,8 +522,10 @@ def load_result(output_folder, dataset=None) -> TrackingResult:
     else:
         pairs, scores, idx_auto, leaf = _pydant_graph(folder, n, names)
         candidate = np.ones(pairs.shape[0], dtype=bool)
-        pair_shank = np.searchsorted(shank_ids, features.unit_shanks[pairs[:, 0]]) if pairs.size else (
-            np.zeros(0, dtype=np.int64)
+        pair_shank = (
+            np.searchsorted(shank_ids, features.unit_shanks[pairs[:, 0]])
+            if pairs.size
+            else (np.zeros(0, dtype=np.int64))
         )
     shanks = []
     for s, shank_id in enumerate(shank_ids):
@@ -530,7 +539,11 @@ def load_result(output_folder, dataset=None) -> TrackingResult:
 
         def motion_from(prefix, s=s, row=min(s, lin.shape[0] - 1)):
             if state is None:
-                return Motion(lin[row].astype(float), const[row].astype(float)) if prefix == "motion" else None
+                return (
+                    Motion(lin[row].astype(float), const[row].astype(float))
+                    if prefix == "motion"
+                    else None
+                )
             key = f"shank{s}_{prefix}"
             if key + "_constant" not in state:
                 return None
@@ -571,7 +584,10 @@ def load_result(output_folder, dataset=None) -> TrackingResult:
         if neighbourhoods is not None:
             sub = lambda x: None if x is None else x[units]  # noqa: E731
             computer = SimilarityComputer(
-                corrected, neighbourhoods, sub(features.auto_corr), sub(features.isi),
+                corrected,
+                neighbourhoods,
+                sub(features.auto_corr),
+                sub(features.isi),
                 sub(features.peth),
             )
         shanks.append(
@@ -583,8 +599,9 @@ def load_result(output_folder, dataset=None) -> TrackingResult:
                 restored_motion=motion_from("restored_motion"),
                 passes=passes,
                 final=final,
-                curation=AutoCuration(idx_cluster[units], np.zeros((0, 2), np.int64),
-                                      np.zeros(0, np.int64)),
+                curation=AutoCuration(
+                    idx_cluster[units], np.zeros((0, 2), np.int64), np.zeros(0, np.int64)
+                ),
                 corrected_waveforms=corrected,
                 computer=computer,
             )
@@ -607,12 +624,15 @@ def load_result(output_folder, dataset=None) -> TrackingResult:
         thresholds=thresholds,
         leaf_order=leaf,
         curation_pairs=np.load(folder / "CurationPairs.npy").reshape(-1, 2)
-        if (folder / "CurationPairs.npy").is_file() else np.zeros((0, 2), np.int64),
+        if (folder / "CurationPairs.npy").is_file()
+        else np.zeros((0, 2), np.int64),
         curation_types=np.load(folder / "CurationTypes.npy").ravel()
-        if (folder / "CurationTypes.npy").is_file() else np.zeros(0, np.int64),
+        if (folder / "CurationTypes.npy").is_file()
+        else np.zeros(0, np.int64),
         shanks=shanks,
         settings_dict=settings.to_dict(),
-        run_time_sec=float(np.load(folder / "RunTimeSec.npy")) if (folder / "RunTimeSec.npy").is_file()
+        run_time_sec=float(np.load(folder / "RunTimeSec.npy"))
+        if (folder / "RunTimeSec.npy").is_file()
         else 0.0,
         source="dant" if state is not None else "pyDANT",
         data_folder=str(Path(dataset.folder).resolve()),
@@ -620,9 +640,12 @@ def load_result(output_folder, dataset=None) -> TrackingResult:
     if state is None:
         if (folder / "SimilarityMatrix.npy").is_file():
             result.dense_similarity = np.load(folder / "SimilarityMatrix.npy")
-        files = {"Waveform": "waveform_similarity_matrix.npy", "AutoCorr":
-                 "AutoCorr_similarity_matrix.npy", "ISI": "ISI_similarity_matrix.npy",
-                 "PETH": "PETH_similarity_matrix.npy"}
+        files = {
+            "Waveform": "waveform_similarity_matrix.npy",
+            "AutoCorr": "AutoCorr_similarity_matrix.npy",
+            "ISI": "ISI_similarity_matrix.npy",
+            "PETH": "PETH_similarity_matrix.npy",
+        }
         for name, file in files.items():
             if (folder / file).is_file():
                 result.dense_features[name] = np.load(folder / file, mmap_mode="r")

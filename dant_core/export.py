@@ -1,0 +1,163 @@
+"""`dant export`: apply a curation log to a tracking result and write the curated clusters.
+
+Writes IdxCluster.npy (1..K, -1 unmatched), MatchedPairs.npy and, up to
+DENSE_OUTPUT_MAX_UNITS units, ClusterMatrix.npy, each atomically; keeps the automatic
+clusters in IdxCluster_auto.npy (written once) and a record in curation_summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from .curation import (
+    AUTO_LABELS_FILE,
+    HISTORY_ACTIONS,
+    LABELS_FILE,
+    LOG_FILE,
+    CurationError,
+    CurationState,
+    auto_labels,
+    fsync_folder,
+    now_iso,
+    parse_log,
+    renumber_by_first_unit,
+    result_similarity,
+    unreadable_warning,
+)
+from .errors import DantError
+
+SUMMARY_FILE = "curation_summary.json"
+
+
+def replay_log_strict(state: CurationState, log_path: Path) -> tuple[list[dict], list[str]]:
+    """Apply every line of the log to `state`; DantError naming the line for any line that is
+    unreadable or refused, except an unfinished last line (a crash), which is a warning.
+    Returns the actions applied (undo/redo included) and the warnings."""
+    warnings, applied = [], []
+    for line in parse_log(log_path):
+        if line.action is None:
+            if line.last and not line.complete:
+                warnings.append(unreadable_warning(log_path, line))
+                continue
+            raise DantError(
+                f"{log_path} line {line.number}: not a valid JSON line "
+                f"({line.error}); fix or delete that line"
+            )
+        try:
+            state.apply(line.action)
+        except CurationError as exc:
+            raise DantError(f"{log_path} line {line.number}: {exc}") from exc
+        applied.append(line.action)
+    return applied, warnings
+
+
+def export_curated(output_folder, curation_log=None, result=None) -> str:
+    """Replay the curation log on the automatic clusters and write the curated output files.
+
+    curation_log: the log to apply (default OUTPUT/curation.jsonl; a missing default log
+    means no actions). Returns a short summary text.
+    """
+    folder = Path(output_folder)
+    if not folder.is_dir():
+        raise DantError(f"output folder {folder} does not exist")
+    if curation_log is not None:
+        log_path = Path(curation_log)
+        if not log_path.is_file():
+            raise DantError(f"curation log {log_path} does not exist")
+    else:
+        log_path = folder / LOG_FILE
+    if result is None:
+        from .results import load_result
+
+        result = load_result(folder)
+    auto = auto_labels(folder, result)
+    state = CurationState(auto, result.sessions, result_similarity(result))
+    applied, warnings = replay_log_strict(state, log_path)
+    kinds = Counter(a["action"] for a in applied)
+    labels = state.export_labels()
+
+    from .results import DENSE_OUTPUT_MAX_UNITS, cluster_matrix, matched_pairs
+
+    if not (folder / AUTO_LABELS_FILE).is_file():
+        _write_npy(folder / AUTO_LABELS_FILE, auto)
+    _write_npy(folder / "MatchedPairs.npy", matched_pairs(labels))
+    if labels.size <= DENSE_OUTPUT_MAX_UNITS:
+        _write_npy(folder / "ClusterMatrix.npy", cluster_matrix(labels))
+    _write_npy(folder / LABELS_FILE, labels)
+
+    before = renumber_by_first_unit(auto)
+    summary = {
+        "curation_log": str(log_path.resolve()),
+        "log_lines_applied": len(applied),
+        "actions_applied": sum(n for k, n in kinds.items() if k not in HISTORY_ACTIONS),
+        "undo": kinds["undo"],
+        "redo": kinds["redo"],
+        "actions_in_effect": len(state.history),
+        "actions_by_kind": dict(Counter(a["action"] for a in state.history)),
+        "clusters_before": int(before.max(initial=0)),
+        "clusters_after": int(labels.max(initial=0)),
+        "units_tracked_before": int((before > 0).sum()),
+        "units_tracked_after": int((labels > 0).sum()),
+        "labelled_clusters": _exported_cluster_labels(state, labels),
+        "warnings": warnings,
+        "time": now_iso(),
+    }
+    _write_bytes(folder / SUMMARY_FILE, (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
+    fsync_folder(folder)
+
+    text = (
+        f"Exported {folder}: {summary['actions_in_effect']} curation actions in effect "
+        f"({len(applied)} log lines applied from {log_path if applied else 'no log'}); "
+        f"clusters {summary['clusters_before']} -> {summary['clusters_after']}, units tracked "
+        f"{summary['units_tracked_before']} -> {summary['units_tracked_after']}. "
+        f"Automatic clusters kept in {AUTO_LABELS_FILE}."
+    )
+    return "\n".join([text] + [f"warning: {w}" for w in warnings])
+
+
+def _exported_cluster_labels(state: CurationState, labels: np.ndarray) -> dict[str, list[int]]:
+    """label -> exported cluster numbers (1..K) carrying it."""
+    out: dict[str, list[int]] = {}
+    for cid, label in state.cluster_labels.items():
+        units = state.members(cid)
+        if units.size and labels[units[0]] > 0:
+            out.setdefault(label, []).append(int(labels[units[0]]))
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def _write_npy(path: Path, array: np.ndarray) -> None:
+    _atomic_write(path, lambda f: np.save(f, np.asarray(array), allow_pickle=False))
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    _atomic_write(path, lambda f: f.write(data))
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temp file in the same folder, fsync it, then rename it over `path`."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove_quietly(tmp)
+        raise DantError(f"cannot write {path}: {exc}") from exc
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
