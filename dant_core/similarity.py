@@ -131,6 +131,12 @@ class SimilarityComputer:
         self.n_units = waveforms.shape[0]
         n_template = waveforms.shape[3]
         self.peak_groups = np.empty((self.n_units, n_template), dtype=np.int64)
+        # Per unit and channel: sum and sum of squares over samples, per template (float64).
+        self._sums = [waveforms[..., t].sum(axis=2, dtype=np.float64) for t in range(n_template)]
+        self._sumsq = [
+            np.einsum("ijk,ijk->ij", waveforms[..., t], waveforms[..., t], dtype=np.float64)
+            for t in range(n_template)
+        ]
         for t in range(n_template):
             peaks = np.argmax(peak_to_trough(waveforms[..., t]), axis=1)
             self.peak_groups[:, t] = neighbourhoods.group_of_channel[peaks]
@@ -197,19 +203,39 @@ class SimilarityComputer:
         return best
 
     def _on_channels(self, units, channels, t) -> np.ndarray:
-        """Waveforms of `units` on `channels`, flattened: (n, n_channel_subset * n_sample)."""
-        # Index in two steps: mixing an index array, a slice and an int would move axes.
-        return self.waveforms[units, :, :, t][:, channels, :].reshape(units.size, -1)
+        """Waveforms of `units` on `channels`, flattened: (n, n_channel_subset * n_sample) float64."""
+        # One gather: (units, channels) broadcast first, samples after, template fixed.
+        block = self.waveforms[units[:, None], channels[None, :], :, t]
+        return block.reshape(units.size, -1).astype(np.float64)
 
     def _correlate_on(self, channels, rows, cols, t) -> np.ndarray:
+        """Pearson r between rows[k] and cols[k] on `channels` (all samples), template t.
+
+        Raw dot products come from BLAS; the per-unit sums over the channel set turn them
+        into correlations, so no centred copy of the waveforms is ever made.
+        """
         units_r, ir = np.unique(rows, return_inverse=True)
         units_c, ic = np.unique(cols, return_inverse=True)
-        x = normalize_rows(self._on_channels(units_r, channels, t))
-        if np.array_equal(units_r, units_c):
-            y = x
-        else:
-            y = normalize_rows(self._on_channels(units_c, channels, t))
+        n_el = channels.size * self.waveforms.shape[2]
+        sums, sumsq = self._sums[t], self._sumsq[t]
+
+        def stats(units):
+            total = sums[units][:, channels].sum(axis=1)
+            spread = np.sqrt(np.maximum(sumsq[units][:, channels].sum(axis=1) - total**2 / n_el, 0))
+            return total, spread
+
+        total_r, spread_r = stats(units_r)
+        total_c, spread_c = stats(units_c)
+        x = self._on_channels(units_r, channels, t)
+        y = x if np.array_equal(units_r, units_c) else self._on_channels(units_c, channels, t)
         # A dense block through BLAS is far faster than pair by pair when most of it is used.
         if units_r.size * units_c.size <= 6 * rows.size:
-            return (x @ y.T)[ir, ic]
-        return _paired_dot(x, y, ir.astype(np.int64), ic.astype(np.int64))
+            dots = (x @ y.T)[ir, ic]
+        else:
+            dots = _paired_dot(x, y, ir.astype(np.int64), ic.astype(np.int64))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (dots - total_r[ir] * total_c[ic] / n_el) / (spread_r[ir] * spread_c[ic])
+        # A flat waveform on these channels has no defined correlation: count it as 0.
+        tiny = 1e-9 * (1.0 + np.abs(total_r[ir]) / n_el) * (1.0 + np.abs(total_c[ic]) / n_el)
+        r[~(spread_r[ir] * spread_c[ic] > tiny)] = np.nan
+        return r

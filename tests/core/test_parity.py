@@ -60,7 +60,10 @@ def test_spike_train_features_equal(case):
         path = reference / f"{name}.npy"
         if ours is None or not path.is_file():
             continue
-        np.testing.assert_allclose(ours, np.load(path), rtol=1e-9, atol=1e-12)
+        theirs = np.load(path)
+        if np.isnan(theirs).all():  # pyDANT writes NaN for a feature no setting uses
+            continue
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
 
 
 def test_final_feature_weights_within_002(case):
