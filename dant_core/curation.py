@@ -224,6 +224,7 @@ class CurationState:
             return None
         change = self._done.pop()
         self._set(change.units, change.before, change.label_before)
+        self._next_id = min(self._next_id, change.next_id - len(change.added))
         self._undone.append(change)
         return change.info("undo")
 

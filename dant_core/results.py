@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,13 +189,19 @@ class TrackingResult:
     # ----- writing ---------------------------------------------------------------------
 
     def save(self, output_folder) -> Path:
-        """Write every output file into `output_folder`, atomically (temp folder, then move)."""
+        """Write every output file into `output_folder` as one transaction.
+
+        Files go to a hidden sibling folder first; only a complete set replaces the old
+        folder (by rename), so a cancelled or killed run never leaves a half-written
+        `IdxCluster.npy`. The previous run's small files (its IdxCluster, curation log,
+        summary, settings) are kept in `previous_runs/<time>/` inside the new folder.
+        """
         output_folder = Path(output_folder)
         output_folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".dant_tmp_", dir=output_folder.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{output_folder.name}.tmp-", dir=output_folder.parent))
         try:
             self._write_files(tmp)
-            _replace_folder_contents(tmp, output_folder)
+            _swap_in(tmp, output_folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return output_folder
@@ -340,11 +347,28 @@ def cluster_matrix(idx_cluster: np.ndarray) -> np.ndarray:
     return m
 
 
-def _replace_folder_contents(src: Path, dst: Path) -> None:
-    """Move every file of `src` into `dst`, each by an atomic rename."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for item in src.iterdir():
-        os.replace(item, dst / item.name)
+# Files of a previous run larger than this are not kept (they can be recomputed).
+KEEP_PREVIOUS_MAX_BYTES = 20_000_000
+
+
+def _swap_in(new: Path, dst: Path) -> None:
+    """Replace folder `dst` by the complete folder `new`, keeping the old run's small files."""
+    if not dst.exists():
+        os.replace(new, dst)
+        return
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backup = dst.parent / f".{dst.name}.previous-{stamp}-{os.getpid()}"
+    os.replace(dst, backup)
+    os.replace(new, dst)
+    keep = dst / "previous_runs" / stamp
+    keep.mkdir(parents=True, exist_ok=True)
+    for item in backup.iterdir():
+        if item.name == "previous_runs" and item.is_dir():
+            for old in item.iterdir():
+                os.replace(old, dst / "previous_runs" / old.name)
+        elif item.is_file() and item.stat().st_size <= KEEP_PREVIOUS_MAX_BYTES:
+            os.replace(item, keep / item.name)
+    shutil.rmtree(backup, ignore_errors=True)
 
 
 def merge_shanks(dataset, settings, features: UnitFeatures, shanks: list[ShankTracking]):

@@ -13,8 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def fixtures_dir() -> Path:
     """The shared fixtures folder (pyDANT inputs/outputs and truth); skip if it is absent."""
-    candidates = [os.environ.get("DANT_FIXTURES", ""), ROOT.parent / "shared" / "fixtures",
-                  "/work/shared/fixtures"]
+    candidates = [
+        os.environ.get("DANT_FIXTURES", ""),
+        ROOT.parent / "shared" / "fixtures",
+        "/work/shared/fixtures",
+    ]
     for c in candidates:
         if c and (Path(c) / "p1" / "waveform_all.npy").is_file():
             return Path(c)

@@ -35,10 +35,16 @@ def sklearn_labels(n, rows, cols, dist, max_cluster_size, min_cluster_size=2):
     np.fill_diagonal(dense, 0.0)
     dense[rows, cols] = dist
     dense[cols, rows] = dist
-    model = HDBSCAN(min_samples=1, min_cluster_size=min_cluster_size,
-                    max_cluster_size=max_cluster_size, metric="precomputed",
-                    cluster_selection_epsilon=0.0, cluster_selection_method="eom",
-                    allow_single_cluster=False, copy=True)
+    model = HDBSCAN(
+        min_samples=1,
+        min_cluster_size=min_cluster_size,
+        max_cluster_size=max_cluster_size,
+        metric="precomputed",
+        cluster_selection_epsilon=0.0,
+        cluster_selection_method="eom",
+        allow_single_cluster=False,
+        copy=True,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "MST contains edge weights with value infinity"
         return model.fit(dense).labels_
@@ -117,11 +123,11 @@ def cluster_is_contiguous(order, members):
 def test_realistic_matches_sklearn(seed):
     rng = np.random.default_rng(seed)
     n_sessions = int(rng.integers(3, 9))
-    n, r, c, d, _ = realistic(rng, int(rng.integers(10, 40)), n_sessions,
-                              p_edge=rng.uniform(0.3, 1.0))
+    n, r, c, d, _ = realistic(
+        rng, int(rng.integers(10, 40)), n_sessions, p_edge=rng.uniform(0.3, 1.0)
+    )
     for limit in (None, n_sessions, 3):
-        assert_same_partition(hdbscan_sparse(n, r, c, d, limit),
-                              sklearn_labels(n, r, c, d, limit))
+        assert_same_partition(hdbscan_sparse(n, r, c, d, limit), sklearn_labels(n, r, c, d, limit))
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -134,8 +140,7 @@ def test_uniform_dense_matches_sklearn(seed):
     flip = rng.random(r.size) < 0.5
     r, c = np.where(flip, c, r), np.where(flip, r, c)
     for limit in (None, 2, int(rng.integers(3, 10))):
-        assert_same_partition(hdbscan_sparse(n, r, c, d, limit),
-                              sklearn_labels(n, r, c, d, limit))
+        assert_same_partition(hdbscan_sparse(n, r, c, d, limit), sklearn_labels(n, r, c, d, limit))
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -144,8 +149,9 @@ def test_sparse_random_matches_sklearn(seed):
     n = int(rng.integers(30, 150))
     r, c, d = random_graph(rng, n, rng.uniform(0.02, 0.3), 0.5, 8e4)
     for limit, size in ((None, 2), (4, 2), (None, 3), (6, 4)):
-        assert_same_partition(hdbscan_sparse(n, r, c, d, limit, size),
-                              sklearn_labels(n, r, c, d, limit, size))
+        assert_same_partition(
+            hdbscan_sparse(n, r, c, d, limit, size), sklearn_labels(n, r, c, d, limit, size)
+        )
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -167,8 +173,7 @@ def test_disconnected_matches_sklearn(seed):
     r, c, d = perm[np.concatenate(rows)], perm[np.concatenate(cols)], np.concatenate(dist)
     assert connected_components(coo_matrix((d, (r, c)), shape=(n, n)))[0] == len(sizes)
     for limit in (None, 3, 8):
-        assert_same_partition(hdbscan_sparse(n, r, c, d, limit),
-                              sklearn_labels(n, r, c, d, limit))
+        assert_same_partition(hdbscan_sparse(n, r, c, d, limit), sklearn_labels(n, r, c, d, limit))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -244,8 +249,9 @@ def test_tree_is_single_linkage(seed):
     for level in np.unique(d):
         cut = fcluster(z.astype(float), level, criterion="distance")
         short = d <= level
-        _, comp = connected_components(coo_matrix((d[short], (r[short], c[short])),
-                                                  shape=(n, n)), directed=False)
+        _, comp = connected_components(
+            coo_matrix((d[short], (r[short], c[short])), shape=(n, n)), directed=False
+        )
         assert_same_partition(cut, comp)
 
 
@@ -281,13 +287,13 @@ def test_small_and_degenerate_inputs():
     empty = np.zeros(0, np.int64)
     assert hdbscan_sparse(0, empty, empty, empty.astype(float), 3).shape == (0,)
     np.testing.assert_array_equal(hdbscan_sparse(1, empty, empty, empty.astype(float), 3), [-1])
-    np.testing.assert_array_equal(hdbscan_sparse(4, empty, empty, empty.astype(float), 3),
-                                  [-1] * 4)
+    np.testing.assert_array_equal(hdbscan_sparse(4, empty, empty, empty.astype(float), 3), [-1] * 4)
     # One pair plus isolated points: the pair carries on the root, never selected,
     # as in sklearn (root never a cluster). Two pairs: two clusters.
     np.testing.assert_array_equal(hdbscan_sparse(4, [0], [2], [0.7], None), [-1] * 4)
-    np.testing.assert_array_equal(hdbscan_sparse(5, [0, 1], [2, 4], [0.7, 0.6], None),
-                                  [1, 2, 1, -1, 2])
+    np.testing.assert_array_equal(
+        hdbscan_sparse(5, [0, 1], [2, 4], [0.7, 0.6], None), [1, 2, 1, -1, 2]
+    )
     # Explicit zero and infinite distances: 0 is a real (closest) pair, inf is missing.
     r, c = np.array([0, 1, 3, 4, 2]), np.array([1, 2, 4, 5, 3])
     d = np.array([0.0, 0.6, 0.0, 0.6, 0.9])
@@ -296,11 +302,20 @@ def test_small_and_degenerate_inputs():
     assert_same_partition(labels, sklearn_labels(6, r, c, d, None))
     np.testing.assert_array_equal(
         hdbscan_sparse(6, [0, 1, 3, 4, 2], [1, 2, 4, 5, 3], [0.5, 0.6, 0.5, 0.6, np.inf], None),
-        hdbscan_sparse(6, [0, 1, 3, 4], [1, 2, 4, 5], [0.5, 0.6, 0.5, 0.6], None))
+        hdbscan_sparse(6, [0, 1, 3, 4], [1, 2, 4, 5], [0.5, 0.6, 0.5, 0.6], None),
+    )
 
 
-@pytest.mark.parametrize("bad", [([0], [0], [1.0]), ([0], [5], [1.0]), ([0], [1], [-1.0]),
-                                 ([0], [1], [np.nan]), ([0, 1], [1], [1.0])])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ([0], [0], [1.0]),
+        ([0], [5], [1.0]),
+        ([0], [1], [-1.0]),
+        ([0], [1], [np.nan]),
+        ([0, 1], [1], [1.0]),
+    ],
+)
 def test_invalid_input(bad):
     with pytest.raises(ValueError):
         hdbscan_sparse(5, np.array(bad[0]), np.array(bad[1]), np.array(bad[2]), None)
@@ -328,8 +343,9 @@ def test_leaf_order_keeps_clusters_and_components_together(seed, optimal):
     # Every within-neuron pair present (p_edge=1) and the neurons well separated:
     # matches close, everything else far.
     n, r, c, d, neuron = realistic(rng, 25, 6, p_edge=1.0)
-    d = np.where(neuron[r] == neuron[c], rng.uniform(0.5, 0.6, d.size),
-                 rng.uniform(0.9, 1.0, d.size))
+    d = np.where(
+        neuron[r] == neuron[c], rng.uniform(0.5, 0.6, d.size), rng.uniform(0.9, 1.0, d.size)
+    )
     # A second component of three points and two isolated points after the first.
     r2 = np.r_[r, n, n + 1]
     c2 = np.r_[c, n + 1, n + 2]
@@ -343,8 +359,7 @@ def test_leaf_order_keeps_clusters_and_components_together(seed, optimal):
     labels = hdbscan_sparse(total, r2, c2, d2, 6)
     for k in range(1, labels.max() + 1):
         assert cluster_is_contiguous(order, np.flatnonzero(labels == k))
-    _, comp = connected_components(coo_matrix((d2, (r2, c2)), shape=(total, total)),
-                                   directed=False)
+    _, comp = connected_components(coo_matrix((d2, (r2, c2)), shape=(total, total)), directed=False)
     for k in np.unique(comp):
         assert cluster_is_contiguous(order, np.flatnonzero(comp == k))
 

@@ -68,11 +68,26 @@ def test_output_files_follow_pydant_names_and_shapes(small_demo, tmp_path):
     assert np.load(out / "locations.npy").shape == (n, 3)
     assert np.load(out / "motion_constant.npy").shape == (s,)
     assert np.load(out / "waveforms_corrected.npy").shape == (n, ds.n_channels, ds.n_samples, 2)
-    for name in ("SimilarityPairs", "SimilarityWeights", "SimilarityThreshold", "amplitude",
-                 "peak_channels", "unit_shanks", "auto_corr", "isi", "motion_linear",
-                 "motion_linear_scale", "CurationPairs", "CurationTypes", "CurationTypeNames",
-                 "RunTimeSec", "waveform_similarity_matrix", "AutoCorr_similarity_matrix",
-                 "ISI_similarity_matrix", "PETH_similarity_matrix"):
+    for name in (
+        "SimilarityPairs",
+        "SimilarityWeights",
+        "SimilarityThreshold",
+        "amplitude",
+        "peak_channels",
+        "unit_shanks",
+        "auto_corr",
+        "isi",
+        "motion_linear",
+        "motion_linear_scale",
+        "CurationPairs",
+        "CurationTypes",
+        "CurationTypeNames",
+        "RunTimeSec",
+        "waveform_similarity_matrix",
+        "AutoCorr_similarity_matrix",
+        "ISI_similarity_matrix",
+        "PETH_similarity_matrix",
+    ):
         assert (out / f"{name}.npy").is_file(), name
     # No cluster keeps two units of one session after auto-curation.
     for k in range(1, int(idx.max()) + 1):
@@ -139,7 +154,8 @@ def test_manual_motion_starts_the_loop(small_demo, tmp_path):
 def test_cli_bad_folder_is_one_clear_line_exit_2(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "dant_core.cli", "track", str(tmp_path / "nope")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -152,7 +168,8 @@ def test_cli_bad_setting_names_the_key(small_demo, tmp_path):
     bad.write_text('{\n  // comment\n  "clustering": {"max_distance": -5}\n}\n')
     proc = subprocess.run(
         [sys.executable, "-m", "dant_core.cli", "track", str(small_demo), "--settings", str(bad)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert "clustering.max_distance" in proc.stderr and "Traceback" not in proc.stderr
@@ -172,3 +189,16 @@ def test_cli_demo_writes_truth_beside(tmp_path):
     assert (tmp_path / "d" / "waveform_all.npy").is_file()
     assert (tmp_path / "d_truth" / "gt_neuron_id.npy").is_file()
     assert not any(p.name.startswith("gt_") for p in Path(tmp_path / "d").rglob("*"))
+
+
+def test_rerun_replaces_output_and_keeps_previous_curation(small_demo, tmp_path):
+    out = tmp_path / "out"
+    assert dant_main(["track", str(small_demo), "--output", str(out)]) == 0
+    first = np.load(out / "IdxCluster.npy")
+    (out / "curation.jsonl").write_text('{"action": "reject_unit", "unit": 0}\n')
+    assert dant_main(["track", str(small_demo), "--output", str(out)]) == 0
+    np.testing.assert_array_equal(np.load(out / "IdxCluster.npy"), first)  # deterministic
+    kept = list((out / "previous_runs").glob("*/curation.jsonl"))
+    assert len(kept) == 1 and "reject_unit" in kept[0].read_text()
+    assert not (out / "curation.jsonl").exists()  # the new automatic result starts clean
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
