@@ -82,6 +82,23 @@ def _design(session_pairs: np.ndarray, depth: np.ndarray, n_session: int, linear
     return a[:, keep]
 
 
+def _solve_weighted(a, dy, depth, weights, n_session: int, linear: bool):
+    """Least-squares motion with per-pair weights (bootstrap counts), via normal equations.
+
+    The pseudo-inverse of the small normal matrix gives the minimum-norm solution, so
+    sessions without a linking pair stay at 0 before centring.
+    """
+    aw = a * weights[:, None]
+    params = np.linalg.pinv(aw.T @ a, rcond=1e-10, hermitian=True) @ (aw.T @ dy)
+    if not linear:
+        return np.zeros(n_session), params - params.mean()
+    k = np.r_[0.0, params[: n_session - 1]]
+    b = np.r_[0.0, params[n_session - 1 :]]
+    mean_depth = float(np.average(depth, weights=weights))
+    b = b - np.mean(LINEAR_SCALE * k * mean_depth + b)
+    return k, b
+
+
 def _solve(session_pairs, dy, depth, n_session: int, linear: bool):
     """Exact least-squares motion; sessions without a linking pair stay at 0 before centring."""
     a = _design(session_pairs, depth, n_session, linear)
@@ -124,16 +141,18 @@ def estimate_motion(
     linked = np.unique(session_pairs)
     motion.unlinked_sessions = tuple(int(s) for s in range(1, n_session + 1) if s not in linked)
 
+    # Bootstrap: a resample is the same design with pairs weighted by how often drawn.
     rng = np.random.default_rng(seed)
     boot = np.zeros((N_BOOTSTRAP, 3, n_session))
     n = dy.size
+    design = _design(session_pairs, depth, n_session, linear)
     for r in range(N_BOOTSTRAP):
         if cancel is not None and r % 20 == 0:
             cancel.check()
-        idx = rng.integers(0, n, n)
-        kb, bb = _solve(session_pairs[idx], dy[idx], depth[idx], n_session, linear)
-        d = depth[idx]
-        for row, at in enumerate((d.mean(), d.min(), d.max())):
+        counts = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
+        kb, bb = _solve_weighted(design, dy, depth, counts, n_session, linear)
+        d = depth[counts > 0]
+        for row, at in enumerate((np.average(depth, weights=counts), d.min(), d.max())):
             boot[r, row] = LINEAR_SCALE * kb * at + bb
     motion.ci_low = np.percentile(boot, 2.5, axis=0)
     motion.ci_high = np.percentile(boot, 97.5, axis=0)
