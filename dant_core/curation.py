@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -83,25 +83,17 @@ class _Change:
     next_id: int
 
     def info(self, history: str | None = None) -> UpdateInfo:
-        if history == "undo":
-            return UpdateInfo(
-                self.action,
-                "Undo: " + self.description,
-                self.added,
-                self.removed,
-                self.units,
-                dict(self.label_before),
-                "undo",
-            )
-        prefix = "Redo: " if history == "redo" else ""
+        """The UpdateInfo of applying (or redoing) this change, or of undoing it."""
+        undo = history == "undo"
+        prefix = {"undo": "Undo: ", "redo": "Redo: "}.get(history or "", "")
         return UpdateInfo(
-            self.action,
-            prefix + self.description,
-            self.removed,
-            self.added,
-            self.units,
-            dict(self.label_after),
-            history,
+            action=self.action,
+            description=prefix + self.description,
+            removed_clusters=self.added if undo else self.removed,
+            added_clusters=self.removed if undo else self.added,
+            units=self.units,
+            cluster_labels=dict(self.label_before if undo else self.label_after),
+            history=history,
         )
 
 
@@ -224,7 +216,6 @@ class CurationState:
             return None
         change = self._done.pop()
         self._set(change.units, change.before, change.label_before)
-        self._next_id = min(self._next_id, change.next_id - len(change.added))
         self._undone.append(change)
         return change.info("undo")
 
@@ -333,7 +324,7 @@ class CurationState:
         rest = rest[rest != unit]
         change, ids = self._regroup(action, [c], [], [rest])
         text = f"Rejected unit {unit} from cluster {c}"
-        return _describe(change, text + _fate("the rest", rest, ids[0]))
+        return replace(change, description=text + _fate("the rest", rest, ids[0]))
 
     def _prepare_reject_pair(self, action: dict) -> _Change:
         a, b = action["units"]
@@ -359,7 +350,7 @@ class CurationState:
             + _fate(f"unit {a}'s side", side_a, ids[0])
             + _fate(f"unit {b}'s side", side_b, ids[1])
         )
-        return _describe(change, text)
+        return replace(change, description=text)
 
     def _prepare_split(self, action: dict) -> _Change:
         units = np.array(sorted(action["units"]), dtype=np.int64)
@@ -380,7 +371,7 @@ class CurationState:
             + _fate("the split units", units, ids[0])
             + _fate("the rest", rest, ids[1])
         )
-        return _describe(change, text)
+        return replace(change, description=text)
 
     def _prepare_merge(self, action: dict) -> _Change:
         a, b = action["units"]
@@ -399,11 +390,8 @@ class CurationState:
         old = [c for c in (ca, cb) if c > 0]
         loose = [u for u, c in ((a, ca), (b, cb)) if c <= 0]
         change, ids = self._regroup(action, old, loose, [merged])
-        return _describe(
-            change,
-            f"Merged {self._what(a)} and {self._what(b)} "
-            f"into cluster {ids[0]} ({merged.size} units)",
-        )
+        text = f"Merged {self._what(a)} and {self._what(b)} into cluster {ids[0]}"
+        return replace(change, description=f"{text} ({merged.size} units)")
 
     def _prepare_add_unit(self, action: dict) -> _Change:
         unit, to_unit = action["unit"], action["to_unit"]
@@ -420,21 +408,16 @@ class CurationState:
                 f"{self._what(to_unit)}: " + _join(clashes)
             )
         joined = np.sort(np.append(target, unit))
-        groups, old, loose = [joined], [ct] if ct > 0 else [], [] if ct > 0 else [to_unit]
-        rest = np.zeros(0, dtype=np.int64)
-        if cu > 0:
-            rest = self.members(cu)
-            rest = rest[rest != unit]
-            groups.append(rest)
-            old.append(cu)
-        else:
-            loose.append(unit)
-        change, ids = self._regroup(action, old, loose, groups)
+        rest = self.members(cu)
+        rest = rest[rest != unit]  # what stays behind in the unit's own cluster, if any
+        old = [c for c in (ct, cu) if c > 0]
+        loose = [u for u, c in ((to_unit, ct), (unit, cu)) if c <= 0]
+        change, ids = self._regroup(action, old, loose, [joined, rest])
         text = f"Added unit {unit} ({self._where(unit)}) to {self._what(to_unit)}"
         text += f": now cluster {ids[0]}"
         if cu > 0:
             text += _fate(f"the rest of cluster {cu}", rest, ids[1])
-        return _describe(change, text)
+        return replace(change, description=text)
 
     def _prepare_label(self, action: dict) -> _Change:
         unit, label = action["unit"], action["label"]
@@ -447,16 +430,16 @@ class CurationState:
         text = f'Labelled cluster {c} "{label}"' if new else f"Removed the label of cluster {c}"
         empty = np.zeros(0, dtype=np.int64)
         return _Change(
-            action,
-            text,
-            empty,
-            empty,
-            empty,
-            (),
-            (),
-            {c: self.cluster_labels.get(c)},
-            {c: new},
-            self._next_id,
+            action=action,
+            description=text,
+            units=empty,
+            before=empty,
+            after=empty,
+            removed=(),
+            added=(),
+            label_before={c: self.cluster_labels.get(c)},
+            label_after={c: new},
+            next_id=self._next_id,
         )
 
     def _what(self, unit: int) -> str:
@@ -499,33 +482,18 @@ class CurationState:
         label_before.update({c: None for c in added})
         changed = before != after
         change = _Change(
-            action,
-            "",
-            units[changed],
-            before[changed],
-            after[changed],
-            removed,
-            tuple(added),
-            label_before,
-            label_after,
-            next_id,
+            action=action,
+            description="",  # the caller describes it, knowing the new ids
+            units=units[changed],
+            before=before[changed],
+            after=after[changed],
+            removed=removed,
+            added=tuple(added),
+            label_before=label_before,
+            label_after=label_after,
+            next_id=next_id,
         )
         return change, ids
-
-
-def _describe(change: _Change, text: str) -> _Change:
-    return _Change(
-        change.action,
-        text,
-        change.units,
-        change.before,
-        change.after,
-        change.removed,
-        change.added,
-        change.label_before,
-        change.label_after,
-        change.next_id,
-    )
 
 
 def _fate(what: str, units: np.ndarray, new_id: int) -> str:
@@ -600,9 +568,7 @@ def parse_log(path) -> list[LogLine]:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             lines.append(LogLine(i + 1, None, str(exc), complete=complete))
     if lines:
-        lines[-1] = LogLine(
-            lines[-1].number, lines[-1].action, lines[-1].error, True, lines[-1].complete
-        )
+        lines[-1] = replace(lines[-1], last=True)
     return lines
 
 
@@ -789,12 +755,14 @@ class Curator:
         return self.state.commit(change)
 
     def undo(self) -> UpdateInfo | None:
+        """Undo the last action in effect and log it; None (nothing logged) if there is none."""
         if not self.state.can_undo:
             return None
         append_log_line(self.log_path, {"action": "undo", "time": now_iso()})
         return self.state.undo()
 
     def redo(self) -> UpdateInfo | None:
+        """Redo the last undone action and log it; None (nothing logged) if there is none."""
         if not self.state.can_redo:
             return None
         append_log_line(self.log_path, {"action": "redo", "time": now_iso()})

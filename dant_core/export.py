@@ -7,6 +7,7 @@ clusters in IdxCluster_auto.npy (written once) and a record in curation_summary.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -85,11 +86,11 @@ def export_curated(output_folder, curation_log=None, result=None) -> str:
     from .results import DENSE_OUTPUT_MAX_UNITS, cluster_matrix, matched_pairs
 
     if not (folder / AUTO_LABELS_FILE).is_file():
-        _write_npy(folder / AUTO_LABELS_FILE, auto)
-    _write_npy(folder / "MatchedPairs.npy", matched_pairs(labels))
+        # before IdxCluster.npy is replaced: from now on it may hold a curated export
+        write_files_atomically(folder, {AUTO_LABELS_FILE: _npy_bytes(auto)})
+    files = {LABELS_FILE: _npy_bytes(labels), "MatchedPairs.npy": _npy_bytes(matched_pairs(labels))}
     if labels.size <= DENSE_OUTPUT_MAX_UNITS:
-        _write_npy(folder / "ClusterMatrix.npy", cluster_matrix(labels))
-    _write_npy(folder / LABELS_FILE, labels)
+        files["ClusterMatrix.npy"] = _npy_bytes(cluster_matrix(labels))
 
     before = renumber_by_first_unit(auto)
     summary = {
@@ -108,8 +109,8 @@ def export_curated(output_folder, curation_log=None, result=None) -> str:
         "warnings": warnings,
         "time": now_iso(),
     }
-    _write_bytes(folder / SUMMARY_FILE, (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
-    fsync_folder(folder)
+    files[SUMMARY_FILE] = (json.dumps(summary, indent=2) + "\n").encode("utf-8")
+    write_files_atomically(folder, files)
 
     text = (
         f"Exported {folder}: {summary['actions_in_effect']} curation actions in effect "
@@ -131,33 +132,35 @@ def _exported_cluster_labels(state: CurationState, labels: np.ndarray) -> dict[s
     return {k: sorted(v) for k, v in sorted(out.items())}
 
 
-def _write_npy(path: Path, array: np.ndarray) -> None:
-    _atomic_write(path, lambda f: np.save(f, np.asarray(array), allow_pickle=False))
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    _atomic_write(path, lambda f: f.write(data))
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temp file in the same folder, fsync it, then rename it over `path`."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def write_files_atomically(folder: Path, files: dict[str, bytes]) -> None:
+    """Write every file to a temp file in `folder` and fsync it, then rename each over its
+    target in the given order. A failure while writing changes no file; no temp file is left.
+    """
+    temps: dict[str, str] = {}
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        for name, data in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            temps[name] = tmp
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for name, tmp in list(temps.items()):
+            os.replace(tmp, folder / name)
+            del temps[name]
     except OSError as exc:
-        _remove_quietly(tmp)
-        raise DantError(f"cannot write {path}: {exc}") from exc
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+        failed = next(iter(temps), "")
+        raise DantError(f"cannot write {folder / failed}: {exc}") from exc
+    finally:
+        for tmp in temps.values():
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    fsync_folder(folder)

@@ -271,6 +271,11 @@ def test_labels_follow_phys_rule():
     assert s.cluster_labels == {} and reviewed_count(s) == 0
     with pytest.raises(CurationError, match="unit 5 is not in a cluster"):
         s.apply({"action": "label", "unit": 5, "label": "good"})
+    s.undo()
+    s.undo()
+    s.apply({"action": "label", "unit": 3, "label": "reviewed"})
+    s.apply({"action": "merge", "units": [0, 3]})  # good + reviewed: no label
+    assert s.cluster_labels == {}
 
 
 def test_undo_redo_restore_ids_and_new_ids_are_never_reused():
