@@ -11,14 +11,19 @@ import numpy as np
 from .autocuration import auto_curate
 from .clustering import ClusteringRun, iterative_clustering
 from .dataset import Dataset, check_dataset_for_settings, load_manual_motion
-from .features import UnitFeatures, compute_unit_features
+from .features import UnitFeatures, compute_unit_features, peak_to_trough
 from .motion import Motion, correct_waveforms, estimate_motion
 from .progress import CancelToken, ProgressFn, no_progress
+from .registration import register_sessions
 from .results import ShankTracking, TrackingResult, merge_shanks
 from .settings import Settings
 from .similarity import ChannelNeighbourhoods, SimilarityComputer
 
 LogFn = Callable[[str], None]
+
+# The registration initialiser is used when the drift it finds spans more than this
+# fraction of `clustering.max_distance` (below that, zero is as good a start).
+REGISTRATION_MIN_SPAN = 0.5
 
 
 def _no_log(message: str) -> None:
@@ -180,8 +185,24 @@ def _track_shank(
             log(note)
         return run, computer
 
-    initial = manual.copy() if manual is not None else Motion.zero(n_session)
-    corrected = correct(initial) if manual is not None else waveforms[..., None]
+    if manual is not None:
+        initial = manual.copy()
+    elif settings.get("motionEstimation.initial_motion") == "registration":
+        initial = register_sessions(
+            features.locations[units], peak_to_trough(waveforms).max(axis=1), sessions, n_session
+        )
+        span = float(np.ptp(initial.constant))
+        if span > REGISTRATION_MIN_SPAN * max_distance:
+            log(f"Initial motion from registering the sessions' unit distributions: {span:.1f} µm")
+        else:
+            # Drift this small leaves every true partner among the candidate pairs, and
+            # the match-based loop refines it best from zero (pyDANT's start).
+            log(f"Registration finds little drift ({span:.1f} µm); starting from zero motion")
+            initial = Motion.zero(n_session)
+    else:
+        initial = Motion.zero(n_session)
+    started_from_zero = manual is None and not np.any(initial.constant)
+    corrected = waveforms[..., None] if started_from_zero else correct(initial)
     motion = initial.copy()
     history: list[MotionPass] = []
     feature_sets = settings.motion_feature_sets()

@@ -227,9 +227,10 @@ SCHEMA: tuple[SettingSpec, ...] = (
     SettingSpec(
         "motionEstimation.initial_motion",
         "choice",
-        "none",
-        "Estimate a starting motion from unit depth distributions before any match exists"
-        " (large drift)",
+        "registration",
+        "Starting motion: 'registration' aligns the sessions' unit distributions (depth,"
+        " position, amplitude) before any match exists, for large drift; 'none' starts at"
+        " zero exactly as pyDANT does",
         choices=("none", "registration"),
     ),
     SettingSpec(

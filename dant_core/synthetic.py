@@ -426,6 +426,7 @@ def make_demo(
     seed: int = 0,
     n_shanks: int = 1,
     drift_um: float = 10.0,
+    jump_um: float = 0.0,
     depth_dependent: bool = False,
     with_peth: bool = True,
     n_channels: int | None = None,
@@ -439,6 +440,8 @@ def make_demo(
     seed         seed of every random draw; the same arguments give identical files.
     n_shanks     shanks 250 µm apart; > 1 also writes channel_shanks.npy (ids 1..n_shanks).
     drift_um     standard deviation of the per-session step of the rigid probe motion.
+    jump_um      one extra rigid jump of this size between two consecutive sessions (at a
+                 random session), as when a probe settles suddenly.
     depth_dependent  add a linear-in-depth motion term (about 0.4 * drift_um across the probe).
     with_peth    write peth.npy (n_unit, 120).
     n_channels   total number of channels over all shanks (a multiple of 2 * n_shanks);
@@ -483,6 +486,10 @@ def make_demo(
     neuron = neuron.astype(np.int64)
     nr = _draw_neurons(rng_neuron, n_neuron, n_shanks, locs, (y_lo, y_hi))
     motion = _draw_motion(rng_motion, S, drift_um, depth_dependent, y_hi - y_lo)
+    if jump_um and S > 1:
+        at = int(np.random.default_rng([seed, 7]).integers(1, S))
+        motion[1, at:] += jump_um
+        motion[1] -= motion[1].mean()
     y_true = nr.pos[neuron, 1]
     y_app = y_true + 0.001 * motion[0, sess0] * y_true + motion[1, sess0]
     report("neurons", 1, 1)

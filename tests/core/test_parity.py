@@ -20,6 +20,7 @@ def case(request):
     folder = fixtures_dir() / data
     reference = folder / variant
     settings = Settings.load(reference / "settings.json")
+    settings.set("motionEstimation.initial_motion", "none")  # pyDANT-compatible mode
     result = run_tracking(load_dataset(folder), settings)
     truth = np.load(folder / "truth" / "gt_neuron_id.npy")
     return result, reference, truth
