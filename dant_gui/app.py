@@ -1,0 +1,165 @@
+"""`dant-gui [DATA] [--demo] [--run] [--screenshot FILE]`: the DANT Desktop window."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+APP_NAME = "dant-desktop"
+ORG_NAME = "DANT"
+SCREENSHOT_SIZE = (1600, 1000)
+DEMO_ARGS = {"n_units": 600, "n_sessions": 8, "seed": 0}
+DEMO_MARKER = ".dant_demo.json"
+SETTLE_MS = 400  # let layouts and plots settle before grabbing the window
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dant-gui",
+        description="DANT Desktop: track the same neurons across days of Neuropixels recordings.",
+    )
+    p.add_argument("data", nargs="?", help="data folder to open (waveform_all.npy, ...)")
+    p.add_argument("--demo", action="store_true", help="open a synthetic demo dataset (made once)")
+    p.add_argument("--run", action="store_true", help="start tracking as soon as data is loaded")
+    p.add_argument(
+        "--screenshot",
+        metavar="FILE",
+        help="save the window as PNG once loaded (or the run is done), then exit",
+    )
+    p.add_argument("--tab", help=argparse.SUPPRESS)  # tab shown in a screenshot
+    p.add_argument("--select-cluster", type=int, help=argparse.SUPPRESS)
+    return p
+
+
+def demo_folder() -> Path:
+    """Where the demo data lives: the user's cache folder for this app."""
+    from PyQt6.QtCore import QStandardPaths
+
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
+    root = Path(base) if base else Path.home() / ".cache" / APP_NAME
+    return root / "demo"
+
+
+def ensure_demo(folder: Path) -> Path:
+    """Make the demo data in `folder` unless a complete one with the same parameters is there."""
+    marker = folder / DEMO_MARKER
+    try:
+        if json.loads(marker.read_text()) == DEMO_ARGS:
+            return folder
+    except (OSError, ValueError):
+        pass
+    from dant_core.synthetic import make_demo
+
+    folder.mkdir(parents=True, exist_ok=True)
+    make_demo(folder, **DEMO_ARGS)
+    marker.write_text(json.dumps(DEMO_ARGS))
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORG_NAME)
+    app.setApplicationDisplayName("DANT Desktop")
+
+    from . import dialogs
+    from .main_window import MainWindow
+
+    headless = args.screenshot is not None
+    if headless:
+        # Nobody is there to click a dialog away: print it and go on.
+        def _print_dialog(request):
+            if request.kind in ("error", "warning", "info"):
+                print(f"{request.title}: {request.text}", file=sys.stderr)
+                if request.detail:
+                    print(request.detail, file=sys.stderr)
+            return None
+
+        dialogs.hook = _print_dialog
+
+    window = MainWindow()
+    qss = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
+    if qss.is_file():
+        app.setStyleSheet(qss.read_text(encoding="utf-8"))
+    window.resize(*SCREENSHOT_SIZE)
+    if args.tab and not window.show_tab(args.tab):
+        print(f"warning: no tab named {args.tab!r}", file=sys.stderr)
+    window.show()
+    status = {"code": 0}
+
+    if headless:
+        window.controller.run_log.connect(lambda line: print(line, file=sys.stderr))
+
+    def finish(code: int) -> None:
+        status["code"] = max(status["code"], code)
+        if not headless:
+            return
+        if args.select_cluster is not None:
+            window.controller.select_cluster(args.select_cluster)
+        if args.tab:
+            window.show_tab(args.tab)
+
+        def grab() -> None:
+            path = Path(args.screenshot)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not window.grab().save(str(path), "PNG"):
+                print(f"{path}: could not write the screenshot", file=sys.stderr)
+                status["code"] = 1
+            window.close()
+            app.exit(status["code"])
+
+        table = window.cluster_table
+        if table.model.computing:
+            # Grab once the table's similarity columns are filled (or after 30 s anyway).
+            fired = {"done": False}
+
+            def once() -> None:
+                if not fired["done"]:
+                    fired["done"] = True
+                    QTimer.singleShot(SETTLE_MS, grab)
+
+            table.similarity_ready.connect(once)
+            QTimer.singleShot(30_000, once)
+        else:
+            QTimer.singleShot(SETTLE_MS, grab)
+
+    def start() -> None:
+        folder = args.data
+        if args.demo:
+            try:
+                window.statusBar().showMessage("Making the demo dataset…")
+                folder = ensure_demo(demo_folder())
+            except Exception as exc:  # noqa: BLE001 - report and leave the window usable
+                dialogs.error(window, "Demo", f"could not make the demo dataset: {exc}")
+                finish(1)
+                return
+        if folder is None:
+            finish(0)
+            return
+        if not window.open_folder(folder):
+            finish(1)
+            return
+        if not args.run:
+            finish(0)
+            return
+        c = window.controller
+        c.run_finished.connect(lambda: finish(0))
+        c.run_failed.connect(lambda *_: finish(1))
+        c.run_cancelled.connect(lambda: finish(1))
+        if not window.start_run():
+            finish(1)
+
+    QTimer.singleShot(0, start)
+    code = app.exec()
+    return code if code else status["code"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Helpers shared by the views: session colours, plot styling, saving plots as PNG/SVG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QAction, QColor
+from PyQt6.QtWidgets import QMenu, QToolButton, QWidget
+
+from .. import dialogs
+
+# White plots with dark ink read like figures; set once before any plot widget exists.
+pg.setConfigOptions(background="w", foreground="#202020", antialias=True)
+
+# Sessions are ordered in time, so a sequential perceptual map; its light end is cut so
+# the last session stays visible on white.
+SESSION_COLORMAP = "viridis"
+_MAP_RANGE = (0.0, 0.88)
+
+SELECTED_COLOR = QColor("#d62728")  # highlighted units / cluster
+MOTION_COLOR = QColor("#202020")
+IMAGE_FILTER = "PNG image (*.png);;SVG vector image (*.svg)"
+
+
+def session_colors(n_sessions: int) -> list[QColor]:
+    """One QColor per session 1..S (index 0 = session 1), from the fixed perceptual map."""
+    if n_sessions <= 0:
+        return []
+    cmap = pg.colormap.get(SESSION_COLORMAP)
+    pos = np.linspace(*_MAP_RANGE, n_sessions) if n_sessions > 1 else np.array([0.3])
+    return [cmap.map(float(p), mode=pg.ColorMap.QCOLOR) for p in pos]
+
+
+def session_color(session: int, n_sessions: int) -> QColor:
+    """Colour of 1-based `session` out of `n_sessions`."""
+    return session_colors(n_sessions)[int(session) - 1]
+
+
+def session_brushes(sessions: np.ndarray, n_sessions: int, alpha: int = 255) -> list:
+    """A brush per unit (for ScatterPlotItem) from its 1-based session."""
+    brushes = []
+    for c in session_colors(n_sessions):
+        c = QColor(c)
+        c.setAlpha(alpha)
+        brushes.append(pg.mkBrush(c))
+    return [brushes[int(s) - 1] for s in np.asarray(sessions)]
+
+
+def style_plot(plot: pg.PlotItem, title: str, x_label: str, y_label: str) -> None:
+    """Title and axis labels (with units) in a size that survives a screenshot."""
+    plot.setTitle(title, size="11pt")
+    plot.setLabel("bottom", x_label)
+    plot.setLabel("left", y_label)
+    plot.showGrid(x=True, y=True, alpha=0.15)
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.label.setFont(axis.font())
+
+
+def session_ticks(plot: pg.PlotItem, n_sessions: int) -> None:
+    """Integer ticks 1..S on the bottom axis (thinned when there are many sessions)."""
+    step = max(1, int(np.ceil(n_sessions / 20)))
+    ticks = [(s, str(s)) for s in range(1, n_sessions + 1, step)]
+    plot.getAxis("bottom").setTicks([ticks, []])
+
+
+def export_item(item, path) -> Path:
+    """Save a pyqtgraph PlotItem / GraphicsLayout / scene as .png or .svg (by suffix)."""
+    import pyqtgraph.exporters as exporters
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    target = item
+    if suffix == ".svg":
+        try:
+            exporters.SVGExporter(target).export(str(path))
+        except Exception:  # noqa: BLE001 - see _render_svg
+            _render_svg(target, path)
+        return path
+    if suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"):
+        exporter = exporters.ImageExporter(target)
+        width = int(exporter.parameters()["width"])
+        if width < 1200:
+            # Screen-sized plots make blurry figures: export at least 1200 px wide.
+            exporter.parameters()["width"] = 1200
+    else:
+        raise ValueError(f"{path.name}: save as .png or .svg")
+    exporter.export(str(path))
+    return path
+
+
+def _render_svg(item, path: Path) -> None:
+    """Paint `item`'s scene region with Qt's own SVG generator.
+
+    pyqtgraph 0.14's SVG exporter cannot parse the closed paths ("... Z") that
+    Qt >= 6.8 writes; Qt's generator always works (less tidy, still vector).
+    """
+    from PyQt6.QtCore import QRectF
+    from PyQt6.QtGui import QPainter
+    from PyQt6.QtSvg import QSvgGenerator
+
+    scene = item.scene() if hasattr(item, "scene") and callable(item.scene) else item
+    rect = item.sceneBoundingRect() if hasattr(item, "sceneBoundingRect") else scene.sceneRect()
+    target = QRectF(0, 0, rect.width(), rect.height())
+    generator = QSvgGenerator()
+    generator.setFileName(str(path))
+    generator.setSize(target.size().toSize())
+    generator.setViewBox(target)
+    generator.setTitle(path.stem)
+    painter = QPainter(generator)
+    try:
+        scene.render(painter, target, rect)
+    finally:
+        painter.end()
+
+
+def export_widget(widget: QWidget, path) -> Path:
+    """Save a non-pyqtgraph widget as a PNG (what it shows now)."""
+    path = Path(path)
+    if not widget.grab().save(str(path)):
+        raise OSError(f"{path}: could not write the image")
+    return path
+
+
+def ask_save_path(parent: QWidget, default_name: str) -> Path | None:
+    """File dialog (via dialogs.ask) for an image; adds .png when no suffix is given."""
+    path = dialogs.save_file(parent, "Save plot", IMAGE_FILTER, default_name)
+    if path is None:
+        return None
+    path = Path(path)
+    if path.suffix.lower() not in (".png", ".svg"):
+        path = path.with_suffix(".png")
+    return path
+
+
+def save_with_dialog(parent: QWidget, item, default_name: str) -> Path | None:
+    """Ask for a file and save `item` (a plot item, or a QWidget) there; errors -> dialog."""
+    path = ask_save_path(parent, default_name)
+    if path is None:
+        return None
+    try:
+        if isinstance(item, QWidget) and not isinstance(item, pg.GraphicsView):
+            export_widget(item, path)
+        else:
+            export_item(item, path)
+    except Exception as exc:  # noqa: BLE001 - a failed save is a message, not a crash
+        dialogs.error(parent, "Save plot", f"{path.name}: could not save the plot ({exc})")
+        return None
+    return path
+
+
+def save_button(parent: QWidget, items, default_name: str) -> QToolButton:
+    """A 'Save…' tool button; `items` is a callable returning {label: plot item} (or one item).
+
+    One item saves directly; several give a menu (one entry per plot).
+    """
+    button = QToolButton(parent)
+    button.setText("Save plot…")
+    button.setToolTip("Save a plot as PNG or SVG")
+    button.setAutoRaise(True)
+
+    def current() -> dict:
+        found = items() if callable(items) else items
+        return found if isinstance(found, dict) else {"plot": found}
+
+    def save_one(label: str) -> None:
+        item = current()[label]
+        name = default_name if len(current()) == 1 else f"{default_name}_{label}"
+        save_with_dialog(parent, item, name.replace(" ", "_") + ".png")
+
+    def show_menu() -> None:
+        plots = current()
+        if len(plots) == 1:
+            save_one(next(iter(plots)))
+            return
+        menu = QMenu(button)
+        for label in plots:
+            action = QAction(label, menu)
+            action.triggered.connect(lambda _=False, lab=label: save_one(lab))
+            menu.addAction(action)
+        menu.exec(button.mapToGlobal(button.rect().bottomLeft()))
+
+    button.clicked.connect(show_menu)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    return button
+
+
+def add_save_to_context_menu(plot: pg.PlotItem, parent: QWidget, default_name: str) -> None:
+    """Add 'Save plot as PNG/SVG…' to a PlotItem's right-click menu."""
+    menu = plot.getViewBox().menu
+    if menu is None:
+        return
+    action = QAction("Save plot as PNG/SVG…", menu)
+    action.triggered.connect(lambda: save_with_dialog(parent, plot, default_name + ".png"))
+    menu.addSeparator()
+    menu.addAction(action)

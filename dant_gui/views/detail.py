@@ -1,0 +1,958 @@
+"""Cluster detail view: everything about the units of the selected cluster.
+
+Waveforms on the probe, depth across sessions, ACG / PETH overlays, the within-cluster
+similarity matrix, the similarity histogram with the LDA threshold and a feature scatter,
+plus a table of the units. Summaries over all graph pairs are computed once per result
+(and per cluster labelling) and cached; a selection only touches the cluster's units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from .common import SELECTED_COLOR, ask_save_path, session_colors, style_plot
+from .similarity import (
+    LEVELS,
+    WEIGHTED,
+    Bridge,
+    add_save_action,
+    export_plot,
+    run_in_background,
+    set_title,
+)
+
+N_PROBE_CHANNELS = 20  # channels drawn around the cluster's peak channel
+MAX_UNITS_SHOWN = 60  # a large selection of unmatched units is cut to this many
+MAX_SCATTER_POINTS = 20_000
+MAX_MATRIX_LABELS = 12  # unit tick labels up to this many units
+MAX_MATRIX_VALUES = 8  # values written into the cells up to this many units
+MATCHED_COLOR = QtGui.QColor("#1f77b4")
+UNMATCHED_COLOR = QtGui.QColor(150, 150, 150)
+TABLE_COLUMNS = ("Unit", "Session", "y (µm)", "PtT (µV)", "Mean sim.")
+TABLE_TIPS = (
+    "Unit index (0-based)",
+    "Session of the unit",
+    "Depth y of the unit (µm), not motion-corrected",
+    "Peak-to-trough amplitude on the peak channel (µV)",
+    "Mean weighted similarity to the other units shown",
+)
+
+
+def nice_scale(value: float) -> float:
+    """A round number (1, 2, 5 x 10^k) not larger than `value` (> 0)."""
+    if not np.isfinite(value) or value <= 0:
+        return 1.0
+    k = np.floor(np.log10(value))
+    for m in (5.0, 2.0, 1.0):
+        if m * 10**k <= value:
+            return float(m * 10**k)
+    return float(10**k)
+
+
+def probe_channels(channel_locations: np.ndarray, peak_channel: int, n: int) -> np.ndarray:
+    """The n channels nearest (in the plane) to the peak channel, itself included."""
+    d = np.linalg.norm(channel_locations - channel_locations[peak_channel], axis=1)
+    return np.argsort(d, kind="stable")[: min(n, d.size)]
+
+
+def trace_width(xy: np.ndarray) -> float:
+    """Width (µm) of one channel's trace: 90% of the gap to the next channel in its row."""
+    gaps = []
+    for y in np.unique(xy[:, 1]):
+        xs = np.sort(xy[xy[:, 1] == y, 0])
+        if xs.size > 1:
+            gaps.append(np.diff(xs).min())
+    if not gaps:
+        dx = np.diff(np.unique(xy[:, 0]))
+        gaps = [dx.min()] if dx.size else [20.0]
+    return 0.9 * float(min(gaps))
+
+
+class _CurvePool:
+    """PlotDataItems reused across redraws: creating and removing items is what costs time."""
+
+    def __init__(self, plot: pg.PlotItem, on_click=None):
+        self.plot = plot
+        self.items: list[pg.PlotDataItem] = []
+        self._on_click = on_click
+
+    def take(self, n: int) -> list[pg.PlotDataItem]:
+        """n visible items (data to be set by the caller); the others emptied and hidden."""
+        while len(self.items) < n:
+            item = pg.PlotDataItem()
+            if self._on_click is not None:
+                item.setCurveClickable(True, width=6)
+                item.sigClicked.connect(self._on_click)
+            self.plot.addItem(item)
+            self.items.append(item)
+        for item in self.items[n:]:
+            if item.isVisible():
+                item.setData([], [])
+                item.hide()
+        for item in self.items[:n]:
+            item.show()
+        return self.items[:n]
+
+
+HIST_EDGES = np.linspace(-2.0, 6.0, 81)  # weighted similarity bins (Fisher z units)
+
+
+class GraphSummary:
+    """Candidate pairs of one shank, summarised for the histogram and the scatter.
+
+    similarity: (n_pair,) weighted; matched: (n_pair,) same cluster in `labels`;
+    hist_matched / hist_unmatched: counts in HIST_EDGES bins (values outside are clipped
+    into the end bins); sample: (m,) indices of at most MAX_SCATTER_POINTS pairs (all
+    matched ones first) with sample_scores (m, n_feature), sample_similarity (m,).
+    """
+
+    def __init__(self, result, shank_index: int, labels: np.ndarray):
+        keep = np.asarray(result.candidate, dtype=bool) & (
+            np.asarray(result.pair_shank) == shank_index
+        )
+        pairs = np.asarray(result.pairs)[keep]
+        scores = np.asarray(result.scores)[keep]
+        self.shank_index = shank_index
+        self.n_pairs = pairs.shape[0]
+        self.similarity = scores @ np.asarray(result.weights)[shank_index]
+        self.threshold = float(result.thresholds[shank_index])
+        la = labels[pairs[:, 0]]
+        self.matched = (la == labels[pairs[:, 1]]) & (la > 0)
+        clipped = np.clip(self.similarity, HIST_EDGES[0], HIST_EDGES[-1])
+        self.hist_matched, _ = np.histogram(clipped[self.matched], bins=HIST_EDGES)
+        self.hist_unmatched, _ = np.histogram(clipped[~self.matched], bins=HIST_EDGES)
+        shuffle = np.random.default_rng(0).permutation(self.n_pairs)
+        m = self.matched[shuffle]
+        self.sample = np.sort(np.concatenate((shuffle[m], shuffle[~m]))[:MAX_SCATTER_POINTS])
+        self.sample_scores = scores[self.sample]
+        self.sample_similarity = self.similarity[self.sample]
+        self.sample_matched = self.matched[self.sample]
+
+
+class ClusterDetailView(QtWidgets.QWidget):
+    """The units of the selected cluster (or of the selected units when unmatched)."""
+
+    summary_ready = QtCore.pyqtSignal()  # the candidate-pair summary (histogram, scatter) is drawn
+
+    def __init__(self, controller, parent=None):
+        super().__init__(parent)
+        self.controller = controller
+        self.units: np.ndarray = np.zeros(0, dtype=np.int64)  # units shown
+        self.cluster: int | None = None
+        self.channels: np.ndarray = np.zeros(0, dtype=np.int64)  # probe channels drawn
+        self.block: np.ndarray = np.zeros((0, 0))  # within-cluster weighted similarity
+        self.waveform_curves: dict[int, pg.PlotDataItem] = {}  # unit -> its traces on all channels
+        self.shown_waveforms: np.ndarray = np.zeros((0, 0, 0))  # (k, n_channel shown, n_sample) µV
+        self._result = None
+        self._labels: np.ndarray | None = None
+        self.summary: GraphSummary | None = None  # of the shank of the units shown
+        self._summaries: dict[int, GraphSummary] = {}  # shank -> summary, for self._labels
+        self._summary_generation = 0
+        self._pool = QtCore.QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._bridge = Bridge(self)
+        self._bridge.done.connect(self._on_summary_done)
+        self._feature_blocks: dict[str | None, np.ndarray] = {}
+        self._build_ui()
+        controller.result_changed.connect(self._on_result_changed)
+        controller.clusters_changed.connect(self._on_clusters_changed)
+        controller.selection_changed.connect(self._on_selection_changed)
+        self._on_result_changed()
+
+    # ----- layout ---------------------------------------------------------------------------
+
+    def _build_ui(self) -> None:
+        self.title_label = QtWidgets.QLabel("Select a cluster")
+        font = self.title_label.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.title_label.setFont(font)
+        self.title_label.setWordWrap(True)
+
+        self.table = QtWidgets.QTableWidget(0, len(TABLE_COLUMNS))
+        self.table.setHorizontalHeaderLabels(TABLE_COLUMNS)
+        for col, tip in enumerate(TABLE_TIPS):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(
+            QtWidgets.QHeaderView.ResizeMode.ResizeToContents
+        )
+        self.table.setToolTip("Units of the cluster; select rows to highlight them everywhere")
+        self.table.itemSelectionChanged.connect(self._on_table_selection)
+
+        self.corrected_check = QtWidgets.QCheckBox("Motion-corrected waveforms")
+        self.corrected_check.setToolTip(
+            "Show the waveforms after Kriging correction for the estimated probe motion"
+        )
+        self.corrected_check.toggled.connect(lambda *_: self._draw_waveforms())
+        self.scatter_x = QtWidgets.QComboBox()
+        self.scatter_y = QtWidgets.QComboBox()
+        for combo in (self.scatter_x, self.scatter_y):
+            combo.currentIndexChanged.connect(lambda *_: self._draw_scatter(full=True))
+        self.save_button = QtWidgets.QPushButton("Save…")
+        self.save_button.setToolTip("Save all plots of this view as one PNG or SVG")
+        self.save_button.clicked.connect(self._on_save_clicked)
+
+        form = QtWidgets.QFormLayout()
+        form.addRow("Scatter x", self.scatter_x)
+        form.addRow("Scatter y", self.scatter_y)
+        self.controls = QtWidgets.QWidget()
+        cv = QtWidgets.QVBoxLayout(self.controls)
+        cv.setContentsMargins(0, 0, 0, 0)
+        cv.addWidget(self.corrected_check)
+        cv.addLayout(form)
+        cv.addWidget(self.save_button)
+        cv.addStretch(1)
+        self.panel = QtWidgets.QWidget()
+        self.panel_grid = QtWidgets.QGridLayout(self.panel)
+        self.panel_grid.setContentsMargins(4, 4, 4, 4)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        g = self.graphics
+        self.waveform_plot = g.addPlot(row=0, col=0, rowspan=3)
+        self.depth_plot = g.addPlot(row=0, col=1)
+        self.matrix_plot = g.addPlot(row=0, col=2)
+        self.acg_plot = g.addPlot(row=1, col=1)
+        self.peth_plot = g.addPlot(row=1, col=2)
+        self.hist_plot = g.addPlot(row=2, col=1)
+        self.scatter_plot = g.addPlot(row=2, col=2)
+        self.columns = 3
+        self._set_stretch()
+        # Narrow (a tab between docks): two columns, scrolled vertically when short.
+        self.scroll = QtWidgets.QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(self.graphics)
+        style_plot(self.waveform_plot, "Waveforms", "x (µm)", "y, depth along the probe (µm)")
+        style_plot(self.depth_plot, "Depth across sessions", "session", "y (µm)")
+        style_plot(self.matrix_plot, "Similarity within the cluster", "unit", "unit")
+        style_plot(self.acg_plot, "Autocorrelogram", "lag (ms)", "ACG (normalised)")
+        style_plot(self.peth_plot, "PETH", "time bin", "firing rate (a.u.)")
+        style_plot(
+            self.hist_plot, "Candidate-pair similarity", "weighted similarity", "fraction of pairs"
+        )
+        style_plot(self.scatter_plot, "Pair feature scores", "", "")
+        for plot in (
+            self.waveform_plot,
+            self.depth_plot,
+            self.matrix_plot,
+            self.acg_plot,
+            self.peth_plot,
+            self.hist_plot,
+            self.scatter_plot,
+        ):
+            set_title(plot, plot.titleLabel.text)
+        self.matrix_plot.showGrid(x=False, y=False)
+        self.hist_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.matrix_plot.getViewBox().invertY(True)
+        self.matrix_plot.getViewBox().setAspectLocked(True)
+        self.matrix_image = pg.ImageItem(axisOrder="row-major")
+        self.matrix_image.setColorMap(pg.colormap.get("viridis"))
+        self.matrix_plot.addItem(self.matrix_image)
+        self.matrix_colorbar = pg.ColorBarItem(
+            values=LEVELS, colorMap=pg.colormap.get("viridis"), interactive=False, width=12
+        )
+        self.matrix_colorbar.setImageItem(self.matrix_image, insert_in=self.matrix_plot)
+        self.waveform_legend = self.waveform_plot.addLegend(offset=(-5, 5), labelTextSize="9pt")
+        self.depth_legend = self.depth_plot.addLegend(offset=(5, 5), labelTextSize="9pt")
+        self.waveform_legend.setBrush(pg.mkBrush(255, 255, 255, 200))  # readable over traces
+        self.hist_legend = self.hist_plot.addLegend(offset=(5, 5), labelTextSize="9pt")
+        self.scatter_legend = self.scatter_plot.addLegend(offset=(-5, -5), labelTextSize="9pt")
+        self._build_cluster_items()
+        self._build_graph_items()
+        self.plots = {
+            "waveforms": self.waveform_plot,
+            "depth": self.depth_plot,
+            "similarity_matrix": self.matrix_plot,
+            "acg": self.acg_plot,
+            "peth": self.peth_plot,
+            "histogram": self.hist_plot,
+            "scatter": self.scatter_plot,
+        }
+        for name, plot in self.plots.items():
+            plot.hideButtons()
+            add_save_action(plot, self, f"{name}.png")
+
+        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.panel)
+        self.splitter.addWidget(self.scroll)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+        self.wide: bool | None = None
+        self._set_wide(True)
+
+    # Plot positions (row, col, rowspan) with three columns and with two.
+    _GRID = {
+        3: {
+            "waveforms": (0, 0, 3),
+            "depth": (0, 1, 1),
+            "similarity_matrix": (0, 2, 1),
+            "acg": (1, 1, 1),
+            "peth": (1, 2, 1),
+            "histogram": (2, 1, 1),
+            "scatter": (2, 2, 1),
+        },
+        2: {
+            "waveforms": (0, 0, 2),
+            "depth": (0, 1, 1),
+            "similarity_matrix": (1, 1, 1),
+            "acg": (2, 0, 1),
+            "peth": (2, 1, 1),
+            "histogram": (3, 0, 1),
+            "scatter": (3, 1, 1),
+        },
+    }
+    WIDE_MIN_PX = 1250  # narrower views: unit panel on top, plots in two columns
+    ROW_MIN_PX = 230  # two columns: rows at least this tall (the area scrolls)
+
+    def _set_stretch(self) -> None:
+        layout = self.graphics.ci.layout
+        factors = (5, 4, 4) if self.columns == 3 else (1, 1, 0)
+        for col, factor in enumerate(factors):
+            layout.setColumnStretchFactor(col, factor)
+
+    def _arrange(self, columns: int) -> None:
+        """Lay the plots out in three columns (wide) or two (narrow)."""
+        if columns == self.columns:
+            return
+        ci = self.graphics.ci
+        for plot in self.plots.values():
+            ci.removeItem(plot)
+        for name, (row, col, rowspan) in self._GRID[columns].items():
+            ci.addItem(self.plots[name], row=row, col=col, rowspan=rowspan)
+        self.columns = columns
+        self._set_stretch()
+        self.graphics.setMinimumHeight(0 if columns == 3 else 4 * self.ROW_MIN_PX)
+
+    def _set_wide(self, wide: bool) -> None:
+        """Wide: unit panel left, plots in three columns. Narrow: panel on top, two columns."""
+        if wide == self.wide:
+            return
+        self.wide = wide
+        grid = self.panel_grid
+        for w in (self.title_label, self.table, self.controls):
+            grid.removeWidget(w)
+        if wide:
+            grid.addWidget(self.title_label, 0, 0)
+            grid.addWidget(self.table, 1, 0)
+            grid.addWidget(self.controls, 2, 0)
+            grid.setRowStretch(1, 1)
+            self.panel.setMinimumSize(220, 0)
+            self.splitter.setOrientation(QtCore.Qt.Orientation.Horizontal)
+            self.splitter.setSizes([300, max(self.width() - 300, 600)])
+        else:
+            grid.addWidget(self.title_label, 0, 0, 1, 2)
+            grid.addWidget(self.table, 1, 0)
+            grid.addWidget(self.controls, 1, 1)
+            grid.setRowStretch(1, 1)
+            self.panel.setMinimumSize(0, 120)
+            self.splitter.setOrientation(QtCore.Qt.Orientation.Vertical)
+            self.splitter.setSizes([210, max(self.height() - 210, 400)])
+        self._arrange(3 if wide else 2)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._set_wide(event.size().width() >= self.WIDE_MIN_PX)
+
+    def _build_cluster_items(self) -> None:
+        """Items of the per-cluster plots live as long as the view; data is swapped in."""
+        wp = self.waveform_plot
+        self.waveform_pool = _CurvePool(wp, self._on_curve_clicked)
+        self.sites = pg.ScatterPlotItem(symbol="s", size=5, pen=None, brush=pg.mkBrush(0, 0, 0, 40))
+        self.peak_site = pg.ScatterPlotItem(
+            symbol="s", size=7, pen=None, brush=pg.mkBrush(0, 0, 0, 160)
+        )
+        self.scale_bar = pg.PlotDataItem(pen=pg.mkPen("#202020", width=2))
+        self.scale_text = pg.TextItem("", color="#202020", anchor=(0, 0.5))
+        for item in (self.sites, self.peak_site, self.scale_bar, self.scale_text):
+            wp.addItem(item)
+        self.hint = pg.TextItem(
+            "Select a cluster (cluster list, similarity matrix or overview)\nto see its units here",
+            color="#707070",
+            anchor=(0.5, 0.5),
+        )
+        self.hint.setPos(0.5, 0.5)
+        wp.addItem(self.hint)
+
+        dp = self.depth_plot
+        self.depth_raw_line = dp.plot(
+            pen=pg.mkPen((140, 140, 140), width=1, style=QtCore.Qt.PenStyle.DashLine)
+        )
+        self.depth_line = dp.plot(pen=pg.mkPen("#202020", width=1.5))
+        self.depth_raw_points = pg.ScatterPlotItem(symbol="o", size=10)
+        self.depth_points = pg.ScatterPlotItem(symbol="o", size=10)
+        for item, name in (
+            (self.depth_raw_points, "raw y"),
+            (self.depth_points, "motion-corrected y"),
+        ):
+            item.sigClicked.connect(self._on_depth_clicked)
+            dp.addItem(item)
+            self.depth_legend.addItem(item, name)
+
+        self.overlay_pools = {"acg": _CurvePool(self.acg_plot), "peth": _CurvePool(self.peth_plot)}
+        self.overlay_missing = {}
+        for key, plot in (("acg", self.acg_plot), ("peth", self.peth_plot)):
+            text = pg.TextItem(
+                "not available for this data set", color="#808080", anchor=(0.5, 0.5)
+            )
+            plot.addItem(text, ignoreBounds=True)
+            text.hide()
+            self.overlay_missing[key] = text
+        self.matrix_texts: list[pg.TextItem] = []
+
+    def _build_graph_items(self) -> None:
+        """Histogram and scatter items live as long as the view; data is swapped in."""
+        hp, sp = self.hist_plot, self.scatter_plot
+        self.hist_curves = {}
+        for key, color in (("unmatched", UNMATCHED_COLOR), ("matched", MATCHED_COLOR)):
+            fill = QtGui.QColor(color)
+            fill.setAlpha(90)
+            curve = pg.PlotDataItem(
+                stepMode="center", fillLevel=0, brush=fill, pen=pg.mkPen(color, width=1.5)
+            )
+            hp.addItem(curve)
+            self.hist_curves[key] = curve
+        self.threshold_line = pg.InfiniteLine(
+            0.0,
+            angle=90,
+            pen=pg.mkPen("#d62728", width=2, style=QtCore.Qt.PenStyle.DashLine),
+            label="threshold {value:.2f}",
+            labelOpts={"position": 0.55, "color": "#d62728", "anchors": [(0, 0.5), (0, 0.5)]},
+        )
+        hp.addItem(self.threshold_line)
+        self.hist_marks = pg.ScatterPlotItem(
+            symbol="t", size=11, pen=pg.mkPen(SELECTED_COLOR), brush=pg.mkBrush(SELECTED_COLOR)
+        )
+        hp.addItem(self.hist_marks)
+        self.scatter_items = {}
+        for key, color, size in (("unmatched", UNMATCHED_COLOR, 4), ("matched", MATCHED_COLOR, 5)):
+            c = QtGui.QColor(color)
+            c.setAlpha(110)
+            item = pg.ScatterPlotItem(size=size, pen=None, brush=pg.mkBrush(c))
+            sp.addItem(item)
+            self.scatter_items[key] = item
+        self.scatter_marks = pg.ScatterPlotItem(
+            symbol="o", size=11, pen=pg.mkPen("#202020", width=1), brush=pg.mkBrush(SELECTED_COLOR)
+        )
+        sp.addItem(self.scatter_marks)
+        for key in ("unmatched", "matched"):
+            self.hist_legend.addItem(self.hist_curves[key], key)
+            self.scatter_legend.addItem(self.scatter_items[key], key)
+        self.hist_legend.addItem(self.hist_marks, "this cluster's pairs")
+        self.scatter_legend.addItem(self.scatter_marks, "this cluster's pairs")
+        self.threshold_line.hide()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._summary_generation += 1
+        self._pool.clear()
+        self._pool.waitForDone(10_000)
+        super().closeEvent(event)
+
+    # ----- public -----------------------------------------------------------------------------
+
+    def export_image(self, path) -> None:
+        """Save all plots of the view (one figure); PNG or SVG from the suffix."""
+        export_plot(self.graphics.ci, path)
+
+    def table_units(self) -> list[int]:
+        """Units listed in the table, top to bottom."""
+        return [int(self.table.item(r, 0).text()) for r in range(self.table.rowCount())]
+
+    # ----- reacting to the controller --------------------------------------------------------
+
+    def _on_result_changed(self) -> None:
+        result = self.controller.result
+        self._result = result
+        self._labels = None if result is None else np.asarray(self.controller.idx_cluster).copy()
+        names = [] if result is None else list(result.feature_names)
+        for combo, default in ((self.scatter_x, 0), (self.scatter_y, 1)):
+            combo.blockSignals(True)
+            combo.clear()
+            for name in names:
+                combo.addItem(f"{name} score", name)
+            combo.addItem(WEIGHTED, None)
+            combo.setCurrentIndex(min(default, combo.count() - 1))
+            combo.blockSignals(False)
+        self.units = np.zeros(0, dtype=np.int64)
+        self.cluster = None
+        self._start_summaries()
+        self._on_selection_changed(force=True)
+
+    def _on_clusters_changed(self) -> None:
+        if self._result is None:
+            return
+        labels = np.asarray(self.controller.idx_cluster)
+        if self._labels is not None and np.array_equal(labels, self._labels):
+            return
+        self._labels = labels.copy()
+        self._start_summaries()
+        self._on_selection_changed(force=True)
+
+    def _start_summaries(self) -> None:
+        """Summarise every shank's candidate pairs on a worker (O(n_pair): seconds at 20k units)."""
+        self._summary_generation += 1
+        self._summaries = {}
+        self.summary = None
+        self._draw_graph_summary()
+        result = self._result
+        if result is None or not len(result.shanks):
+            return
+        generation, labels = self._summary_generation, self._labels.copy()
+        n_shank = len(result.shanks)
+
+        def work():
+            summaries = {s: GraphSummary(result, s, labels) for s in range(n_shank)}
+            if result.n_units:
+                # Loads the engine's compiled kernels now, not on the user's first click.
+                result.similarity_block([0], [0])
+            return generation, summaries
+
+        run_in_background(self._pool, work, self._bridge.done)
+
+    def _on_summary_done(self, payload) -> None:
+        if isinstance(payload, BaseException):
+            set_title(self.hist_plot, f"Could not summarise the pairs: {payload}")
+            return
+        generation, summaries = payload
+        if generation != self._summary_generation:
+            return
+        self._summaries = summaries
+        self._draw_graph_summary()
+        self.summary_ready.emit()
+
+    def _shank_shown(self) -> int:
+        if self._result is None or self.units.size == 0:
+            return 0
+        return int(self._result.unit_shank_index[self.units[0]])
+
+    def _shown_units(self) -> tuple[int | None, np.ndarray]:
+        c = self.controller
+        if self._result is None:
+            return None, np.zeros(0, dtype=np.int64)
+        if c.selected_cluster is not None:
+            return int(c.selected_cluster), np.asarray(
+                c.units_of(c.selected_cluster), dtype=np.int64
+            )
+        return None, np.asarray(c.selected_units, dtype=np.int64)[:MAX_UNITS_SHOWN]
+
+    def _on_selection_changed(self, force: bool = False) -> None:
+        cluster, units = self._shown_units()
+        if not force and cluster == self.cluster and np.array_equal(units, self.units):
+            self._draw_highlight()
+            return
+        self.cluster = cluster
+        self.units = units
+        self._feature_blocks = {}
+        self._redraw_all()
+
+    # ----- drawing ----------------------------------------------------------------------------
+
+    def _redraw_all(self) -> None:
+        result = self._result
+        units = self.units
+        if result is None or units.size == 0:
+            self.block = np.zeros((0, 0))
+            self.title_label.setText(
+                "No tracking result yet"
+                if result is None
+                else "Select a cluster (or units) to see it here"
+            )
+            self.table.blockSignals(True)
+            self.table.setRowCount(0)
+            self.table.blockSignals(False)
+            self.waveform_pool.take(0)
+            self.waveform_curves = {}
+            self.waveform_legend.clear()
+            for item in (self.sites, self.peak_site, self.depth_raw_points, self.depth_points):
+                item.setData([])
+            for item in (self.scale_bar, self.depth_raw_line, self.depth_line):
+                item.setData([], [])
+            self.scale_text.setText("")
+            for pool in self.overlay_pools.values():
+                pool.take(0)
+            self._draw_matrix()
+            self.hint.setVisible(result is not None)
+            if result is not None:
+                self.waveform_plot.getViewBox().setRange(xRange=(0, 1), yRange=(0, 1))
+            self._draw_graph_summary()
+            return
+        self.block = self._block(None)
+        s = np.asarray(result.sessions)[units]
+        what = (
+            f"Cluster {self.cluster}"
+            if self.cluster is not None
+            else "Selected units (no common cluster)"
+        )
+        n_selected = units.size if self.cluster is not None else len(self.controller.selected_units)
+        cut = f", first {units.size} of {n_selected} shown" if n_selected > units.size else ""
+        self.title_label.setText(
+            f"{what}: {units.size} unit{'s' if units.size != 1 else ''} in "
+            f"{np.unique(s).size} of {result.n_sessions} sessions{cut}"
+        )
+        self.hint.hide()
+        self._fill_table()
+        self._draw_waveforms()
+        self._draw_depth()
+        self._draw_overlays()
+        self._draw_matrix()
+        self._draw_graph_summary()
+        self._draw_highlight()
+
+    def _block(self, feature: str | None) -> np.ndarray:
+        """Exact similarity among the shown units (k, k) for one feature (None: weighted)."""
+        if feature not in self._feature_blocks:
+            self._feature_blocks[feature] = np.asarray(
+                self._result.similarity_block(self.units, self.units, feature), dtype=float
+            )
+        return self._feature_blocks[feature]
+
+    def _colors(self) -> list[QtGui.QColor]:
+        return session_colors(self._result.n_sessions)
+
+    def _fill_table(self) -> None:
+        result, units = self._result, self.units
+        f = result.features
+        k = units.size
+        mean_sim = (
+            (self.block.sum(axis=1) - np.diag(self.block)) / max(k - 1, 1)
+            if k > 1
+            else np.full(k, np.nan)
+        )
+        ptt = np.ptp(np.asarray(f.waveforms[units], dtype=float), axis=-1).max(axis=-1)
+        colors = self._colors()
+        self.table.blockSignals(True)
+        self.table.setRowCount(k)
+        for row, u in enumerate(units):
+            session = int(result.sessions[u])
+            values = (
+                str(int(u)),
+                str(session),
+                f"{result.locations[u, 1]:.1f}",
+                f"{ptt[row]:.0f}",
+                "—" if k < 2 else f"{mean_sim[row]:.2f}",
+            )
+            for col, text in enumerate(values):
+                item = QtWidgets.QTableWidgetItem(text)
+                item.setTextAlignment(
+                    QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter
+                )
+                if col == 1:
+                    item.setData(QtCore.Qt.ItemDataRole.DecorationRole, colors[session - 1])
+                self.table.setItem(row, col, item)
+        self.table.blockSignals(False)
+
+    def _waveforms_of(self, units: np.ndarray) -> np.ndarray:
+        """Raw or motion-corrected waveforms (k, n_channel, n_sample) of `units`."""
+        result = self._result
+        if self.corrected_check.isChecked():
+            return np.stack([result.corrected_waveform(int(u)) for u in units])
+        return np.asarray(result.features.waveforms[units], dtype=float)
+
+    def _draw_waveforms(self) -> None:
+        plot = self.waveform_plot
+        result, units = self._result, self.units
+        if result is None or units.size == 0:
+            return
+        f = result.features
+        loudest = units[int(np.argmax(f.amplitude[units]))]
+        peak = int(f.peak_channels[loudest])
+        locs = np.asarray(result.channel_locations, dtype=float)
+        self.channels = probe_channels(locs, peak, N_PROBE_CHANNELS)
+        xy = locs[self.channels]
+        wf = self._waveforms_of(units)[:, self.channels, :]  # (k, n_ch, n_sample)
+        self.shown_waveforms = wf
+        n_ch, n_sample = wf.shape[1], wf.shape[2]
+        width = trace_width(xy)
+        rows = np.unique(xy[:, 1])
+        pitch = float(np.diff(rows).min()) if rows.size > 1 else 20.0
+        ptp = float(np.ptp(wf, axis=-1).max()) if wf.size else 1.0
+        scale = 2.5 * pitch / max(ptp, 1e-9)  # the largest trace spans 2.5 rows
+        t = np.linspace(-width / 2, width / 2, n_sample)
+        gap = np.full((n_ch, 1), np.nan)  # NaN between channels: one item draws all traces
+        x = np.hstack((xy[:, 0][:, None] + t[None, :], gap)).ravel()
+        colors = self._colors()
+        self.waveform_legend.clear()
+        self.waveform_curves = {}
+        seen_sessions = set()
+        for i, (u, curve) in enumerate(
+            zip(units, self.waveform_pool.take(units.size), strict=True)
+        ):
+            y = xy[:, 1][:, None] + scale * (wf[i] - np.median(wf[i], axis=-1, keepdims=True))
+            session = int(result.sessions[u])
+            curve.setData(x, np.hstack((y, gap)).ravel(), connect="finite")
+            curve.setPen(pg.mkPen(colors[session - 1], width=1.5))
+            curve.unit = int(u)
+            self.waveform_curves[int(u)] = curve
+            if session not in seen_sessions:
+                seen_sessions.add(session)
+                self.waveform_legend.addItem(curve, f"session {session}")
+        self.sites.setData(xy[:, 0], xy[:, 1])
+        self.peak_site.setData([locs[peak, 0]], [locs[peak, 1]])
+        # Scale bar: a round number of µV, right of the traces.
+        bar_uv = nice_scale(ptp / 2)
+        x_bar = xy[:, 0].max() + 0.75 * width
+        y_bar = xy[:, 1].min()
+        self.scale_bar.setData([x_bar, x_bar], [y_bar, y_bar + bar_uv * scale])
+        self.scale_text.setText(f"{bar_uv:g} µV")
+        self.scale_text.setPos(x_bar + 2, y_bar + bar_uv * scale / 2)
+        ms = n_sample / 30.0  # Neuropixels: 30 kHz
+        plot.setLabel("bottom", f"x (µm); each trace {ms:.1f} ms")
+        which = "motion-corrected" if self.corrected_check.isChecked() else "raw"
+        set_title(plot, f"Waveforms ({which}), peak ch {peak}")
+        y_lo = (xy[:, 1] - 1.5 * pitch).min()
+        y_hi = (xy[:, 1] + 1.5 * pitch).max()
+        x_lo = xy[:, 0].min() - width
+        x_hi = x_bar + 0.9 * width + 0.25 * (x_bar - x_lo)  # room for the legend
+        plot.getViewBox().setRange(xRange=(x_lo, x_hi), yRange=(y_lo, y_hi), padding=0)
+        self._draw_highlight()
+
+    def _on_curve_clicked(self, curve, *_) -> None:
+        unit = getattr(curve, "unit", None)
+        if unit is not None:
+            self.controller.select_units([unit])
+
+    def _unit_motion(self, units: np.ndarray) -> np.ndarray:
+        """Motion (µm) of each unit's session at its depth, from its shank's motion."""
+        result = self._result
+        shank_of = result.unit_shank_index
+        y = np.asarray(result.locations)[units, 1]
+        s = np.asarray(result.sessions)[units]
+        out = np.zeros(units.size)
+        for i, u in enumerate(units):
+            motion = result.shanks[int(shank_of[u])].motion
+            out[i] = float(motion.at(np.array([s[i]]), np.array([y[i]]))[0])
+        return out
+
+    def _draw_depth(self) -> None:
+        plot = self.depth_plot
+        result, units = self._result, self.units
+        s = np.asarray(result.sessions)[units].astype(float)
+        y = np.asarray(result.locations)[units, 1]
+        corrected = y - self._unit_motion(units)
+        order = np.argsort(s, kind="stable")
+        colors = self._colors()
+        brushes = [pg.mkBrush(colors[int(v) - 1]) for v in s]
+        pens = [pg.mkPen(colors[int(v) - 1], width=2) for v in s]
+        self.depth_raw_line.setData(s[order], y[order])
+        self.depth_line.setData(s[order], corrected[order])
+        self.depth_raw_points.setData(s, y, data=units, pen=pens, brush=pg.mkBrush(255, 255, 255))
+        self.depth_points.setData(s, corrected, data=units, pen=pg.mkPen("#202020"), brush=brushes)
+        ticks = [(v, str(v)) for v in range(1, result.n_sessions + 1)]
+        step = max(1, int(np.ceil(result.n_sessions / 15)))
+        plot.getAxis("bottom").setTicks([ticks[::step], []])
+        plot.setXRange(0.5, result.n_sessions + 0.5, padding=0)
+        lo = min(y.min(), corrected.min())
+        hi = max(y.max(), corrected.max())
+        mid, half = (lo + hi) / 2, max((hi - lo) / 2, 15.0)
+        plot.setYRange(mid - 1.15 * half, mid + 1.15 * half, padding=0)
+
+    def _on_depth_clicked(self, _item, points, *_) -> None:
+        if len(points):
+            self.controller.select_units([int(points[0].data())])
+
+    def _draw_overlays(self) -> None:
+        result, units = self._result, self.units
+        f = result.features
+        colors = self._colors()
+        for plot, data, kind in (
+            (self.acg_plot, f.auto_corr, "acg"),
+            (self.peth_plot, f.peth, "peth"),
+        ):
+            self.overlay_missing[kind].setVisible(data is None)
+            if data is None:
+                self.overlay_pools[kind].take(0)
+                plot.getViewBox().setRange(xRange=(-1, 1), yRange=(-1, 1))
+                continue
+            n_point = data.shape[1]
+            if kind == "acg":
+                acg = (
+                    result.settings_dict.get("autoCorr", {})
+                    if isinstance(result.settings_dict, dict)
+                    else {}
+                )
+                bin_ms = float(acg.get("binwidth", 1.0))
+                x = (np.arange(n_point) - (n_point - 1) / 2) * bin_ms
+            else:
+                x = np.arange(n_point, dtype=float)
+            for u, curve in zip(units, self.overlay_pools[kind].take(units.size), strict=True):
+                session = int(result.sessions[u])
+                curve.setData(x, np.asarray(data[u], dtype=float), connect="finite")
+                curve.setPen(pg.mkPen(colors[session - 1], width=1.5))
+            plot.getViewBox().autoRange(padding=0.02)
+
+    def _draw_matrix(self) -> None:
+        plot = self.matrix_plot
+        result, units, block = self._result, self.units, self.block
+        k = units.size if block.shape == (units.size, units.size) else 0
+        for text in self.matrix_texts:
+            text.hide()
+        if k == 0:
+            self.matrix_image.clear()
+            for name in ("left", "bottom"):
+                plot.getAxis(name).setTicks([[], []])
+            return
+        self.matrix_image.setImage(block.astype(np.float32), autoLevels=False, levels=LEVELS)
+        self.matrix_image.setRect(QtCore.QRectF(0, 0, k, k))
+        step = max(1, int(np.ceil(k / MAX_MATRIX_LABELS)))
+        left = [(i + 0.5, f"{int(u)} (S{int(result.sessions[u])})") for i, u in enumerate(units)]
+        if k <= 6:
+            bottom = [
+                (i + 0.5, f"{int(u)}\nS{int(result.sessions[u])}") for i, u in enumerate(units)
+            ]
+            bottom_step = step
+        else:
+            bottom = [(i + 0.5, str(int(u))) for i, u in enumerate(units)]
+            bottom_step = max(step, int(np.ceil(k / 5)))
+        plot.getAxis("left").setTicks([left[::step], []])
+        plot.getAxis("bottom").setTicks([bottom[::bottom_step], []])
+        if k <= MAX_MATRIX_VALUES:
+            while len(self.matrix_texts) < k * k:
+                text = pg.TextItem("", anchor=(0.5, 0.5))
+                plot.getViewBox().addItem(text, ignoreBounds=True)
+                self.matrix_texts.append(text)
+            for n, (i, j) in enumerate(np.ndindex(k, k)):
+                v = block[i, j]
+                text = self.matrix_texts[n]
+                text.setText(f"{v:.1f}", color="#202020" if v > 2.0 else "#f0f0f0")
+                text.setPos(j + 0.5, i + 0.5)
+                text.show()
+        plot.getViewBox().setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+
+    def _draw_graph_summary(self) -> None:
+        """Histogram and scatter for the shank shown; redrawn in full only when it changed."""
+        summary = self._summaries.get(self._shank_shown())
+        full = summary is not self.summary
+        self.summary = summary
+        self._draw_histogram(full)
+        self._draw_scatter(full)
+
+    def _cluster_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Index pairs (i < j) into self.units of the shown units (none if not drawn)."""
+        k = self.units.size if self.block.shape == (self.units.size, self.units.size) else 0
+        return np.triu_indices(k, 1)
+
+    def _draw_histogram(self, full: bool = True) -> None:
+        summary, plot = self.summary, self.hist_plot
+        if summary is None:
+            for curve in self.hist_curves.values():
+                curve.setData([], [])
+            self.hist_marks.setData([])
+            self.threshold_line.hide()
+            set_title(plot, "Candidate-pair similarity" + (" (computing…)" if self._result else ""))
+            return
+        if full:
+            for key, counts in (
+                ("unmatched", summary.hist_unmatched),
+                ("matched", summary.hist_matched),
+            ):
+                curve = self.hist_curves[key]
+                curve.setData(HIST_EDGES, counts / max(counts.sum(), 1))
+                self.hist_legend.getLabel(curve).setText(f"{key} ({int(counts.sum())})")
+            self.threshold_line.show()
+            self.threshold_line.setValue(summary.threshold)
+            self.threshold_line.label.valueChanged()
+            plot.setXRange(HIST_EDGES[0], HIST_EDGES[-1], padding=0.02)
+            set_title(plot, "Candidate-pair similarity")
+        if self.units.size > 1:
+            i, j = self._cluster_pairs()
+            values = self.block[i, j]
+            top = max(
+                (c / max(c.sum(), 1)).max(initial=0)
+                for c in (summary.hist_matched, summary.hist_unmatched)
+            )
+            self.hist_marks.setData(values, np.full(values.size, 1.06 * max(top, 1e-3)))
+        else:
+            self.hist_marks.setData([])
+        if full:
+            top = max(
+                (c / max(c.sum(), 1)).max(initial=0)
+                for c in (summary.hist_matched, summary.hist_unmatched)
+            )
+            plot.setYRange(0, 1.6 * max(top, 1e-3), padding=0)  # room for the legend and marks
+
+    def _draw_scatter(self, full: bool = True) -> None:
+        summary, plot = self.summary, self.scatter_plot
+        fx, fy = self.scatter_x.currentData(), self.scatter_y.currentData()
+        if summary is None:
+            for item in self.scatter_items.values():
+                item.setData([])
+            self.scatter_marks.setData([])
+            return
+        names = list(self._result.feature_names)
+
+        def values(feature, mask):
+            if feature is None:
+                return summary.sample_similarity[mask]
+            return summary.sample_scores[mask, names.index(feature)]
+
+        if full:
+            m = summary.sample_matched
+            self.scatter_items["unmatched"].setData(values(fx, ~m), values(fy, ~m))
+            self.scatter_items["matched"].setData(values(fx, m), values(fy, m))
+            sampled = summary.sample.size < summary.n_pairs
+            for key, count in (("unmatched", int((~m).sum())), ("matched", int(m.sum()))):
+                text = f"{key} ({count} shown)" if sampled else key
+                self.scatter_legend.getLabel(self.scatter_items[key]).setText(text)
+            label = lambda f: WEIGHTED.lower() if f is None else f"{f} score (Fisher z)"  # noqa: E731
+            plot.setLabel("bottom", label(fx))
+            plot.setLabel("left", label(fy))
+            set_title(plot, "Pair feature scores")
+        if self.units.size > 1:
+            i, j = self._cluster_pairs()
+            self.scatter_marks.setData(self._block(fx)[i, j], self._block(fy)[i, j])
+        else:
+            self.scatter_marks.setData([])
+
+    def _draw_highlight(self) -> None:
+        """Thicker traces and selected table rows for the selected subset of the units."""
+        if self._result is None or self.units.size == 0:
+            return
+        selected = np.asarray(self.controller.selected_units, dtype=np.int64)
+        subset = np.intersect1d(selected, self.units)
+        partial = 0 < subset.size < self.units.size
+        colors = self._colors()
+        for u, curve in self.waveform_curves.items():
+            color = QtGui.QColor(colors[int(self._result.sessions[u]) - 1])
+            if partial and u not in subset:
+                color.setAlpha(60)
+                width = 1.0
+            else:
+                width = 2.5 if partial else 1.5
+            curve.setPen(pg.mkPen(color, width=width))
+            curve.setZValue(2 if partial and u in subset else 1)
+        self.table.blockSignals(True)
+        if partial or subset.size == 0:
+            self.table.clearSelection()
+        if partial:
+            model = self.table.selectionModel()
+            flags = (
+                QtCore.QItemSelectionModel.SelectionFlag.Select
+                | QtCore.QItemSelectionModel.SelectionFlag.Rows
+            )
+            for row, u in enumerate(self.units):
+                if u in subset:
+                    model.select(self.table.model().index(row, 0), flags)
+        self.table.blockSignals(False)
+
+    # ----- user actions -----------------------------------------------------------------------
+
+    def _on_table_selection(self) -> None:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        if not rows:
+            return
+        self.controller.select_units(self.units[rows])
+
+    def _on_save_clicked(self) -> None:
+        path = ask_save_path(self, "cluster_detail.png")
+        if path is not None:
+            self.export_image(path)

@@ -1,0 +1,398 @@
+"""Probe motion (drift) across sessions, unit depths per session, matches per motion pass.
+
+Reads `controller.result.shanks[i]`: `motion` (the saved, last estimated motion, with its
+95% bootstrap band), `initial_motion` (the start), `restored_motion` (what an early stop
+went back to for correcting waveforms) and `passes`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QColor
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .common import (
+    MOTION_COLOR,
+    SELECTED_COLOR,
+    add_save_to_context_menu,
+    export_item,
+    save_button,
+    session_brushes,
+    session_colors,
+    session_ticks,
+    style_plot,
+)
+
+BAND_COLOR = QColor(90, 120, 200, 90)
+PROBE_LINE_COLORS = {"top": "#1f77b4", "middle": "#7f7f7f", "bottom": "#ff7f0e"}
+PASS_COLORS = ["#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd"]
+_FEATURE_ABBREV = {"Waveform": "Waveform", "AutoCorr": "ACG", "ISI": "ISI", "PETH": "PETH"}
+JITTER = 0.3  # half-width of the horizontal spread of units within a session column
+
+
+def _jitter(units: np.ndarray) -> np.ndarray:
+    """Deterministic spread in [-JITTER, JITTER] per unit, so redraws do not move points."""
+    golden = (np.asarray(units, dtype=np.float64) * 0.6180339887498949) % 1.0
+    return (golden - 0.5) * 2 * JITTER
+
+
+class DriftView(QWidget):
+    """Motion per session with its 95% band; unit depths; matched pairs per motion pass."""
+
+    def __init__(self, controller, parent=None):
+        super().__init__(parent)
+        self.controller = controller
+        self.shank_index = 0
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 2)
+        self.shank_label = QLabel("Shank:", self)
+        self.shank_combo = QComboBox(self)
+        self.shank_combo.currentIndexChanged.connect(self._shank_chosen)
+        self.corrected_check = QCheckBox("Motion-corrected depths", self)
+        self.corrected_check.setToolTip(
+            "Show unit depths after subtracting the estimated motion of their session"
+        )
+        self.corrected_check.setChecked(True)
+        self.corrected_check.toggled.connect(self._draw_depths)
+        self.info_label = QLabel(self)
+        self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Long text must not widen the view (and squeeze the cluster table beside it).
+        self.info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        bar.addWidget(self.shank_label)
+        bar.addWidget(self.shank_combo)
+        bar.addWidget(self.corrected_check)
+        bar.addSpacing(12)
+        bar.addWidget(self.info_label, 1)
+        bar.addWidget(
+            save_button(
+                self,
+                lambda: {
+                    "all": self.graphics.ci,
+                    "motion": self.motion_plot,
+                    "depths": self.depth_plot,
+                    "passes": self.pass_plot,
+                },
+                "drift",
+            )
+        )
+
+        self.graphics = pg.GraphicsLayoutWidget(self)
+        self.motion_plot = self.graphics.addPlot(row=0, col=0)
+        # The legend gets its own row so it never hides the curve.
+        self.legend = pg.LegendItem(colCount=1, labelTextSize="9pt", verSpacing=-6)
+        self.graphics.addItem(self.legend, row=1, col=0)
+        self.pass_plot = self.graphics.addPlot(row=2, col=0)
+        self.depth_plot = self.graphics.addPlot(row=0, col=1, rowspan=3)
+        self.graphics.ci.layout.setRowStretchFactor(0, 4)
+        self.graphics.ci.layout.setRowStretchFactor(1, 0)
+        self.graphics.ci.layout.setRowStretchFactor(2, 2)
+        self.graphics.ci.layout.setColumnStretchFactor(0, 3)
+        self.graphics.ci.layout.setColumnStretchFactor(1, 2)
+        style_plot(self.motion_plot, "Probe motion per session", "Session", "Motion (µm)")
+        style_plot(self.depth_plot, "Unit depths", "Session", "Corrected depth (µm)")
+        style_plot(self.pass_plot, "Matched unit pairs per motion pass", "Motion pass", "Pairs")
+        self.pass_legend = self.pass_plot.addLegend(offset=(10, 5), labelTextSize="8pt")
+        for plot, name in (
+            (self.motion_plot, "motion"),
+            (self.depth_plot, "unit_depths"),
+            (self.pass_plot, "motion_passes"),
+        ):
+            add_save_to_context_menu(plot, self, name)
+
+        # Items are created once and refilled; tests read their data.
+        self.band_low = pg.PlotDataItem()
+        self.band_high = pg.PlotDataItem()
+        self.band = pg.FillBetweenItem(self.band_low, self.band_high, brush=pg.mkBrush(BAND_COLOR))
+        self.initial_curve = pg.PlotDataItem(
+            pen=pg.mkPen("#8c8c8c", width=2, style=Qt.PenStyle.DashLine)
+        )
+        self.restored_curve = pg.PlotDataItem(
+            pen=pg.mkPen("#9467bd", width=2, style=Qt.PenStyle.DotLine)
+        )
+        self.motion_curve = pg.PlotDataItem(
+            pen=pg.mkPen(MOTION_COLOR, width=2.5), symbol="o", symbolSize=11
+        )
+        self.probe_curves = {
+            where: pg.PlotDataItem(pen=pg.mkPen(color, width=1.5))
+            for where, color in PROBE_LINE_COLORS.items()
+        }
+        self.depth_scatter = pg.ScatterPlotItem(size=6, pen=None, hoverable=True)
+        self.depth_scatter.sigClicked.connect(self._unit_clicked)
+        self.selected_line = pg.PlotDataItem(pen=pg.mkPen(SELECTED_COLOR, width=2))
+        self.selected_scatter = pg.ScatterPlotItem(
+            size=11, pen=pg.mkPen(SELECTED_COLOR, width=2), brush=pg.mkBrush(255, 255, 255, 0)
+        )
+        self.pass_bars: list[pg.BarGraphItem] = []
+
+        # Before a result there is nothing to plot: a sentence beats empty axes.
+        self.placeholder = QLabel(self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: #606060; font-size: 13pt;")
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self.placeholder)
+        self.pages.addWidget(self.graphics)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.pages, 1)
+
+        controller.result_changed.connect(self.refresh)
+        controller.dataset_changed.connect(self.refresh)
+        controller.clusters_changed.connect(self._draw_selection)
+        controller.selection_changed.connect(self._draw_selection)
+        self.refresh()
+
+    # ----- helpers -----------------------------------------------------------------------------
+
+    @property
+    def shank(self):
+        result = self.controller.result
+        if result is None or not result.shanks:
+            return None
+        return result.shanks[min(self.shank_index, len(result.shanks) - 1)]
+
+    def _reference_depth(self, motion) -> float:
+        """Depth (µm) where the band is given: the mean matched-pair depth."""
+        if motion.depths is not None:
+            return float(motion.depths[0])
+        sh = self.shank
+        return float(np.mean(self.controller.result.locations[sh.units, 1]))
+
+    def _probe_depths(self) -> dict[str, float]:
+        result = self.controller.result
+        sh = self.shank
+        y = result.channel_locations[:, 1]
+        units_y = result.locations[sh.units, 1]
+        lo, hi = float(min(y.min(), units_y.min())), float(max(y.max(), units_y.max()))
+        return {"top": hi, "middle": 0.5 * (lo + hi), "bottom": lo}
+
+    def motion_values(self, motion) -> np.ndarray:
+        """Plotted motion (n_session,) µm: rigid -> constant; linear -> at the mean pair depth."""
+        if not np.any(motion.linear):
+            return np.asarray(motion.constant, dtype=np.float64)
+        return motion.at_depth(self._reference_depth(motion))
+
+    # ----- drawing ----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        result = self.controller.result
+        self.shank_combo.blockSignals(True)
+        self.shank_combo.clear()
+        if result is not None:
+            for sid in result.shank_ids:
+                self.shank_combo.addItem(f"{sid}")
+            self.shank_index = min(self.shank_index, max(len(result.shanks) - 1, 0))
+            self.shank_combo.setCurrentIndex(self.shank_index)
+        self.shank_combo.blockSignals(False)
+        multi = result is not None and len(result.shanks) > 1
+        self.shank_label.setVisible(multi)
+        self.shank_combo.setVisible(multi)
+        self._draw()
+
+    def _shank_chosen(self, index: int) -> None:
+        if index >= 0:
+            self.shank_index = index
+            self._draw()
+
+    def _draw(self) -> None:
+        for plot in (self.motion_plot, self.depth_plot, self.pass_plot):
+            for item in list(plot.items):
+                plot.removeItem(item)
+        self.legend.clear()
+        self.pass_legend.clear()
+        self.pass_bars = []
+        sh = self.shank
+        if sh is None:
+            text = (
+                "Press Run to estimate the probe motion across sessions."
+                if self.controller.dataset is not None
+                else "Open a data folder (File ▸ Open data folder…, or drop it here) to start."
+            )
+            self.placeholder.setText(text)
+            self.pages.setCurrentWidget(self.placeholder)
+            self.corrected_check.setEnabled(False)
+            self.info_label.setText("")
+            for item in (self.motion_curve, self.initial_curve, self.band_low, self.band_high):
+                item.setData([], [])
+            return
+        self.pages.setCurrentWidget(self.graphics)
+        self.corrected_check.setEnabled(True)
+        self._draw_motion(sh)
+        self._draw_depths()
+        self._draw_passes(sh)
+
+    def _draw_motion(self, sh) -> None:
+        result = self.controller.result
+        n_s = result.n_sessions
+        x = np.arange(1, n_s + 1, dtype=np.float64)
+        motion = sh.motion
+        plot = self.motion_plot
+        session_ticks(plot, n_s)
+        colors = session_colors(n_s)
+
+        if motion.ci_low is not None and motion.ci_high is not None:
+            self.band_low.setData(x, np.asarray(motion.ci_low)[0])
+            self.band_high.setData(x, np.asarray(motion.ci_high)[0])
+            plot.addItem(self.band_low)
+            plot.addItem(self.band_high)
+            plot.addItem(self.band)
+            # A FillBetweenItem has no legend entry of its own: a proxy gives one.
+            self.legend.addItem(
+                pg.BarGraphItem(x=[0], height=[0], width=0, brush=pg.mkBrush(BAND_COLOR), pen=None),
+                "95% interval (bootstrap)",
+            )
+        else:
+            self.band_low.setData([], [])
+            self.band_high.setData([], [])
+
+        ref = self._reference_depth(motion)
+        linear = bool(np.any(motion.linear)) or bool(np.any(sh.initial_motion.linear))
+        self.initial_curve.setData(x, sh.initial_motion.at_depth(ref))
+        plot.addItem(self.initial_curve)
+        self.legend.addItem(self.initial_curve, "Initial motion (start)")
+        if sh.restored_motion is not None:
+            self.restored_curve.setData(x, sh.restored_motion.at_depth(ref))
+            plot.addItem(self.restored_curve)
+            self.legend.addItem(
+                self.restored_curve, "Motion that corrected the waveforms (early stop)"
+            )
+        if linear:
+            for where, depth in self._probe_depths().items():
+                curve = self.probe_curves[where]
+                curve.setData(x, motion.at_depth(depth))
+                plot.addItem(curve)
+                self.legend.addItem(curve, f"Motion at {where} of probe ({depth:.0f} µm)")
+        self.motion_curve.setData(
+            x,
+            self.motion_values(motion),
+            symbolBrush=[pg.mkBrush(c) for c in colors],
+            symbolPen=pg.mkPen("w", width=1),
+        )
+        plot.addItem(self.motion_curve)
+        name = "Motion (saved)" if not linear else f"Motion at mean pair depth ({ref:.0f} µm)"
+        self.legend.addItem(self.motion_curve, name)
+        plot.enableAutoRange()
+        plot.setXRange(0.6, n_s + 0.4, padding=0)
+
+        values = self.motion_values(motion)
+        unlinked = getattr(motion, "unlinked_sessions", ())
+        info = f"Motion range {np.ptp(values):.1f} µm over {n_s} sessions"
+        if getattr(motion, "n_pairs", 0):
+            info += f" · estimated from {motion.n_pairs} matched pairs"
+        if unlinked:
+            info += " · no match links session(s) " + ", ".join(map(str, unlinked))
+        self.info_label.setText(info)
+        self.info_label.setToolTip(info)
+
+    def _depths(self, sh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(units, sessions, depth µm) of the shown shank; corrected when the box is ticked."""
+        result = self.controller.result
+        units = np.asarray(sh.units)
+        sessions = np.asarray(result.sessions)[units]
+        y = np.asarray(result.locations[units, 1], dtype=np.float64)
+        if self.corrected_check.isChecked():
+            y = y - sh.motion.at(sessions, y)
+        return units, sessions, y
+
+    def _draw_depths(self) -> None:
+        sh = self.shank
+        plot = self.depth_plot
+        if sh is None:
+            return
+        for item in (self.depth_scatter, self.selected_line, self.selected_scatter):
+            if item in plot.items:
+                plot.removeItem(item)
+        result = self.controller.result
+        units, sessions, y = self._depths(sh)
+        self.depth_scatter.setData(
+            x=sessions + _jitter(units),
+            y=y,
+            data=units,
+            brush=session_brushes(sessions, result.n_sessions, alpha=170),
+        )
+        plot.addItem(self.depth_scatter)
+        plot.addItem(self.selected_line)
+        plot.addItem(self.selected_scatter)
+        session_ticks(plot, result.n_sessions)
+        plot.setXRange(0.5, result.n_sessions + 0.5, padding=0)
+        corrected = self.corrected_check.isChecked()
+        plot.setTitle("Unit depths (red: selected)", size="11pt")
+        plot.setLabel("left", "Corrected depth (µm)" if corrected else "Measured depth (µm)")
+        self._draw_selection()
+
+    def _draw_selection(self) -> None:
+        sh = self.shank
+        if sh is None:
+            self.selected_scatter.setData([], [])
+            self.selected_line.setData([], [])
+            return
+        units, sessions, y = self._depths(sh)
+        chosen = np.isin(units, self.controller.selected_units)
+        su, ss, sy = units[chosen], sessions[chosen], y[chosen]
+        order = np.lexsort((sy, ss))
+        x = ss + _jitter(su)
+        self.selected_scatter.setData(x=x[order], y=sy[order])
+        if su.size > 1:
+            self.selected_line.setData(x[order], sy[order])
+        else:
+            self.selected_line.setData([], [])
+
+    def _draw_passes(self, sh) -> None:
+        plot = self.pass_plot
+        passes = list(sh.passes)
+        if not passes:
+            return
+        sets: list[tuple] = []
+        for p in passes:
+            fs = tuple(p.feature_set)
+            if fs not in sets:
+                sets.append(fs)
+        x = np.arange(1, len(passes) + 1)
+        heights = np.array([p.n_matched_pairs for p in passes], dtype=float)
+        for k, fs in enumerate(sets):
+            sel = np.array([tuple(p.feature_set) == fs for p in passes])
+            color = QColor(PASS_COLORS[k % len(PASS_COLORS)])
+            bars = pg.BarGraphItem(
+                x=x[sel], height=heights[sel], width=0.7, brush=pg.mkBrush(color), pen=None
+            )
+            plot.addItem(bars)
+            self.pass_bars.append(bars)
+            self.pass_legend.addItem(bars, " + ".join(_FEATURE_ABBREV.get(f, f) for f in fs))
+        stopped = [i for i, p in enumerate(passes) if p.motion is None]
+        for i in stopped:
+            mark = pg.TextItem("stop", anchor=(0.5, 1.0), color="#606060")
+            mark.setPos(x[i], heights[i])
+            plot.addItem(mark)
+        ticks = [(int(v), str(int(v))) for v in x]
+        plot.getAxis("bottom").setTicks([ticks, []])
+        plot.setXRange(0.4, len(passes) + 0.6, padding=0)
+        plot.setYRange(0, max(1.0, heights.max()) * 2.0, padding=0)
+
+    def _unit_clicked(self, _item, points, _ev=None) -> None:
+        if not len(points):
+            return
+        unit = int(points[0].data())
+        cluster = self.controller.cluster_of(unit)
+        if cluster is not None:
+            self.controller.select_cluster(cluster)
+        else:
+            self.controller.select_units([unit])
+
+    # ----- export ---------------------------------------------------------------------------
+
+    def export_image(self, path) -> None:
+        """Save all three plots as one PNG or SVG."""
+        export_item(self.graphics.ci, path)

@@ -1,0 +1,61 @@
+"""GUI test fixtures: offscreen Qt, a small demo dataset, a window whose dialogs are recorded."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
+
+import shutil  # noqa: E402
+
+import pytest  # noqa: E402
+from PyQt6.QtCore import QStandardPaths  # noqa: E402
+
+from dant_core.synthetic import make_demo  # noqa: E402
+
+# QSettings (recent folders) must not touch the user's configuration.
+QStandardPaths.setTestModeEnabled(True)
+
+
+@pytest.fixture(scope="session")
+def demo_source(tmp_path_factory):
+    """A small ground-truth data folder (160 units, 4 sessions), made once per session."""
+    folder = tmp_path_factory.mktemp("demo") / "data"
+    make_demo(folder, n_units=160, n_sessions=4, seed=3, drift_um=15.0)
+    return folder
+
+
+@pytest.fixture
+def demo_folder(demo_source, tmp_path):
+    """A private copy of the demo data: runs write DANT_Output into it."""
+    folder = tmp_path / "data"
+    shutil.copytree(demo_source, folder)
+    return folder
+
+
+@pytest.fixture
+def dialog_log(monkeypatch):
+    """Answer every dialog: messages are recorded, questions get 'yes', file choosers None."""
+    from dant_gui import dialogs
+
+    seen = []
+
+    def answer(request):
+        seen.append(request)
+        return True if request.kind == "question" else None
+
+    monkeypatch.setattr(dialogs, "hook", answer)
+    return seen
+
+
+@pytest.fixture
+def window(qtbot, qapp, dialog_log):
+    from dant_gui.main_window import MainWindow
+
+    qapp.setApplicationName("dant-desktop-tests")
+    qapp.setOrganizationName("DANT")
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1600, 1000)
+    w.show()
+    yield w
+    w.controller.wait_for_job(30_000)
+    w.stop_background_work()
