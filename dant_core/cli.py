@@ -1,7 +1,8 @@
 """Command line: `dant track | demo | export`.
 
-Bad input ends with one clear message on stderr and exit code 2 (a traceback only with
---debug); an unexpected failure exits 1.
+Bad input ends with exit code 2 and one line `error: <message>` as the last line on stderr
+(progress, log and `warning:` lines may come before it; a traceback only with --debug); an
+unexpected failure exits 1. docs/errors.md lists the messages.
 """
 
 from __future__ import annotations
@@ -48,9 +49,19 @@ def _log(message: str) -> None:
     sys.stderr.flush()
 
 
+def one_line(message: str) -> str:
+    """A message listing several problems ("...:\n  - a\n  - b") as one line ("...: a; b")."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    if len(lines) <= 1:
+        return message.strip()
+    items = [ln[2:] if ln.startswith("- ") else ln for ln in lines[1:]]
+    return f"{lines[0]} " + "; ".join(items)
+
+
 def cmd_track(args) -> int:
     from .dataset import load_dataset
     from .pipeline import run_tracking
+    from .results import check_output_folder
     from .settings import Settings
 
     data = Path(args.data)
@@ -68,8 +79,10 @@ def cmd_track(args) -> int:
     else:
         output = data / "DANT_Output"
     dataset = load_dataset(data)
+    # Refuse a folder that cannot take the results before the run, not after it.
+    check_output_folder(output, dataset.n_units, dataset.folder, force=args.force)
     result = run_tracking(dataset, settings, progress=_StderrProgress(), log=_log)
-    result.save(output)
+    result.save(output, force=args.force)
     s = result.summary()
     print(
         f"Tracked {s['units']} units over {s['sessions']} sessions: {s['clusters']} clusters, "
@@ -121,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--output", help="output folder (default: the settings' output_folder or DATA/DANT_Output)"
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace results of another dataset in the output folder (their small files "
+        "are kept in previous_runs/)",
+    )
     p.set_defaults(func=cmd_track)
 
     p = sub.add_parser("demo", parents=[common], help="write a synthetic ground-truth data folder")
@@ -153,7 +172,13 @@ def main(argv=None) -> int:
     except DantError as exc:
         if args.debug:
             traceback.print_exc()
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {one_line(str(exc))}\n")
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # the disk or the permissions, not the program: the user can fix it
+        if args.debug:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"error: {where}{exc.strerror or exc}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         sys.stderr.write("cancelled\n")

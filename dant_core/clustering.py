@@ -33,6 +33,13 @@ def depth_neighbour_pairs(depths: np.ndarray, window: float) -> np.ndarray:
     return pairs[keep]
 
 
+def similarity_distance(similarity: np.ndarray) -> np.ndarray:
+    """HDBSCAN distance 1 / (1 + tanh(S)); inf (unreachable) where tanh(S) rounds to -1."""
+    # LDA weights can push S far below -6; the infinite distance is meant, not a fault.
+    with np.errstate(divide="ignore"):
+        return 1.0 / (1.0 + np.tanh(similarity))
+
+
 def same_cluster(labels: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """True for pairs whose two units share a (non-noise) cluster."""
     la, lb = labels[pairs[:, 0]], labels[pairs[:, 1]]
@@ -110,7 +117,7 @@ def iterative_clustering(
     for iteration in range(1, n_iter + 1):
         cancel.check()
         similarity = scores @ weights
-        distance = 1.0 / (1.0 + np.tanh(similarity))
+        distance = similarity_distance(similarity)
         labels = hdbscan_sparse(n_unit, pairs[:, 0], pairs[:, 1], distance, n_sessions)
         progress("Clustering iterations", iteration, n_iter)
         if iteration == n_iter:
@@ -140,13 +147,18 @@ def iterative_clustering(
         # n_iter = 1 (or an early exit) leaves no fit to read the threshold from.
         fit = fit_lda(cand_scores, matched)
     if fit is not None:
-        threshold = float(-fit.intercept / fit.coef.sum())
+        # Coefficients summing to 0 (features that do not separate the classes) put the
+        # boundary at +-inf: every pair a good match, or none (also when undefined).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            threshold = float(-fit.intercept / fit.coef.sum())
+        if np.isnan(threshold):
+            threshold = float("inf")
     else:
         threshold = float("inf") if not matched.any() else float("-inf")
 
     leaf_order = np.arange(n_unit)
     if with_leaf_order and n_unit > 1 and pairs.shape[0]:
-        final_distance = 1.0 / (1.0 + np.tanh(scores @ weights))
+        final_distance = similarity_distance(scores @ weights)
         leaf_order = single_linkage_order(n_unit, pairs[:, 0], pairs[:, 1], final_distance)
     return ClusteringRun(
         feature_names=names,

@@ -139,15 +139,18 @@ def localize_unit(
     near = nearest_channels(channel_locations, peak, n_nearest)
     weights = ptt[near]
     pos = channel_locations[near]
-    com = (pos * weights[:, None]).sum(axis=0) / weights.sum()
     ptt_max = float(ptt[peak])
+    if not (ptt_max > 0 and weights.sum() > 0):
+        # An all-flat waveform has no amplitude to weigh or fit: place it at its peak
+        # channel (channel 0 for an all-zero one) rather than at 0/0.
+        x, y = channel_locations[peak]
+        return np.array([x, y, 0.0 if algorithm == "center_of_mass" else 1.0]), max(ptt_max, 0.0)
+    com = (pos * weights[:, None]).sum(axis=0) / weights.sum()
     if algorithm == "center_of_mass":
         return np.array([com[0], com[1], 0.0]), ptt_max
     x0 = np.array([com[0], com[1], 1.0, ptt_max])
     lower = [com[0] - 100, com[1] - 100, 1.0, 0.0]
     upper = [com[0] + 100, com[1] + 100, 1000.0, 1000.0 * ptt_max]
-    if ptt_max <= 0:  # an all-flat waveform has nothing to fit
-        return np.array([com[0], com[1], 1.0]), 0.0
     fit = fit_monopole(x0, np.array(lower), np.array(upper), weights, pos)
     return fit[:3].copy(), float(fit[3])
 

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .autocuration import auto_curate
@@ -63,6 +64,7 @@ def run_tracking(
     started = time.perf_counter()
     cancel = cancel or CancelToken()
     settings.validate()
+    _limit_numba_threads(int(settings.get("n_jobs")))
     for note in check_dataset_for_settings(dataset, settings):
         log(f"warning: {note}")
 
@@ -118,6 +120,17 @@ def run_tracking(
     progress("Overall", stages.total, stages.total)
     log(result.summary_text())
     return result
+
+
+def _limit_numba_threads(n_jobs: int) -> None:
+    """Honour `n_jobs` (joblib's convention: -1 all cores, -2 all but one) for numba kernels.
+
+    The limit applies to the calling thread only, so a GUI worker thread can use fewer
+    cores than a command-line run.
+    """
+    available = numba.config.NUMBA_NUM_THREADS
+    n = n_jobs if n_jobs > 0 else available + 1 + n_jobs
+    numba.set_num_threads(int(min(max(n, 1), available)))
 
 
 def _n_motion_passes(settings: Settings) -> int:
@@ -250,13 +263,7 @@ def _track_shank(
     stages.step()
 
     def block(local_units: np.ndarray) -> np.ndarray:
-        ia, ib = np.meshgrid(local_units, local_units, indexing="ij")
-        return (
-            computer.scores(ia.ravel(), ib.ravel(), final_names).reshape(
-                local_units.size, local_units.size, -1
-            )
-            @ final.weights
-        )
+        return computer.block_scores(local_units, local_units, final_names) @ final.weights
 
     curated = auto_curate(
         final.labels,

@@ -103,7 +103,7 @@ def register_sessions(
         aw = a * weights[:, None]
         b_new = np.linalg.pinv(aw.T @ a, hermitian=True) @ (aw.T @ d)
         residual = np.abs(a @ b_new - d)
-        weights = base * np.where(residual <= HUBER_DELTA, 1.0, HUBER_DELTA / residual)
+        weights = base * np.minimum(1.0, HUBER_DELTA / np.maximum(residual, HUBER_DELTA))
         converged = np.abs(b_new - b).max() < 1e-3
         b = b_new
         if converged:

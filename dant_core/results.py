@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -129,10 +131,9 @@ class TrackingResult:
             if r.size == 0 or c.size == 0:
                 continue
             local = self._local_index
-            ia, ib = np.meshgrid(local[rows[r]], local[cols[c]], indexing="ij")
             names = self.feature_names if feature is None else (feature,)
-            sc = shank.computer.scores(ia.ravel(), ib.ravel(), names)
-            vals = sc @ self.weights[s] if feature is None else sc[:, 0]
+            sc = shank.computer.block_scores(local[rows[r]], local[cols[c]], names)
+            vals = sc @ self.weights[s] if feature is None else sc[..., 0]
             out[np.ix_(r, c)] = vals.reshape(r.size, c.size)
         return out
 
@@ -188,22 +189,36 @@ class TrackingResult:
 
     # ----- writing ---------------------------------------------------------------------
 
-    def save(self, output_folder) -> Path:
+    def save(self, output_folder, force: bool = False) -> Path:
         """Write every output file into `output_folder` as one transaction.
 
         Files go to a hidden sibling folder first; only a complete set replaces the old
         folder (by rename), so a cancelled or killed run never leaves a half-written
         `IdxCluster.npy`. The previous run's small files (its IdxCluster, curation log,
         summary, settings) are kept in `previous_runs/<time>/` inside the new folder.
+        A folder that must not be replaced is refused first (`check_output_folder`;
+        `force` allows replacing another dataset's results); any OSError while writing
+        becomes a DantError naming the folder, with the folder left as it was.
         """
-        output_folder = Path(output_folder)
-        output_folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{output_folder.name}.tmp-", dir=output_folder.parent))
+        output_folder = _absolute(output_folder)
+        check_output_folder(output_folder, self.n_units, self.data_folder or None, force)
+        tmp = None
         try:
+            output_folder.parent.mkdir(parents=True, exist_ok=True)
+            # The pid in the name lets a later save tell a killed run's leftovers from a
+            # save in progress (`finish_interrupted_saves`).
+            tmp = Path(
+                tempfile.mkdtemp(
+                    prefix=f".{output_folder.name}.tmp-{os.getpid()}-", dir=output_folder.parent
+                )
+            )
             self._write_files(tmp)
             _swap_in(tmp, output_folder)
+        except OSError as exc:
+            raise save_error(output_folder, exc) from exc
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
         return output_folder
 
     def _write_files(self, folder: Path) -> None:
@@ -349,6 +364,12 @@ def cluster_matrix(idx_cluster: np.ndarray) -> np.ndarray:
 
 # Files of a previous run larger than this are not kept (they can be recomputed).
 KEEP_PREVIOUS_MAX_BYTES = 20_000_000
+PREVIOUS_RUNS = "previous_runs"
+
+
+def _absolute(folder) -> Path:
+    """Absolute, normalised path (so `.` or `out/..` has a real name and parent)."""
+    return Path(os.path.normpath(Path(folder).expanduser().absolute()))
 
 
 def _swap_in(new: Path, dst: Path) -> None:
@@ -359,16 +380,194 @@ def _swap_in(new: Path, dst: Path) -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     backup = dst.parent / f".{dst.name}.previous-{stamp}-{os.getpid()}"
     os.replace(dst, backup)
-    os.replace(new, dst)
-    keep = dst / "previous_runs" / stamp
-    keep.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(new, dst)
+    except OSError:
+        os.replace(backup, dst)  # put the previous results back before reporting
+        raise
+    try:
+        _keep_previous(backup, dst, stamp)
+    except OSError:
+        pass  # the new results are in place; a later save finishes moving the old files
+
+
+def _keep_previous(backup: Path, dst: Path, stamp: str) -> None:
+    """Move the old run's small files from `backup` into `dst/previous_runs/<stamp>/`.
+
+    Older runs' `previous_runs/` entries move along; the user's own subfolders are kept
+    too. Files over KEEP_PREVIOUS_MAX_BYTES (recomputable arrays) are dropped with `backup`.
+    """
+    runs = dst / PREVIOUS_RUNS
+    runs.mkdir(exist_ok=True)
+    old_runs = backup / PREVIOUS_RUNS
+    if old_runs.is_dir() and not old_runs.is_symlink():
+        for old in old_runs.iterdir():
+            os.replace(old, _unused(runs / old.name))
+    keep = _unused(runs / stamp)
+    keep.mkdir()
     for item in backup.iterdir():
-        if item.name == "previous_runs" and item.is_dir():
-            for old in item.iterdir():
-                os.replace(old, dst / "previous_runs" / old.name)
+        if item.name == PREVIOUS_RUNS:
+            continue
+        if item.is_dir() and not item.is_symlink():
+            os.replace(item, keep / item.name)
         elif item.is_file() and item.stat().st_size <= KEEP_PREVIOUS_MAX_BYTES:
             os.replace(item, keep / item.name)
     shutil.rmtree(backup, ignore_errors=True)
+
+
+def _unused(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`, ... : the first name not taken."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
+def _process_alive(pid: int, started: float) -> bool:
+    """Whether the process that made a temp folder may still be writing it."""
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":  # no cheap liveness test: trust an age of a day instead
+        return time.time() - started < 86400
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
+
+
+_TMP_SUFFIX = re.compile(r"(?:(\d+)-)?[A-Za-z0-9_]{8}")
+_PREVIOUS_SUFFIX = re.compile(r"(\d{8}-\d{6})-(\d+)")
+
+
+def finish_interrupted_saves(output_folder) -> list[str]:
+    """Clean up after saves into `output_folder` that a killed process left unfinished.
+
+    A hidden `.<name>.tmp-<pid>-*` folder of a process that is gone is deleted (an
+    incomplete set of files). A hidden `.<name>.previous-<time>-<pid>` folder (the old
+    results, moved aside for the swap) is put back when the output folder is missing, else
+    its small files go to `previous_runs/` as a finished save would have done.
+    Returns what was done, one line each.
+    """
+    out = _absolute(output_folder)
+    parent = out.parent
+    done: list[str] = []
+    if not parent.is_dir():
+        return done
+    tmp_prefix = f".{out.name}.tmp-"
+    previous_prefix = f".{out.name}.previous-"
+    try:
+        entries = sorted(parent.iterdir())
+    except OSError:
+        return done
+    for entry in entries:
+        try:
+            if not entry.is_dir() or entry.is_symlink():
+                continue
+            started = entry.stat().st_mtime
+            if entry.name.startswith(tmp_prefix):
+                match = _TMP_SUFFIX.fullmatch(entry.name[len(tmp_prefix) :])
+                if match is None:
+                    continue
+                pid = match.group(1)
+                if pid is None or not _process_alive(int(pid), started):
+                    shutil.rmtree(entry)
+                    done.append(f"removed the unfinished results {entry.name} of a stopped run")
+            elif entry.name.startswith(previous_prefix):
+                match = _PREVIOUS_SUFFIX.fullmatch(entry.name[len(previous_prefix) :])
+                if match is None or _process_alive(int(match.group(2)), started):
+                    continue
+                if not out.exists():
+                    os.replace(entry, out)
+                    done.append(f"restored the results in {out} that a stopped run had moved aside")
+                else:
+                    _keep_previous(entry, out, match.group(1))
+                    done.append(f"moved the files of an earlier run into {out / PREVIOUS_RUNS}")
+        except OSError:
+            continue  # best effort: a folder we cannot tidy is left for the next save
+    return done
+
+
+def check_output_folder(output_folder, n_units: int, data_folder=None, force: bool = False):
+    """Refuse an output folder that saving would wrongly replace; DantError says why.
+
+    Refused: a path that is a file or lies under one; the data folder itself or a folder
+    holding it; an existing folder holding other files but no tracking results; another
+    dataset's results (a different number of units in its IdxCluster.npy, or one that
+    cannot be read) unless `force`. Finishes saves a killed run left unfinished first.
+    """
+    out = _absolute(output_folder)
+    if out.parent == out:
+        raise DantError(f"output folder {out} is the root of the file system; choose a folder")
+    for ancestor in [out, *out.parents]:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                if ancestor == out:
+                    raise DantError(
+                        f"output folder {out} is a file, not a folder; choose another output folder"
+                    )
+                raise DantError(
+                    f"output folder {out} cannot be created: {ancestor} is a file, not a folder"
+                )
+            break
+    if data_folder:
+        data = _absolute(data_folder)
+        if data == out or out in data.parents:
+            raise DantError(
+                f"output folder {out} is or contains the data folder {data}; saving there "
+                f"would replace the data; choose another output folder, e.g. {data / 'DANT_Output'}"
+            )
+    finish_interrupted_saves(out)
+    if not out.is_dir():
+        return
+    idx = out / "IdxCluster.npy"
+    if idx.exists():
+        try:
+            held = int(np.load(idx, mmap_mode="r", allow_pickle=False).size)
+        except Exception:  # noqa: BLE001 - any unreadable file is the same user problem
+            held = None
+        if held != n_units and not force:
+            what = (
+                "an unreadable IdxCluster.npy"
+                if held is None
+                else f"the results of another dataset ({held} units in its IdxCluster.npy, "
+                f"this data has {n_units})"
+            )
+            raise DantError(
+                f"output folder {out} holds {what}; choose another output folder, "
+                "or replace them with dant track --force"
+            )
+        return
+    others = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    if others and not (out / RESULT_FILE).is_file():
+        raise DantError(
+            f"output folder {out} already holds {len(others)} other item(s) (e.g. "
+            f"{others[0]!r}) and no tracking results; choose a new or empty folder"
+        )
+
+
+def save_error(folder: Path, exc: OSError) -> DantError:
+    """A one-line DantError for an OSError met while saving into `folder`."""
+    prefix = f"cannot save the results to {folder}"
+    unchanged = "the folder was left as it was"
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return DantError(
+            f"{prefix}: the disk is full; free some space or choose another output folder "
+            f"({unchanged})"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return DantError(
+            f"{prefix}: no permission to write in {folder.parent} (results are written "
+            f"beside the output folder, then renamed into place); choose a folder you can "
+            f"write to ({unchanged})"
+        )
+    if exc.errno == errno.EROFS:
+        return DantError(f"{prefix}: the disk is read-only; choose another output folder")
+    reason = exc.strerror or str(exc)
+    return DantError(f"{prefix}: {reason} ({unchanged})")
 
 
 def merge_shanks(dataset, settings, features: UnitFeatures, shanks: list[ShankTracking]):
@@ -473,7 +672,13 @@ def load_result(output_folder, dataset=None) -> TrackingResult:
                 f"{folder}: this output folder does not say which data folder it belongs to; "
                 "open the data folder instead"
             )
-        dataset = load_dataset(recorded)
+        try:
+            dataset = load_dataset(recorded)
+        except DatasetError as exc:
+            raise DatasetError(
+                f"{folder}: the data folder this run was made from cannot be read ({exc}); "
+                "put it back where it was"
+            ) from exc
     if idx_cluster.size != dataset.n_units:
         raise DatasetError(
             f"IdxCluster.npy in {folder}: holds {idx_cluster.size} units but the data folder "

@@ -39,7 +39,7 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _paired_dot(x: np.ndarray, y: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+def _paired_dot_parallel(x: np.ndarray, y: np.ndarray, ia: np.ndarray, ib: np.ndarray):
     out = np.empty(ia.shape[0])
     for k in prange(ia.shape[0]):
         a = ia[k]
@@ -49,6 +49,30 @@ def _paired_dot(x: np.ndarray, y: np.ndarray, ia: np.ndarray, ib: np.ndarray) ->
             s += x[a, j] * y[b, j]
         out[k] = s
     return out
+
+
+@njit(cache=True, nogil=True)
+def _paired_dot_serial(x: np.ndarray, y: np.ndarray, ia: np.ndarray, ib: np.ndarray):
+    out = np.empty(ia.shape[0])
+    for k in range(ia.shape[0]):
+        a = ia[k]
+        b = ib[k]
+        s = 0.0
+        for j in range(x.shape[1]):
+            s += x[a, j] * y[b, j]
+        out[k] = s
+    return out
+
+
+# Below this much work (pairs x vector length) waking a thread pool costs more than it saves.
+PARALLEL_MIN_WORK = 2_000_000
+
+
+def _paired_dot(x: np.ndarray, y: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+    """x[ia[k]] . y[ib[k]] for every k (n_pair,)."""
+    if ia.shape[0] * x.shape[1] < PARALLEL_MIN_WORK:
+        return _paired_dot_serial(x, y, ia, ib)
+    return _paired_dot_parallel(x, y, ia, ib)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -183,6 +207,68 @@ class SimilarityComputer:
                 raise DatasetError(f"the feature {name!r} has no data in this data folder")
         out[a == b] = MAX_SIMILARITY
         return out
+
+    def block_scores(self, rows: np.ndarray, cols: np.ndarray, names) -> np.ndarray:
+        """Scores of every (row, col) unit pair: (len(rows), len(cols), len(names)).
+
+        The same values as `scores` on the pairs, computed block-wise through BLAS, which is
+        much faster when most pairs of the block are wanted (viewers, dense outputs).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.int64)
+        out = np.zeros((rows.size, cols.size, len(names)))
+        for f, name in enumerate(names):
+            if name == "Waveform":
+                out[:, :, f] = self._waveform_block(rows, cols)
+            elif name in self._vectors:
+                v = self._vectors[name]
+                out[:, :, f] = fisher_z(v[rows] @ v[cols].T)
+            else:
+                ia, ib = np.meshgrid(rows, cols, indexing="ij")
+                out[:, :, f] = self.scores(ia.ravel(), ib.ravel(), (name,)).reshape(
+                    rows.size, cols.size
+                )
+        out[rows[:, None] == cols[None, :]] = MAX_SIMILARITY
+        return out
+
+    def _waveform_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        best = np.full((rows.size, cols.size), -np.inf)
+        square = np.array_equal(rows, cols)
+        directions = [(rows, cols, False)] if square else [(rows, cols, False), (cols, rows, True)]
+        for t in range(self.waveforms.shape[3]):
+            # Direction row -> col: correlate on each row unit's own channel neighbourhood.
+            for first, second, transpose in directions:
+                groups = self.peak_groups[first, t]
+                for g in np.unique(groups):
+                    sel = np.flatnonzero(groups == g)
+                    z = fisher_z(self._correlate_block(self.neighbourhoods.channels(g),
+                                                       first[sel], second, t))
+                    if transpose:
+                        best[:, sel] = np.maximum(best[:, sel], z.T)
+                    else:
+                        best[sel, :] = np.maximum(best[sel, :], z)
+        # A square block holds both directions of every pair: take the larger.
+        return np.maximum(best, best.T) if square else best
+
+    def _correlate_block(self, channels, units_r, units_c, t) -> np.ndarray:
+        """Pearson r (len(units_r), len(units_c)) on `channels`, template t."""
+        n_el = channels.size * self.waveforms.shape[2]
+        sums, sumsq = self._sums[t], self._sumsq[t]
+
+        def stats(units):
+            total = sums[units][:, channels].sum(axis=1)
+            spread = np.sqrt(np.maximum(sumsq[units][:, channels].sum(axis=1) - total**2 / n_el, 0))
+            return total, spread
+
+        total_r, spread_r = stats(units_r)
+        total_c, spread_c = stats(units_c)
+        dots = self._on_channels(units_r, channels, t) @ self._on_channels(units_c, channels, t).T
+        denom = spread_r[:, None] * spread_c[None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (dots - np.outer(total_r, total_c) / n_el) / denom
+        tiny = 1e-9 * np.outer(1.0 + np.abs(total_r) / n_el, 1.0 + np.abs(total_c) / n_el)
+        r[~(denom > tiny)] = np.nan
+        return r
 
     def waveform_scores(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """max over templates and both directions of z(r(W_i[C_i], W_j[C_i])) per pair."""
