@@ -329,6 +329,9 @@ class TrackingResult:
                 if m.ci_low is not None:
                     out[p + name + "_ci_low"] = m.ci_low
                     out[p + name + "_ci_high"] = m.ci_high
+                if m.depths is not None:
+                    out[p + name + "_pair_depths"] = np.array(m.depths)
+                out[p + name + "_n_pairs"] = np.array(m.n_pairs)
             out[p + "pass_matches"] = np.array([ps.n_matched_pairs for ps in sh.passes], dtype=int)
             out[p + "pass_constant"] = np.array(
                 [
@@ -779,6 +782,10 @@ def load_result(output_folder, dataset=None) -> TrackingResult:
             m = Motion(state[key + "_linear"], state[key + "_constant"])
             if key + "_ci_low" in state:
                 m.ci_low, m.ci_high = state[key + "_ci_low"], state[key + "_ci_high"]
+            if key + "_pair_depths" in state:
+                m.depths = tuple(float(v) for v in state[key + "_pair_depths"])
+            if key + "_n_pairs" in state:
+                m.n_pairs = int(state[key + "_n_pairs"])
             return m
 
         motion = motion_from("motion")
