@@ -29,7 +29,10 @@ def tracking_result(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("views_demo") / "data"
     make_demo(folder, n_units=160, n_sessions=4, seed=1)
-    return run_tracking(load_dataset(folder), Settings.defaults())
+    result = run_tracking(load_dataset(folder), Settings.defaults())
+    sizes = np.bincount(result.idx_cluster[result.idx_cluster > 0])
+    assert sizes.max(initial=0) >= 3, "the engine tracked no neuron in the demo: nothing to view"
+    return result
 
 
 @pytest.fixture
@@ -107,7 +110,7 @@ def test_similarity_cluster_order_outlines_each_cluster(qtbot, ctrl, result):
         assert rows.max() - rows.min() + 1 == rows.size
     assert np.all(labels[labels.size - (result.idx_cluster < 0).sum() :] < 0)
     x, _ = view.outlines.getData()
-    n_rect = int(np.isnan(x).sum())
+    n_rect = 0 if x is None else int(np.isnan(x).sum())
     assert n_rect == int((sizes >= 2).sum())
     np.testing.assert_allclose(
         view.image_data, result.similarity_block(view.order, view.order), rtol=1e-5, atol=1e-5
