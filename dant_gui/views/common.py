@@ -99,21 +99,30 @@ def _render_svg(item, path: Path) -> None:
     Qt >= 6.8 writes; Qt's generator always works (less tidy, still vector).
     """
     from PyQt6.QtCore import QRectF
-    from PyQt6.QtGui import QPainter
+    from PyQt6.QtGui import QPainter, QPicture
     from PyQt6.QtSvg import QSvgGenerator
 
     scene = item.scene() if hasattr(item, "scene") and callable(item.scene) else item
     rect = item.sceneBoundingRect() if hasattr(item, "sceneBoundingRect") else scene.sceneRect()
     target = QRectF(0, 0, rect.width(), rect.height())
     generator = QSvgGenerator()
+    # pyqtgraph caches axes as QPictures recorded at the screen's DPI; a generator at its
+    # default 72 dpi would replay them scaled, off their plots.
+    generator.setResolution(QPicture().logicalDpiX())
     generator.setFileName(str(path))
     generator.setSize(target.size().toSize())
     generator.setViewBox(target)
     generator.setTitle(path.stem)
+    # Export mode: scatter symbols as vector paths, not cached pixmap fragments.
+    items = [i for i in scene.items() if hasattr(i, "setExportMode")]
     painter = QPainter(generator)
     try:
+        for i in items:
+            i.setExportMode(True, {"antialias": True, "background": None, "painter": painter})
         scene.render(painter, target, rect)
     finally:
+        for i in items:
+            i.setExportMode(False)
         painter.end()
 
 

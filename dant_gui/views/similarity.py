@@ -8,12 +8,9 @@ it. Both computations run on a worker thread; the UI thread only swaps images.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
-from PyQt6.QtSvg import QSvgGenerator
 
 from .common import ask_save_path, export_item
 
@@ -62,44 +59,8 @@ def run_in_background(pool: QtCore.QThreadPool, work, done) -> None:
     pool.start(_Task(work, done))
 
 
-def export_plot(item, path) -> Path:
-    """Save a plot item (or a whole GraphicsLayout) as PNG or SVG (by suffix).
-
-    pyqtgraph 0.14's SVG exporter cannot parse the closed paths ("... Z") Qt >= 6.8
-    writes, so when it fails the SVG is painted by Qt's own generator instead.
-    """
-    import pyqtgraph.exporters as exporters
-
-    path = Path(path)
-    if path.suffix.lower() != ".svg":
-        return export_item(item, path)
-    try:
-        exporters.SVGExporter(item).export(str(path))
-        return path
-    except Exception:  # noqa: BLE001 - any exporter failure: fall back to Qt's generator
-        pass
-    rect = item.sceneBoundingRect()
-    target = QtCore.QRectF(0, 0, rect.width(), rect.height())
-    generator = QSvgGenerator()
-    # pyqtgraph caches axes as QPictures recorded at the screen's DPI; a generator at its
-    # default 72 dpi would replay them scaled, off their plots.
-    generator.setResolution(QtGui.QPicture().logicalDpiX())
-    generator.setFileName(str(path))
-    generator.setSize(target.size().toSize())
-    generator.setViewBox(target)
-    generator.setTitle(path.stem)
-    # Export mode: scatter symbols as vector paths, not cached pixmap fragments.
-    items = [i for i in item.scene().items() if hasattr(i, "setExportMode")]
-    painter = QtGui.QPainter(generator)
-    try:
-        for i in items:
-            i.setExportMode(True, {"antialias": True, "background": None, "painter": painter})
-        item.scene().render(painter, target, rect)
-    finally:
-        for i in items:
-            i.setExportMode(False)
-        painter.end()
-    return path
+# Kept under this name for the views that import it from here.
+export_plot = export_item
 
 
 def set_title(plot: pg.PlotItem, text: str) -> None:
