@@ -60,8 +60,6 @@ def one_line(message: str) -> str:
 
 def cmd_track(args) -> int:
     from .dataset import load_dataset
-    from .pipeline import run_tracking
-    from .results import check_output_folder
     from .settings import Settings
 
     data = Path(args.data)
@@ -79,6 +77,10 @@ def cmd_track(args) -> int:
     else:
         output = data / "DANT_Output"
     dataset = load_dataset(data)
+    # Imported only now: a bad data folder or settings file is reported without the wait.
+    from .pipeline import run_tracking
+    from .results import check_output_folder
+
     # Refuse a folder that cannot take the results before the run, not after it.
     check_output_folder(output, dataset.n_units, dataset.folder, force=args.force)
     result = run_tracking(dataset, settings, progress=_StderrProgress(), log=_log)

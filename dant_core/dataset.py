@@ -180,8 +180,9 @@ def _integral(array: np.ndarray, name: str, what: str) -> np.ndarray:
         bad = ~(np.isfinite(array) & (array == np.round(array)))
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
+            value = array[first].item()
             raise DatasetError(
-                f"{name}: must hold whole numbers ({what}), got {array[first]!r} at index {first}"
+                f"{name}: must hold whole numbers ({what}), got {value!r} at index {first}"
             )
     return array.astype(np.int64)
 

@@ -74,10 +74,8 @@ def run_tracking(
 
     log(f"Preprocessing {dataset.n_units} units from {dataset.n_sessions} sessions")
     features = compute_unit_features(dataset, settings, progress, cancel)
-    for note in features.warnings[:20]:
-        log(f"warning: {note}")
-    if len(features.warnings) > 20:
-        log(f"warning: ... and {len(features.warnings) - 20} more units with fewer than 2 spikes")
+    # features.warnings (units with < 2 spikes) were already logged, once, by
+    # check_dataset_for_settings above, and only when a spike-train feature is used.
     stages.step()
 
     neighbourhoods = ChannelNeighbourhoods(
@@ -119,6 +117,15 @@ def run_tracking(
     result.run_time_sec = time.perf_counter() - started
     progress("Overall", stages.total, stages.total)
     log(result.summary_text())
+    if result.n_clusters == 0:
+        log(
+            "warning: only one session, so there is nothing to track across sessions; "
+            "every unit is unmatched"
+            if dataset.n_sessions == 1
+            else "warning: no unit was matched across sessions; every unit is unmatched "
+            "(are the sessions from the same probe and position? is clustering.max_distance "
+            "large enough for the drift?)"
+        )
     return result
 
 

@@ -93,7 +93,11 @@ class TrackingResult:
     @property
     def similarity(self) -> np.ndarray:
         """Weighted similarity of each graph pair (n_pair,), with its shank's weights."""
-        return np.einsum("ij,ij->i", self.scores, self.weights[self.pair_shank])
+        if "similarity" not in self.extra:
+            self.extra["similarity"] = np.einsum(
+                "ij,ij->i", self.scores, self.weights[self.pair_shank]
+            )
+        return self.extra["similarity"]
 
     def motion(self, shank_index: int = 0) -> Motion:
         return self.shanks[shank_index].motion
@@ -519,9 +523,10 @@ def check_output_folder(output_folder, n_units: int, data_folder=None, force: bo
     if data_folder:
         data = _absolute(data_folder)
         if data == out or out in data.parents:
+            where = "is the data folder" if data == out else f"contains the data folder {data}"
             raise DantError(
-                f"output folder {out} is or contains the data folder {data}; saving there "
-                f"would replace the data; choose another output folder, e.g. {data / 'DANT_Output'}"
+                f"output folder {out} {where}; saving there would replace the data; "
+                f"choose another output folder, e.g. {data / 'DANT_Output'}"
             )
     finish_interrupted_saves(out)
     if not out.is_dir():
@@ -540,11 +545,14 @@ def check_output_folder(output_folder, n_units: int, data_folder=None, force: bo
                 f"this data has {n_units})"
             )
             raise DantError(
-                f"output folder {out} holds {what}; choose another output folder, "
-                "or replace them with dant track --force"
+                f"output folder {out} holds {what}; choose another output folder, or "
+                f"replace {'it' if held is None else 'them'} with dant track --force"
             )
         return
-    others = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    try:
+        others = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    except OSError as exc:  # e.g. a folder we may not list
+        raise save_error(out, exc) from exc
     if others and not (out / RESULT_FILE).is_file():
         raise DantError(
             f"output folder {out} already holds {len(others)} other item(s) (e.g. "
@@ -623,7 +631,11 @@ def merge_shanks(dataset, settings, features: UnitFeatures, shanks: list[ShankTr
 
 
 def has_results(folder) -> bool:
-    return (Path(folder) / "IdxCluster.npy").is_file()
+    """Whether `folder` holds a tracking result (put back first if a killed save moved it)."""
+    path = Path(folder) / "IdxCluster.npy"
+    if not path.is_file():
+        finish_interrupted_saves(folder)
+    return path.is_file()
 
 
 def _require(folder: Path, name: str) -> np.ndarray:

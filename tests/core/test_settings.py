@@ -11,7 +11,7 @@ from dant_core.settings import FEATURES, SCHEMA, SCHEMA_BY_KEY, Settings, strip_
 FIXTURES = Path("/work/shared/fixtures")
 TEMPLATE = Path(__file__).resolve().parents[2] / "resources" / "settings_template.json"
 
-# SPEC section 9, plus our own key motionEstimation.initial_motion.
+# SPEC section 9, plus our own key motionEstimation.initial_motion (issue 7: on by default).
 SPEC_DEFAULTS = {
     "path_to_data": ".",
     "output_folder": "./DANT_Output",
@@ -34,7 +34,7 @@ SPEC_DEFAULTS = {
     "motionEstimation.max_iter": 15,
     "motionEstimation.repeat_last_feature_set": True,
     "motionEstimation.stop_early": True,
-    "motionEstimation.initial_motion": "none",
+    "motionEstimation.initial_motion": "registration",
     "clustering.max_distance": 100,
     "clustering.features": ["Waveform", "AutoCorr"],
     "clustering.n_iter": 10,
@@ -181,7 +181,7 @@ def test_round_trip_save_load(tmp_path):
     settings.set("motionEstimation.features", [["Waveform"], ["Waveform", "ISI", "PETH"]])
     settings.set("output_folder", 'C:\\data\\out "quoted"')
     settings.set("waveformCorrection.n_templates", 1.0)
-    settings.set("motionEstimation.initial_motion", "registration")
+    settings.set("motionEstimation.initial_motion", "none")
     settings.set("spikeLocation.location_algorithm", "center_of_mass")
     path = tmp_path / "settings.json"
     settings.save(path)
