@@ -1,19 +1,27 @@
-"""The main window: data, settings and run on the left; views in the centre; clusters right."""
+"""The main window: data, settings and run on the left; views in the centre; on the right the
+clusters, the review queue and the curation history. Curation is keyboard first (phy's
+keys); every key is a window-wide QAction, listed in Help ▸ Keyboard shortcuts."""
 
 from __future__ import annotations
 
 import importlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from PyQt6.QtCore import QSettings, Qt, QThreadPool, QTimer
+from PyQt6.QtCore import QEvent, QSettings, Qt, QThreadPool, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
     QDockWidget,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QPlainTextEdit,
     QProgressBar,
@@ -22,18 +30,22 @@ from PyQt6.QtWidgets import (
     QSplitter,
     QStyle,
     QTabWidget,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
+from dant_core.curation import CurationError
 from dant_core.errors import DantError
 
 from . import dialogs
-from .controller import Controller
+from .controller import Controller, SelectionNeeded
 from .forms import SettingsForm
 from .jobs import warm_up_engine
 from .views.clusters import ClusterTableView
 from .views.drift import DriftView
+from .views.history import HistoryView
+from .views.review import ReviewQueueView
 
 # Views written beside this window: (tab title, module, class).
 EXTERNAL_VIEWS = (
@@ -43,6 +55,129 @@ EXTERNAL_VIEWS = (
 )
 UI_REFRESH_MS = 100  # progress bars repaint at most this often, however often the engine reports
 LOG_MAX_LINES = 5000
+STATUS_MS = 8000  # how long a curation message stays in the status bar
+
+# The curation keys, declared once: they make the QActions, their tooltips, the Curate menu,
+# Help ▸ Keyboard shortcuts and the README table.
+
+
+@dataclass(frozen=True)
+class CurationKey:
+    name: str  # what the window does (a controller selection action, or its own)
+    text: str  # menu text
+    keys: tuple[str, ...]  # QKeySequence strings, the first shown in the menu
+    short: str  # one line for the shortcuts list
+    tip: str  # the full story, in the status bar when the selection gives nothing to do
+
+
+CURATION_KEYS = (
+    CurationKey(
+        "next",
+        "&Next cluster",
+        ("Down", "N", "PgDown"),
+        "next cluster in the cluster table's order",
+        "Select the next cluster in the cluster table's order (sorting and filters included); "
+        "in another list the arrow keys move within that list, N always changes cluster",
+    ),
+    CurationKey(
+        "previous",
+        "&Previous cluster",
+        ("Up", "P", "PgUp"),
+        "previous cluster",
+        "Select the previous cluster in the cluster table's order",
+    ),
+    CurationKey(
+        "reject",
+        "&Reject units",
+        ("R", "Del"),
+        "selected units become unmatched",
+        "Make the selected units unmatched: units picked in the cluster detail table (or the "
+        "selected pair); a cluster picked in the table is not rejected as a whole",
+    ),
+    CurationKey(
+        "reject_pair",
+        "Reject &pair",
+        ("X",),
+        "the selected pair is not one neuron: split their cluster",
+        "The selected pair (similarity matrix) is not one neuron: their cluster splits in "
+        "two, every other unit going with the one it is more similar to",
+    ),
+    CurationKey(
+        "split",
+        "&Split off",
+        ("K",),
+        "selected units become a cluster of their own",
+        "The selected units (cluster detail table) become a cluster of their own",
+    ),
+    CurationKey(
+        "merge",
+        "&Merge",
+        ("G",),
+        "merge two selected clusters, or the clusters of the pair",
+        "Merge the two selected clusters (Ctrl+click two rows of the cluster table), or the "
+        "clusters of the selected pair; refused if they share a session",
+    ),
+    CurationKey(
+        "add",
+        "&Add unit",
+        ("A",),
+        "the pair's unit outside the selected cluster joins it",
+        "Move the unit of the selected pair that is outside the selected cluster into it",
+    ),
+    CurationKey(
+        "reviewed",
+        "Reviewed, &then next",
+        ("L", "Ctrl+R"),
+        "mark the cluster reviewed, go to the next in the queue",
+        "Mark the selected cluster reviewed and select the next one in the review queue",
+    ),
+    CurationKey("undo", "&Undo", ("Ctrl+Z",), "undo (unlimited)", "Take back the last action"),
+    CurationKey(
+        "redo",
+        "Re&do",
+        ("Ctrl+Shift+Z", "Ctrl+Y"),
+        "redo",
+        "Bring back the last undone action",
+    ),
+    CurationKey(
+        "export",
+        "&Export",
+        ("Ctrl+S",),
+        "write the curated IdxCluster.npy to the output folder",
+        "Write the curated IdxCluster.npy, MatchedPairs.npy and ClusterMatrix.npy to the "
+        "output folder (the automatic clusters stay in IdxCluster_auto.npy)",
+    ),
+)
+OTHER_KEYS = (
+    ("Ctrl+O", "Open a data folder"),
+    ("F5", "Run tracking"),
+    ("F1", "This list of keyboard shortcuts"),
+    ("Ctrl+Q", "Quit"),
+)
+# Bare keys give way to a focused text field, and to the settings form, so typing there
+# never curates; arrow keys also give way to other lists and text views.
+NAVIGATION_KEYS = {Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown}
+
+
+def _bare_keys() -> set:
+    keys = set()
+    for entry in CURATION_KEYS:
+        for text in entry.keys:
+            combo = QKeySequence(text)[0]
+            if combo.keyboardModifiers() == Qt.KeyboardModifier.NoModifier:
+                keys.add(combo.key())
+    return keys
+
+
+def shortcuts_markdown() -> str:
+    """The keyboard shortcuts as a Markdown table (for the README)."""
+    rows = ["| keys | action |", "|---|---|"]
+    for entry in CURATION_KEYS:
+        keys = ", ".join(f"`{k}`" for k in entry.keys)
+        rows.append(f"| {keys} | **{entry.text.replace('&', '')}**: {entry.tip} |")
+    for key, tip in OTHER_KEYS:
+        rows.append(f"| `{key}` | {tip} |")
+    return "\n".join(rows)
 
 
 class _Placeholder(QLabel):
@@ -61,17 +196,27 @@ class MainWindow(QMainWindow):
     def __init__(self, controller: Controller | None = None, parent=None):
         super().__init__(parent)
         self.controller = controller or Controller(self)
-        self.setWindowTitle("DANT Desktop")
+        self.setWindowTitle("DANT Desktop[*]")
         self.setAcceptDrops(True)
         self._progress: dict[str, tuple[int, int]] = {}
         self._current_stage = ""
         self._run_started_at = 0.0
 
+        self._warned_curators: set[int] = set()
+        self._bare_keys = _bare_keys()
+
         self._build_actions()
+        self._build_curation_actions()
         self._build_menus()
         self._build_left_panel()
         self._build_centre()
+        self.curation_status = QLabel(self)
+        self.curation_status.setTextFormat(Qt.TextFormat.RichText)
+        self.statusBar().addPermanentWidget(self.curation_status)
         self.statusBar().showMessage("Open a data folder to start (File ▸ Open data folder…)")
+        # Decides, before any shortcut fires, whether a key belongs to the focused widget.
+        self.installEventFilter(self)
+        self.left_dock.installEventFilter(self)
 
         self._ui_timer = QTimer(self)
         self._ui_timer.setInterval(UI_REFRESH_MS)
@@ -88,8 +233,12 @@ class MainWindow(QMainWindow):
         c.run_failed.connect(self._run_failed)
         c.run_cancelled.connect(self._run_cancelled)
         c.run_finished.connect(self._run_finished)
+        c.curation_changed.connect(self._update_curation)
+        c.selection_changed.connect(self._update_curation_tips)
+        c.clusters_changed.connect(self._update_curation_tips)
         self._update_summary()
         self._update_actions()
+        self._update_curation()
         warm_up_engine()
 
     # ----- construction -----------------------------------------------------------------------
@@ -103,7 +252,9 @@ class MainWindow(QMainWindow):
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)
         self.open_action.triggered.connect(self.choose_folder)
         self.run_action = QAction(icon(QStyle.StandardPixmap.SP_MediaPlay), "&Run tracking", self)
-        self.run_action.setShortcut(QKeySequence("Ctrl+R"))
+        # F5, not Ctrl+R: Ctrl+R is "reviewed, then next" while curating (and a rerun by
+        # mistake would replace the result being curated).
+        self.run_action.setShortcut(QKeySequence("F5"))
         self.run_action.triggered.connect(self.start_run)
         self.cancel_action = QAction(icon(QStyle.StandardPixmap.SP_MediaStop), "&Cancel run", self)
         self.cancel_action.triggered.connect(self.controller.cancel_run)
@@ -112,6 +263,47 @@ class MainWindow(QMainWindow):
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.quit_action.triggered.connect(self.close)
+        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
+        self.shortcuts_action.setShortcut(QKeySequence("F1"))
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+
+    def _build_curation_actions(self) -> None:
+        """One QAction per entry of CURATION_KEYS, on the window so the keys work anywhere."""
+        icon = self.style().standardIcon
+        icons = {
+            "undo": QStyle.StandardPixmap.SP_ArrowBack,
+            "redo": QStyle.StandardPixmap.SP_ArrowForward,
+            "export": QStyle.StandardPixmap.SP_DialogSaveButton,
+            "reviewed": QStyle.StandardPixmap.SP_DialogApplyButton,
+            "reject": QStyle.StandardPixmap.SP_DialogCancelButton,
+        }
+        handlers = {
+            "next": lambda: self._navigate(1),
+            "previous": lambda: self._navigate(-1),
+            "reviewed": self.mark_reviewed_and_next,
+            "undo": self.undo,
+            "redo": self.redo,
+            "export": self.export,
+        }
+        self.curation_actions: dict[str, QAction] = {}
+        for entry in CURATION_KEYS:
+            name = entry.name
+            action = QAction(entry.text, self)
+            if name in icons:
+                action.setIcon(icon(icons[name]))
+            action.setShortcuts([QKeySequence(k) for k in entry.keys])
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            handler = handlers.get(name)
+            if handler is None:
+                handler = lambda _=False, n=name: self.curate_selection(n)  # noqa: E731
+            action.triggered.connect(handler)
+            self.addAction(action)
+            self.curation_actions[name] = action
+        self.label_actions = {}
+        for label, text in (("good", "&Good"), ("reviewed", "&Reviewed"), ("", "&No label")):
+            action = QAction(text, self)
+            action.triggered.connect(lambda _=False, lab=label: self._label_selected(lab))
+            self.label_actions[label] = action
 
     def _build_menus(self) -> None:
         menu = self.menuBar().addMenu("&File")
@@ -126,7 +318,27 @@ class MainWindow(QMainWindow):
         run_menu = self.menuBar().addMenu("&Run")
         run_menu.addAction(self.run_action)
         run_menu.addAction(self.cancel_action)
+
+        a = self.curation_actions
+        curate = self.menuBar().addMenu("&Curate")
+        self.curate_menu = curate
+        for group in (
+            ("undo", "redo"),
+            ("reject", "reject_pair", "split", "merge", "add"),
+            ("reviewed",),
+            ("next", "previous"),
+            ("export",),
+        ):
+            for name in group:
+                curate.addAction(a[name])
+                if name == "reviewed":
+                    label_menu = curate.addMenu("&Label cluster as")
+                    for action in self.label_actions.values():
+                        label_menu.addAction(action)
+            curate.addSeparator()
         self.view_menu = self.menuBar().addMenu("&View")
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
 
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
@@ -135,6 +347,20 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.open_action)
         toolbar.addAction(self.run_action)
         toolbar.addAction(self.cancel_action)
+
+        bar = self.addToolBar("Curate")
+        bar.setObjectName("curate_toolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for name in ("undo", "redo", None, "reject", "reject_pair", "split", "merge", "add"):
+            if name is None:
+                bar.addSeparator()
+            else:
+                bar.addAction(a[name])
+        bar.addSeparator()
+        bar.addAction(a["reviewed"])
+        bar.addAction(a["export"])
+        self.curate_toolbar = bar
 
     def _build_left_panel(self) -> None:
         panel = QWidget(self)
@@ -167,7 +393,7 @@ class MainWindow(QMainWindow):
         run_layout = QVBoxLayout(run_box)
         buttons = QHBoxLayout()
         self.run_button = QPushButton(self.run_action.icon(), "Run", run_box)
-        self.run_button.setToolTip("Track units across sessions with these settings (Ctrl+R)")
+        self.run_button.setToolTip("Track units across sessions with these settings (F5)")
         self.run_button.clicked.connect(self.start_run)
         self.cancel_button = QPushButton(self.cancel_action.icon(), "Cancel", run_box)
         self.cancel_button.clicked.connect(self.controller.cancel_run)
@@ -229,9 +455,24 @@ class MainWindow(QMainWindow):
         self.cluster_table = ClusterTableView(self.controller)
         self.views["Clusters"] = self.cluster_table
 
+        a = self.curation_actions
+        self.review_view = ReviewQueueView(self.controller, a["reviewed"])
+        self.history_view = HistoryView(self.controller, a["undo"], a["redo"])
+        self.curation_tabs = QTabWidget(self)
+        self.curation_tabs.addTab(self.review_view, "Review queue")
+        self.curation_tabs.addTab(self.history_view, "History")
+        right = QSplitter(Qt.Orientation.Vertical, self)
+        right.addWidget(self.cluster_table)
+        right.addWidget(self.curation_tabs)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        right.setSizes([520, 380])
+        right.setChildrenCollapsible(False)
+        self.right_splitter = right
+
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(self.tabs)
-        splitter.addWidget(self.cluster_table)
+        splitter.addWidget(right)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([780, 440])
@@ -272,6 +513,17 @@ class MainWindow(QMainWindow):
             self.open_folder(folder)
 
     def start_run(self) -> bool:
+        c = self.controller
+        if c.curator is not None and c.curator.state.history and c.can_run():
+            n = len(c.curator.state.history)
+            if not dialogs.question(
+                self,
+                "Run again",
+                f"The clusters shown have {n} curation action(s). A new run replaces the "
+                "result; the curation log is kept in the output folder's previous_runs/ "
+                "folder, but it will not apply to the new clusters. Run anyway?",
+            ):
+                return False
         try:
             self.controller.start_run()
         except DantError as exc:
@@ -279,16 +531,196 @@ class MainWindow(QMainWindow):
             return False
         return True
 
+    # ----- curation -------------------------------------------------------------------------------
+
+    def _curate(self, intent, *args):
+        """Run a controller curation intent; a refusal becomes a dialog, a missing selection a
+        status-bar hint. Returns the intent's result, or None when nothing was done."""
+        try:
+            return intent(*args)
+        except SelectionNeeded as exc:
+            self.statusBar().showMessage(str(exc), STATUS_MS)
+        except CurationError as exc:
+            self.statusBar().showMessage("Refused: " + str(exc).splitlines()[0], STATUS_MS)
+            dialogs.warning(self, "Curation action refused", str(exc))
+        except DantError as exc:
+            dialogs.error(self, "Curation", str(exc))
+        return None
+
+    def _report(self, infos) -> None:
+        if infos:
+            text = infos[-1].description
+            if len(infos) > 1:
+                text = f"{len(infos)} actions; last: {text}"
+            self.statusBar().showMessage(text, STATUS_MS)
+
+    def curate_selection(self, name: str) -> None:
+        """Reject / reject pair / split / merge / add, applied to the current selection."""
+        self._report(self._curate(self.controller.apply_to_selection, name))
+
+    def undo(self) -> None:
+        self._report(self._curate(self.controller.undo))
+
+    def redo(self) -> None:
+        self._report(self._curate(self.controller.redo))
+
+    def mark_reviewed_and_next(self) -> None:
+        out = self._curate(self.controller.mark_reviewed_and_next)
+        if out is None:
+            return
+        infos, nxt = out
+        done, total = self.controller.review_progress()
+        if nxt is None:
+            text = f"All {total} clusters are reviewed"
+        else:
+            text = f"Reviewed {done} / {total}; now cluster {nxt}"
+        self.statusBar().showMessage(text, STATUS_MS)
+
+    def _label_selected(self, label: str) -> None:
+        self._report(self._curate(self.controller.label_selected, label))
+
+    def _navigate(self, step: int) -> None:
+        if self.controller.result is not None:
+            self.controller.select_next(step)
+
+    def export(self) -> None:
+        summary = self._curate(self.controller.export)
+        if summary is not None:
+            self.statusBar().showMessage(summary.splitlines()[0], STATUS_MS * 2)
+
+    def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard shortcuts: every key, one line each (details in the tooltips)."""
+        native = QKeySequence.SequenceFormat.NativeText
+        rows = []
+        for entry in CURATION_KEYS:
+            keys = ", ".join(QKeySequence(k).toString(native) for k in entry.keys)
+            rows.append(
+                f"<tr><td style='white-space:nowrap'><b>{keys}</b></td>"
+                f"<td>{entry.text.replace('&', '')}: {entry.short}</td></tr>"
+            )
+        for key, tip in OTHER_KEYS:
+            rows.append(f"<tr><td><b>{key}</b></td><td>{tip}</td></tr>")
+        text = (
+            "<p>The curation keys work anywhere in the window, except while typing in a text "
+            "field or the settings form. Select units in the cluster detail table, a pair in "
+            "the similarity matrix, one or two clusters in the cluster table; hover over a "
+            "toolbar button to see what it would do now.</p>"
+            "<table cellspacing='4'>" + "".join(rows) + "</table>"
+        )
+        dialogs.info(self, "Keyboard shortcuts", text)
+
+    def _update_curation(self) -> None:
+        """Enable the curation actions and show the export state."""
+        c = self.controller
+        can = c.can_curate
+        for name, action in self.curation_actions.items():
+            if name in ("next", "previous"):
+                action.setEnabled(c.result is not None)
+            elif name == "undo":
+                action.setEnabled(c.can_undo())
+            elif name == "redo":
+                action.setEnabled(c.can_redo())
+            else:
+                action.setEnabled(can)
+        for action in self.label_actions.values():
+            action.setEnabled(can)
+        if c.curator is None:
+            self.curation_status.setText("")
+            self.setWindowModified(False)
+        else:
+            n = len(c.curator.state.history)
+            actions = f"{n} curation action{'s' if n != 1 else ''}"
+            if c.exported:
+                state = "no changes" if n == 0 else "exported"
+                self.curation_status.setText(
+                    f"{actions} · <span style='color:#1e8449'>{state}</span>"
+                )
+            else:
+                self.curation_status.setText(
+                    f"{actions} · <span style='color:#b9770e'>changes not exported (Ctrl+S)</span>"
+                )
+            self.setWindowModified(not c.exported)
+            self.curation_status.setToolTip(
+                f"Every action is saved at once in {c.curator.log_path}; "
+                "Export (Ctrl+S) writes the curated IdxCluster.npy"
+            )
+        self._update_curation_tips()
+
+    def _update_curation_tips(self) -> None:
+        """Tooltips say what each key would do with the current selection."""
+        c = self.controller
+        for entry in CURATION_KEYS:
+            name = entry.name
+            action = self.curation_actions[name]
+            keys = ", ".join(entry.keys)
+            now = c.describe_selected(name) if name in c.SELECTION_ACTIONS and c.can_curate else ""
+            action.setToolTip(f"{action.text().replace('&', '')} ({keys}): " + (now or entry.tip))
+            action.setStatusTip(now or entry.tip)
+
+    def _warn_curation_log(self) -> None:
+        curator = self.controller.curator
+        if curator is None or not curator.warnings or id(curator) in self._warned_curators:
+            return
+        self._warned_curators.add(id(curator))
+        n = len(curator.warnings)
+        dialogs.warning(
+            self,
+            "Curation log",
+            f"{n} line{'s' if n != 1 else ''} of {curator.log_path.name} could not be used and "
+            "were skipped; the clusters shown leave them out:\n\n"
+            + "\n".join(curator.warnings[:5]),
+            detail="\n".join(curator.warnings),
+        )
+
+    # ----- keys: shortcuts or typing? ----------------------------------------------------------
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and self._key_belongs_to_focus(event):
+            event.accept()  # the focused widget gets the key; the shortcut does not fire
+            return True
+        return super().eventFilter(obj, event)
+
+    def _key_belongs_to_focus(self, event) -> bool:
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        blocked = (
+            Qt.KeyboardModifier.ControlModifier
+            | Qt.KeyboardModifier.AltModifier
+            | Qt.KeyboardModifier.MetaModifier
+        )
+        if mods & blocked or event.key() not in self._bare_keys:
+            return False
+        focus = QApplication.focusWidget()
+        if focus is None:
+            return False
+        if focus is self.settings_form or self.settings_form.isAncestorOf(focus):
+            return True  # combo boxes, check boxes and fields of the settings form
+        if isinstance(focus, (QLineEdit, QAbstractSpinBox)):
+            return True
+        if isinstance(focus, (QTextEdit, QPlainTextEdit)) and not focus.isReadOnly():
+            return True
+        if isinstance(focus, QComboBox) and focus.isEditable():
+            return True
+        if event.key() in NAVIGATION_KEYS:
+            # Arrows move within other lists (detail units, review queue, history, log);
+            # in the cluster table they are the next/previous-cluster keys anyway.
+            if isinstance(focus, (QComboBox, QTextEdit, QPlainTextEdit)):
+                return True
+            if isinstance(focus, QAbstractItemView) and focus is not self.cluster_table.table:
+                return True
+        return False
+
     # ----- reactions to the controller ------------------------------------------------------------
 
     def _dataset_changed(self) -> None:
         folder = self.controller.data_folder
-        self.setWindowTitle(f"DANT Desktop — {folder.name}" if folder else "DANT Desktop")
+        # [*] shows as "*" while curation changes are not exported (setWindowModified).
+        self.setWindowTitle(f"DANT Desktop — {folder.name}[*]" if folder else "DANT Desktop[*]")
         self._update_summary()
         self._update_actions()
 
     def _result_changed(self) -> None:
         result = self.controller.result
+        self._warn_curation_log()
         if result is not None:
             self.statusBar().showMessage(result.summary_text())
         elif self.controller.dataset is not None:
@@ -341,7 +773,7 @@ class MainWindow(QMainWindow):
         if c.dataset is not None and not c.is_running and not can_run:
             self.run_button.setToolTip("Fix the settings marked in red first")
         else:
-            self.run_button.setToolTip("Track units across sessions with these settings (Ctrl+R)")
+            self.run_button.setToolTip("Track units across sessions with these settings (F5)")
         self.cancel_action.setEnabled(c.is_running)
         self.cancel_button.setEnabled(c.is_running)
         self.open_action.setEnabled(not c.is_running)
@@ -446,7 +878,7 @@ class MainWindow(QMainWindow):
         A QThreadPool destroyed with its parent widget waits for its tasks inside a C++
         destructor that holds the GIL; a task still running Python then deadlocks the exit.
         """
-        for view in (*self.views.values(), self.cluster_table):
+        for view in (*self.views.values(), self.cluster_table, self.review_view):
             stop = getattr(view, "stop_background", None)
             if callable(stop):
                 stop()

@@ -1,8 +1,10 @@
 """The cluster table: one row per tracked neuron (cluster), sortable and filterable.
 
-Columns: id, units, sessions covered, mean depth, and the mean and minimum weighted
+Columns: id, units, sessions covered, mean depth, the mean and minimum weighted
 similarity between the cluster's units (off-diagonal, exact, computed on demand and
-cached by cluster id — ids are never reused, so the cache survives curation).
+cached by cluster id — ids are never reused, so the cache survives curation), and the
+curation label ("good", "reviewed"). Rows are the current curated clusters; several rows
+can be selected (Ctrl/Shift+click) to merge them.
 """
 
 from __future__ import annotations
@@ -39,17 +41,19 @@ from .common import export_widget
 
 SORT_ROLE = Qt.ItemDataRole.UserRole
 LOW_SIMILARITY_COLOR = QColor("#c0392b")
+LABEL_COLORS = {"good": QColor("#1e8449"), "reviewed": QColor("#5d6d7e")}
 
-COLUMNS = ("Cluster", "Units", "Sessions", "Depth µm", "Mean sim", "Min sim")
+COLUMNS = ("Cluster", "Units", "Sessions", "Depth µm", "Mean sim", "Min sim", "Label")
 COLUMN_TIPS = (
-    "Cluster id (one tracked neuron)",
+    "Cluster id (one tracked neuron); ids are not reused after curation edits",
     "Number of units in the cluster",
     "Sessions the cluster covers, out of all sessions",
     "Mean depth of its units (µm, as measured)",
     "Mean weighted similarity between its units (off-diagonal)",
     "Lowest weighted similarity between two of its units; red when below the match threshold",
+    "Curation label: good or reviewed (L marks the selected cluster reviewed)",
 )
-ID, UNITS, SESSIONS, DEPTH, MEAN_SIM, MIN_SIM = range(6)
+ID, UNITS, SESSIONS, DEPTH, MEAN_SIM, MIN_SIM, LABEL = range(7)
 
 
 def within_similarity(result, units: np.ndarray) -> tuple[float, float]:
@@ -125,6 +129,8 @@ class ClusterTableModel(QAbstractTableModel):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
         self.computing = False
+        self.sort_column = ID
+        self.sort_order = Qt.SortOrder.AscendingOrder
 
     # ----- content ------------------------------------------------------------------------
 
@@ -156,8 +162,59 @@ class ClusterTableModel(QAbstractTableModel):
             self.n_sessions_covered = covered[self.ids]
             self.depth = depth_sum[self.ids] / np.maximum(self.n_units, 1)
             self.thresholds = self._thresholds(result, labels)
+            self._permute(self._sort_permutation())
         self.endResetModel()
         self._start_similarity()
+
+    # ----- sorting: numpy on the arrays, so thousands of rows cost no per-row Python calls --
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        """Order the rows by a column (ties by id); selections and the proxy follow."""
+        self.sort_column, self.sort_order = int(column), order
+        if self.ids.size < 2:
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        perm = self._sort_permutation()
+        self._permute(perm)
+        new_row = np.empty(perm.size, dtype=np.int64)
+        new_row[perm] = np.arange(perm.size)
+        self.changePersistentIndexList(
+            old, [self.index(int(new_row[i.row()]), i.column()) for i in old]
+        )
+        self.layoutChanged.emit()
+
+    def _sort_keys(self, column: int) -> np.ndarray:
+        if column == ID:
+            return self.ids.astype(float)
+        if column == UNITS:
+            return self.n_units.astype(float)
+        if column == SESSIONS:
+            return self.n_sessions_covered.astype(float)
+        if column == DEPTH:
+            return np.nan_to_num(self.depth.astype(float), nan=-np.inf)
+        if column == LABEL:
+            texts = np.array([self.controller.cluster_label(int(k)) for k in self.ids] or [""])
+            return np.unique(texts, return_inverse=True)[1][: self.ids.size].astype(float)
+        which = 0 if column == MEAN_SIM else 1
+        values = np.array(
+            [(self._similarity.get(int(k)) or (np.nan, np.nan))[which] for k in self.ids],
+            dtype=float,
+        )
+        return np.nan_to_num(values, nan=-np.inf)
+
+    def _sort_permutation(self) -> np.ndarray:
+        keys = self._sort_keys(self.sort_column)
+        if self.sort_order == Qt.SortOrder.DescendingOrder:
+            keys = -keys
+        return np.lexsort((self.ids, keys))
+
+    def _permute(self, perm: np.ndarray) -> None:
+        self.ids = self.ids[perm]
+        self.n_units = self.n_units[perm]
+        self.n_sessions_covered = self.n_sessions_covered[perm]
+        self.depth = self.depth[perm]
+        self.thresholds = self.thresholds[perm]
 
     def _thresholds(self, result, labels) -> np.ndarray:
         """Match threshold of each row's shank (NaN when the result does not say)."""
@@ -204,11 +261,20 @@ class ClusterTableModel(QAbstractTableModel):
         self._similarity.update(values)
         if self.ids.size:
             self.dataChanged.emit(self.index(0, MEAN_SIM), self.index(self.ids.size - 1, MIN_SIM))
+            if self.sort_column in (MEAN_SIM, MIN_SIM):
+                self.sort(self.sort_column, self.sort_order)
 
     def _on_done(self, generation: int) -> None:
         if generation == self._generation:
             self.computing = False
             self.similarity_ready.emit()
+
+    def labels_changed(self) -> None:
+        """The curation labels changed (not the clusters): repaint the label column."""
+        if self.ids.size:
+            self.dataChanged.emit(self.index(0, LABEL), self.index(self.ids.size - 1, LABEL))
+            if self.sort_column == LABEL:
+                self.sort(self.sort_column, self.sort_order)
 
     def similarity_of(self, cluster: int) -> tuple[float, float]:
         """(mean, min) within-cluster similarity, computed now if the background has not yet."""
@@ -251,6 +317,8 @@ class ClusterTableModel(QAbstractTableModel):
             return int(self.n_sessions_covered[row])
         if col == DEPTH:
             return float(self.depth[row])
+        if col == LABEL:
+            return self.controller.cluster_label(int(self.ids[row]))
         cached = self.cached_similarity(int(self.ids[row]))
         if cached is None:
             return None
@@ -275,7 +343,11 @@ class ClusterTableModel(QAbstractTableModel):
                 return "–" if np.isnan(v) else f"{v:.2f}"
             return str(v)
         if role == Qt.ItemDataRole.TextAlignmentRole:
+            if col == LABEL:
+                return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and col == LABEL:
+            return LABEL_COLORS.get(self._value(row, col))
         if role == Qt.ItemDataRole.ForegroundRole and col == MIN_SIM:
             low, thr = self._value(row, col), self.thresholds[row]
             if low is not None and not np.isnan(low) and not np.isnan(thr) and low < thr:
@@ -287,13 +359,17 @@ class ClusterTableModel(QAbstractTableModel):
 
 
 class ClusterFilterProxy(QSortFilterProxyModel):
-    """Sorts on raw values; keeps clusters with >= min_units whose id contains `text`."""
+    """Keeps clusters with >= min_units whose id contains `text`; sorting is passed on to the
+    source model (numpy), the proxy keeps its order."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.min_units = 0
         self.text = ""
         self.setSortRole(SORT_ROLE)
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        self.sourceModel().sort(column, order)
 
     def set_filter(self, min_units: int | None = None, text: str | None = None) -> None:
         if min_units is not None:
@@ -338,15 +414,32 @@ class ClusterTableView(QWidget):
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(ID, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Several rows (Ctrl/Shift+click) select several clusters, e.g. two to merge (G).
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(LABEL, QHeaderView.ResizeMode.ResizeToContents)
         header.setHighlightSections(False)
         self.table.selectionModel().selectionChanged.connect(self._rows_selected)
+        self.table.setToolTip(
+            "Click a cluster to see it; Ctrl+click a second one and press G to merge them. "
+            "Up/Down (or N/P) move through this list from anywhere in the window."
+        )
+        # The controller follows the table's order (sorting, filters) for next/previous;
+        # it asks when it needs it, and the order is worked out once per change.
+        self._order: list[int] | None = None
+        for signal in (
+            self.proxy.layoutChanged,
+            self.proxy.modelReset,
+            self.proxy.rowsInserted,
+            self.proxy.rowsRemoved,
+        ):
+            signal.connect(self._order_changed)
+        controller.set_navigation_order(self.visible_ids)
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -361,10 +454,11 @@ class ClusterTableView(QWidget):
         layout.addWidget(self.count_label)
 
         self._syncing = False
+        self._labels: np.ndarray | None = None  # the labels the rows were made from
         self.similarity_ready = self.model.similarity_ready
         self.model.similarity_ready.connect(self._update_count)
         controller.result_changed.connect(self.reload)
-        controller.clusters_changed.connect(self.reload)
+        controller.clusters_changed.connect(self._clusters_changed)
         controller.selection_changed.connect(self._show_selection)
         self.reload()
 
@@ -372,8 +466,23 @@ class ClusterTableView(QWidget):
 
     def reload(self) -> None:
         self.model.reload()
+        self._remember_labels()
         self._update_count()
         self._show_selection()
+
+    def _remember_labels(self) -> None:
+        labels = self.controller.idx_cluster
+        self._labels = None if labels is None else np.array(labels)
+
+    def _clusters_changed(self) -> None:
+        labels = self.controller.idx_cluster
+        if labels is not None and self._labels is not None and np.array_equal(labels, self._labels):
+            self.model.labels_changed()  # only a curation label changed: keep rows and sort
+            return
+        self.reload()
+
+    def _order_changed(self, *_) -> None:
+        self._order = None
 
     def _filter(self, min_units=None, text=None) -> None:
         self.proxy.set_filter(min_units=min_units, text=text)
@@ -398,40 +507,79 @@ class ClusterTableView(QWidget):
         return int(self.model.ids[source.row()])
 
     def visible_ids(self) -> list[int]:
-        return [self.cluster_at(r) for r in range(self.proxy.rowCount())]
+        """Cluster ids of the rows shown, top to bottom."""
+        if self._order is None:
+            self._order = [self.cluster_at(r) for r in range(self.proxy.rowCount())]
+        return list(self._order)
+
+    def row_of_cluster(self, cluster: int) -> int:
+        """The table row (after sorting and filtering) showing `cluster`, or -1."""
+        row = self.model.row_of(cluster)
+        if row < 0:
+            return -1
+        index = self.proxy.mapFromSource(self.model.index(row, ID))
+        return index.row() if index.isValid() else -1
 
     def select_row(self, proxy_row: int) -> None:
         """Select a table row as a click would (for tests and keyboard use)."""
         self.table.selectRow(proxy_row)
 
+    def select_rows(self, proxy_rows) -> None:
+        """Select several table rows as Ctrl+clicks would, the first one current."""
+        selection = self.table.selectionModel()
+        rows = list(proxy_rows)
+        flags = QItemSelectionModel.SelectionFlag.Rows
+        for i, row in enumerate(rows):
+            mode = (
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                if i == 0
+                else QItemSelectionModel.SelectionFlag.Select
+            )
+            selection.select(self.proxy.index(row, ID), mode | flags)
+        if rows:
+            selection.setCurrentIndex(
+                self.proxy.index(rows[0], ID), QItemSelectionModel.SelectionFlag.NoUpdate
+            )
+
+    def selected_ids(self) -> list[int]:
+        """Clusters of the selected rows; the current row's first."""
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        current = self.table.selectionModel().currentIndex()
+        if current.isValid() and current.row() in rows:
+            rows.remove(current.row())
+            rows.insert(0, current.row())
+        return [self.cluster_at(r) for r in rows]
+
     def _rows_selected(self, *_):
         if self._syncing:
             return
-        rows = self.table.selectionModel().selectedRows()
-        if rows:
-            self.controller.select_cluster(self.cluster_at(rows[0].row()))
+        ids = self.selected_ids()
+        if len(ids) == 1:
+            self.controller.select_cluster(ids[0])
+        elif ids:
+            self.controller.select_clusters(ids)
 
     def _show_selection(self) -> None:
-        cluster = self.controller.selected_cluster
+        c = self.controller
+        clusters = c.selected_clusters or (
+            () if c.selected_cluster is None else (c.selected_cluster,)
+        )
         selection = self.table.selectionModel()
         self._syncing = True
         try:
-            if cluster is None:
-                selection.clearSelection()
+            rows = [r for r in (self.row_of_cluster(k) for k in clusters) if r >= 0]
+            if sorted(rows) == sorted({i.row() for i in selection.selectedRows()}) and rows:
                 return
-            row = self.model.row_of(cluster)
-            if row < 0:
-                selection.clearSelection()
-                return
-            index = self.proxy.mapFromSource(self.model.index(row, ID))
-            if not index.isValid():  # filtered out
-                selection.clearSelection()
+            selection.clearSelection()
+            if not rows:
                 return
             flags = (
-                QItemSelectionModel.SelectionFlag.ClearAndSelect
-                | QItemSelectionModel.SelectionFlag.Rows
+                QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
             )
-            selection.setCurrentIndex(index, flags)
+            for row in rows:
+                selection.select(self.proxy.index(row, ID), flags)
+            index = self.proxy.index(rows[0], ID)
+            selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.NoUpdate)
             self.table.scrollTo(index)
         finally:
             self._syncing = False

@@ -1,0 +1,311 @@
+"""The review queue: clusters least certain first, with progress and "Mark reviewed and next".
+
+Certainty is the margin of a cluster's weakest link (the smallest similarity still needed
+to hold it together) above its shank's match threshold — `dant_core.curation.review_order`.
+Clusters labelled "reviewed" or "good" go to the end, greyed. Clicking a row selects it.
+The margins of many new clusters (opening a large result) are computed on a pool thread;
+after an edit only the few new clusters are left, computed at once.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PyQt6.QtCore import (
+    QAbstractTableModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QRunnable,
+    Qt,
+    QThreadPool,
+    pyqtSignal,
+)
+from PyQt6.QtGui import QColor
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dant_core.curation import REVIEWED_LABELS, cluster_margin
+
+from .common import export_widget
+
+BACKGROUND_AT_LEAST = 200  # this many clusters without a margin: compute on a pool thread
+DONE_COLOR = QColor("#9a9a9a")
+NEGATIVE_COLOR = QColor("#c0392b")
+COLUMNS = ("#", "Cluster", "Units", "Margin", "Label")
+COLUMN_TIPS = (
+    "Place in the review queue (least certain first)",
+    "Cluster id",
+    "Number of units in the cluster",
+    "Weakest link of the cluster minus its match threshold: small or negative means the "
+    "cluster barely holds together, so review it first",
+    "Curation label; reviewed and good clusters go to the end of the queue",
+)
+
+
+class _Bridge(QObject):
+    done = pyqtSignal(int, object, object)  # generation, {cluster id: margin}, curator
+
+
+class _MarginTask(QRunnable):
+    """Review margins of many clusters off the UI thread; stops early on `stop`."""
+
+    def __init__(self, result, curator, clusters, generation, bridge, stop):
+        super().__init__()
+        self.result, self.curator, self.clusters = result, curator, clusters
+        self.generation, self.bridge, self.stop = generation, bridge, stop
+
+    def run(self) -> None:
+        margins = {}
+        for cluster, units in self.clusters:
+            if self.stop.is_set():
+                return
+            try:
+                margins[cluster] = (
+                    cluster_margin(self.result, units) if units.size >= 2 else float("inf")
+                )
+            except Exception:  # noqa: BLE001 - left out; the queue computes it itself
+                pass
+        try:
+            self.bridge.done.emit(self.generation, margins, self.curator)
+        except RuntimeError:  # the view was deleted meanwhile
+            pass
+
+
+class ReviewQueueModel(QAbstractTableModel):
+    """Rows = `controller.review_queue()`, in that order."""
+
+    def __init__(self, controller, parent=None):
+        super().__init__(parent)
+        self.controller = controller
+        self.queue: list[int] = []
+        self.sizes: dict[int, int] = {}
+
+    def reload(self) -> None:
+        self.beginResetModel()
+        c = self.controller
+        self.queue = c.review_queue()
+        labels = c.idx_cluster
+        self.sizes = {}
+        if labels is not None and self.queue:
+            ids, counts = np.unique(labels[labels > 0], return_counts=True)
+            self.sizes = dict(zip(ids.tolist(), counts.tolist(), strict=True))
+        self.endResetModel()
+
+    def row_of(self, cluster) -> int:
+        try:
+            return self.queue.index(int(cluster))
+        except (ValueError, TypeError):
+            return -1
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self.queue)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section]
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return COLUMN_TIPS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        cluster = self.queue[row]
+        label = self.controller.cluster_label(cluster)
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return str(row + 1)
+            if col == 1:
+                return str(cluster)
+            if col == 2:
+                return str(self.sizes.get(cluster, 0))
+            if col == 3:
+                margin = self.controller.review_margin(cluster)
+                return "–" if margin is None or not np.isfinite(margin) else f"{margin:+.2f}"
+            return ("✓ " + label) if label in REVIEWED_LABELS else label
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if label in REVIEWED_LABELS:
+                return DONE_COLOR
+            margin = self.controller.review_margin(cluster) if col == 3 else None
+            if margin is not None and margin < 0:
+                return NEGATIVE_COLOR
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            align = Qt.AlignmentFlag.AlignLeft if col == 4 else Qt.AlignmentFlag.AlignRight
+            return int(align | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class ReviewQueueView(QWidget):
+    """Progress, a "Mark reviewed and next" button (the window's action) and the queue."""
+
+    def __init__(self, controller, mark_action=None, parent=None):
+        super().__init__(parent)
+        self.controller = controller
+        self.model = ReviewQueueModel(controller, self)
+        self.progress_label = QLabel(self)
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setTextVisible(False)
+        self.progress_bar.setMaximumHeight(8)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setToolTip(
+            "Clusters to check, least certain first. Click one to see it; "
+            "L (or Ctrl+R) marks it reviewed and moves to the next."
+        )
+        self.table.selectionModel().selectionChanged.connect(self._row_selected)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.progress_label, 1)
+        if mark_action is not None:
+            self.mark_button = QToolButton(self)
+            self.mark_button.setDefaultAction(mark_action)
+            self.mark_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            top.addWidget(self.mark_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.table, 1)
+
+        self._syncing = False
+        self._stale = True
+        self.computing = False
+        self._generation = 0
+        self._stop = threading.Event()
+        self._bridge = _Bridge(self)
+        self._bridge.done.connect(self._margins_done)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        controller.result_changed.connect(self._changed)
+        controller.clusters_changed.connect(self._changed)  # labels included
+        controller.selection_changed.connect(self._show_selection)
+        self._changed()
+
+    # The queue costs a similarity block per new cluster: work it out only when shown.
+
+    def _changed(self) -> None:
+        self._stale = True
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._show_progress()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
+
+    def refresh(self) -> None:
+        self._stale = False
+        missing = self.controller.review_margins_missing()
+        if len(missing) >= max(BACKGROUND_AT_LEAST, 1):
+            self._start_margins(missing)
+            return
+        self._fill()
+
+    def _start_margins(self, missing) -> None:
+        self._stop.set()
+        self._stop = threading.Event()
+        self._generation += 1
+        self.computing = True
+        c = self.controller
+        self.pool.start(
+            _MarginTask(c.result, c.curator, missing, self._generation, self._bridge, self._stop)
+        )
+        self._show_progress()
+
+    def _margins_done(self, generation: int, margins: dict, curator) -> None:
+        if generation != self._generation:
+            return
+        self.computing = False
+        self.controller.store_review_margins(margins, curator)
+        if self.isVisible():
+            self._fill()
+        else:
+            self._stale = True
+
+    def stop_background(self) -> None:
+        self._stop.set()
+        self.pool.clear()
+        self.pool.waitForDone(30_000)
+
+    def _fill(self) -> None:
+        self.computing = False
+        self._syncing = True
+        try:
+            self.model.reload()
+        finally:
+            self._syncing = False
+        self._show_progress()
+        self._show_selection()
+
+    def _show_progress(self) -> None:
+        done, total = self.controller.review_progress()
+        if self.controller.curator is None:
+            self.progress_label.setText("No clusters to review yet")
+        elif self.computing:
+            self.progress_label.setText(
+                f"Reviewed <b>{done}</b> / {total} clusters · ordering them by certainty…"
+            )
+        else:
+            self.progress_label.setText(f"Reviewed <b>{done}</b> / {total} clusters")
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(done)
+
+    def queue_ids(self) -> list[int]:
+        """The clusters listed, top to bottom."""
+        return list(self.model.queue)
+
+    def _row_selected(self, *_) -> None:
+        if self._syncing:
+            return
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            self.controller.select_cluster(self.model.queue[rows[0].row()])
+
+    def _show_selection(self) -> None:
+        if self._stale:
+            return
+        row = self.model.row_of(self.controller.selected_cluster)
+        selection = self.table.selectionModel()
+        self._syncing = True
+        try:
+            if row < 0:
+                selection.clearSelection()
+                return
+            index = self.model.index(row, 1)
+            flags = (
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows
+            )
+            selection.setCurrentIndex(index, flags)
+            self.table.scrollTo(index)
+        finally:
+            self._syncing = False
+
+    def export_image(self, path) -> None:
+        export_widget(self, path)
