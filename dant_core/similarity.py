@@ -38,6 +38,8 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
     return out
 
 
+# Two definitions of one loop on purpose: numba's on-disk cache keys a function by its
+# source location, so one Python function compiled twice would share cache entries.
 @njit(cache=True, nogil=True, parallel=True)
 def _paired_dot_parallel(x: np.ndarray, y: np.ndarray, ia: np.ndarray, ib: np.ndarray):
     out = np.empty(ia.shape[0])
