@@ -50,12 +50,14 @@ def auto_curate(
     n_cluster = int(labels.max(initial=0))
     pairs: list[tuple[int, int]] = []
     types: list[int] = []
+    blocks: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # cluster -> (its units, S among them)
 
     for k in range(1, n_cluster + 1):
         units = np.flatnonzero(labels == k)
         if units.size == 0:
             continue
         block = block_similarity(units)
+        blocks[k] = (units, block)
         local = np.arange(units.size)
         while True:
             s = sessions[units[local]]
@@ -84,7 +86,10 @@ def auto_curate(
             units = np.flatnonzero(labels == k)
             if units.size < 2:
                 continue
-            good = block_similarity(units) > threshold
+            # The split sees what the session rule left of the cluster: reuse its block.
+            members, block = blocks[k]
+            keep = np.searchsorted(members, units)
+            good = block[np.ix_(keep, keep)] > threshold
             np.fill_diagonal(good, True)
             n_parts, part = connected_components(good, directed=False)
             if n_parts <= 1:
