@@ -8,6 +8,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QImage
 
@@ -169,9 +170,19 @@ def test_invalid_settings_are_flagged_and_block_run(window, demo_folder, dialog_
     assert len(window.controller.settings.get("motionEstimation.features")) == 2
 
 
-def test_event_loop_stays_responsive_during_a_run(window, qtbot, demo_folder, dialog_log):
+@pytest.fixture(scope="module")
+def busy_demo_folder(tmp_path_factory):
+    """A demo big enough that tracking takes seconds, so latency is measured for a while."""
+    from dant_core.synthetic import make_demo
+
+    folder = tmp_path_factory.mktemp("busy") / "data"
+    make_demo(folder, n_units=600, n_sessions=8, seed=2)
+    return folder
+
+
+def test_event_loop_stays_responsive_during_a_run(window, qtbot, busy_demo_folder, dialog_log):
     """A 20 ms timer must never wait 100 ms while the engine works on its thread."""
-    _open(window, demo_folder, dialog_log)
+    _open(window, busy_demo_folder, dialog_log)
     c = window.controller
     gaps = []  # (gap seconds, stage running then)
     stage = {"now": "start"}
