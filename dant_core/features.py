@@ -78,7 +78,7 @@ def fit_monopole(x0, lower, upper, ptt, pos):
     lam = 1e-3
     jac = np.empty((n, 4))
     res = np.empty(n)
-    for it in range(500):
+    for _ in range(500):
         for k in range(n):
             dx = p[0] - pos[k, 0]
             dy = p[1] - pos[k, 1]

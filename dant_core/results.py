@@ -156,7 +156,8 @@ class TrackingResult:
 
     @property
     def _local_index(self) -> np.ndarray:
-        self.unit_shank_index
+        """Index of every unit within its shank's units (n_unit,)."""
+        _ = self.unit_shank_index  # fills both lookups
         return self.extra["local_index"]
 
     def _shank_index(self, unit: int) -> int:
@@ -830,7 +831,10 @@ def load_result(output_folder, dataset=None) -> TrackingResult:
         )
         computer = None
         if neighbourhoods is not None:
-            sub = lambda x: None if x is None else x[units]  # noqa: E731
+
+            def sub(x, units=units):
+                return None if x is None else x[units]
+
             computer = SimilarityComputer(
                 corrected,
                 neighbourhoods,

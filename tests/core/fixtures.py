@@ -30,7 +30,7 @@ def matched_pair_set(labels: np.ndarray) -> set[tuple[int, int]]:
     for k in np.unique(labels[labels > 0]):
         units = np.flatnonzero(labels == k)
         i, j = np.triu_indices(units.size, 1)
-        out.update(zip(units[i].tolist(), units[j].tolist()))
+        out.update(zip(units[i].tolist(), units[j].tolist(), strict=True))
     return out
 
 
