@@ -22,6 +22,12 @@ from .similarity import ChannelNeighbourhoods, SimilarityComputer
 
 LogFn = Callable[[str], None]
 
+# An early stop goes back to the motion of the pass before, whose waveforms were corrected
+# with exactly that motion; the final clustering reuses them and their waveform scores
+# (about 10 % of a 1,200-unit run) when that pass's waveforms, graph and a dense n x n score
+# table take less memory than this. At 20k units they take GBs: recomputed there instead.
+KEEP_PREVIOUS_PASS_BYTES = 1 << 30
+
 # The registration initialiser is used when the drift it finds spans more than this
 # fraction of `clustering.max_distance` (below that, zero is as good a start).
 REGISTRATION_MIN_SPAN = 0.5
@@ -183,14 +189,22 @@ def _track_shank(
             waveforms, depth, sessions, motion, channel_locations, n_templates, progress, cancel
         )
 
-    def cluster(names, corrected, motion: Motion, leaf_order=False) -> ClusteringRun:
-        computer = SimilarityComputer(
-            corrected,
-            neighbourhoods,
-            sub(features.auto_corr),
-            sub(features.isi),
-            sub(features.peth),
-        )
+    def cluster(names, corrected, motion: Motion, leaf_order=False, reuse=None):
+        """(run, computer); reuse: a _KeptPass on the same corrected waveforms, or None."""
+        if reuse is None:
+            computer = SimilarityComputer(
+                corrected,
+                neighbourhoods,
+                sub(features.auto_corr),
+                sub(features.isi),
+                sub(features.peth),
+            )
+        else:
+            computer = reuse.computer
+            if "Waveform" in reuse.run.feature_names:
+                k = reuse.run.feature_names.index("Waveform")
+                pairs = reuse.run.pairs
+                computer.remember_waveform_scores(pairs[:, 0], pairs[:, 1], reuse.run.scores[:, k])
         run = iterative_clustering(
             computer,
             names,
@@ -225,6 +239,9 @@ def _track_shank(
         initial = Motion.zero(n_session)
     started_from_zero = manual is None and not np.any(initial.constant)
     corrected = waveforms[None] if started_from_zero else correct(initial)
+    corrected_with = None if started_from_zero else initial  # the motion `corrected` has
+    kept = None  # the previous pass, while small (see KEEP_PREVIOUS_PASS_BYTES)
+    reuse = None
     motion = initial.copy()
     history: list[MotionPass] = []
     feature_sets = settings.motion_feature_sets()
@@ -233,7 +250,7 @@ def _track_shank(
     restored = None
     for i in range(n_pass):
         names = tuple(feature_sets[min(i, len(feature_sets) - 1)])
-        run = cluster(names, corrected, motion)[0]  # (its computer is not kept alive)
+        run, computer = cluster(names, corrected, motion)
         n_matched = run.n_matched_pairs
         log(f"Motion pass {i + 1}/{n_pass} ({', '.join(names)}): {n_matched} matched unit pairs")
         stages.step()
@@ -247,8 +264,13 @@ def _track_shank(
                 "motion correction stops and goes back to the starting motion"
             )
             history.append(MotionPass(names, n_matched, None))
-            del run, corrected  # free them before their successors are built (large n)
-            corrected = correct(restored)
+            del run, computer, corrected  # free them before their successors (large n)
+            if kept is not None and kept.corrected_with is restored:
+                reuse = kept
+                corrected = kept.computer.waveforms
+            else:
+                kept = None
+                corrected = correct(restored)
             stages.step(n_pass - i - 1)
             break
         good = _motion_pairs(run, sessions)
@@ -262,11 +284,16 @@ def _track_shank(
                 + "; their motion is left at 0"
             )
         history.append(MotionPass(names, n_matched, motion))
-        del run, corrected  # free them before their successors are built (large n)
+        kept = _KeptPass(corrected_with, computer, run)
+        if kept.nbytes > KEEP_PREVIOUS_PASS_BYTES:
+            kept = None
+        del run, computer, corrected  # free them before their successors (large n)
         corrected = correct(motion)
+        corrected_with = motion
 
     final_names = tuple(settings.get("clustering.features"))
-    final, computer = cluster(final_names, corrected, motion, leaf_order=True)
+    final, computer = cluster(final_names, corrected, motion, leaf_order=True, reuse=reuse)
+    del kept, reuse
     log(
         f"Final clustering ({', '.join(final_names)}): {final.n_matched_pairs} matched pairs, "
         f"weights {np.round(final.weights, 3).tolist()}, threshold {final.threshold:.3f}"
@@ -296,6 +323,23 @@ def _track_shank(
         corrected_waveforms=corrected,
         computer=computer,
     )
+
+
+@dataclass(frozen=True)
+class _KeptPass:
+    """A motion pass kept for the final clustering: the motion its waveforms were corrected
+    with (None: not corrected), its similarity computer (holding those waveforms), its run."""
+
+    corrected_with: Motion | None
+    computer: SimilarityComputer
+    run: ClusteringRun
+
+    @property
+    def nbytes(self) -> int:
+        """What keeping it costs, with the dense score table remember_waveform_scores makes."""
+        n = self.computer.n_units
+        graph = self.run.pairs.nbytes + self.run.scores.nbytes
+        return self.computer.waveforms.nbytes + graph + 8 * n * n
 
 
 def _motion_pairs(run: ClusteringRun, sessions: np.ndarray) -> np.ndarray:

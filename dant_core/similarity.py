@@ -300,6 +300,7 @@ class SimilarityComputer:
         own = self._member[self.peak_groups]  # (T, U, C): channel in the unit's own set
         self._own_total = np.einsum("tuc,tuc->tu", self._sums, own)
         self._own_sq = np.einsum("tuc,tuc->tu", self._sumsq, own)
+        self._known_waveform = None  # see remember_waveform_scores
         self._vectors = {}
         if auto_corr is not None:
             self._vectors["AutoCorr"] = normalize_rows(auto_corr)
@@ -408,8 +409,26 @@ class SimilarityComputer:
         dots = self._on_channels(units_r, channels, t) @ self._on_channels(units_c, channels, t).T
         _max_r_into(dots, total_r, spread_r, total_c, spread_c, n_el, best, at, transpose)
 
+    def remember_waveform_scores(self, a: np.ndarray, b: np.ndarray, values: np.ndarray) -> None:
+        """Keep waveform scores already computed for pairs (a[k], b[k]) on these very
+        waveforms (a previous clustering run's), so that waveform_scores computes only the
+        pairs it has not seen. Held as a dense (n_unit, n_unit) table: for small n only."""
+        known = np.full((self.n_units, self.n_units), np.nan)
+        known[a, b] = values
+        known[b, a] = values  # the score is symmetric
+        self._known_waveform = known
+
     def waveform_scores(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """max over templates and both directions of z(r(W_i[C_i], W_j[C_i])) per pair."""
+        if self._known_waveform is None:
+            return self._computed_waveform_scores(a, b)
+        out = self._known_waveform[a, b]
+        missing = np.flatnonzero(np.isnan(out))
+        if missing.size:
+            out[missing] = self._computed_waveform_scores(a[missing], b[missing])
+        return out
+
+    def _computed_waveform_scores(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if a.size == 0:
             return np.zeros(0)
         return _waveform_pair_scores(

@@ -219,3 +219,38 @@ def test_first_run_says_the_engine_is_compiling(small_demo, monkeypatch):
     logged.clear()
     run_tracking(ds, Settings.defaults(), log=logged.append)
     assert any("First run after installing: compiling" in line for line in logged)
+
+
+def test_final_clustering_reuses_the_pass_it_goes_back_to(small_demo, monkeypatch):
+    """After an early stop the final clustering runs on the waveforms of the pass before;
+    reusing that pass's waveforms and waveform scores gives the very same result as
+    recomputing them, with far fewer waveform pairs computed."""
+    from dant_core import pipeline
+    from dant_core.similarity import SimilarityComputer
+
+    computed = []
+    original = SimilarityComputer._computed_waveform_scores
+
+    def counting(self, a, b):
+        computed.append(a.size)
+        return original(self, a, b)
+
+    monkeypatch.setattr(SimilarityComputer, "_computed_waveform_scores", counting)
+    ds = load_dataset(small_demo)
+    logged = []
+    reused = run_tracking(ds, Settings.defaults(), log=logged.append)
+    assert any("Matches did not increase" in line for line in logged)  # the case under test
+    with_reuse = sum(computed)
+
+    computed.clear()
+    monkeypatch.setattr(pipeline, "KEEP_PREVIOUS_PASS_BYTES", 0)
+    recomputed = run_tracking(ds, Settings.defaults())
+    final_pairs = recomputed.pairs.shape[0]
+    assert sum(computed) - with_reuse > 0.9 * final_pairs
+    np.testing.assert_array_equal(reused.idx_cluster, recomputed.idx_cluster)
+    np.testing.assert_array_equal(reused.pairs, recomputed.pairs)
+    np.testing.assert_array_equal(reused.scores, recomputed.scores)
+    np.testing.assert_array_equal(reused.weights, recomputed.weights)
+    np.testing.assert_array_equal(
+        reused.shanks[0].corrected_waveforms, recomputed.shanks[0].corrected_waveforms
+    )

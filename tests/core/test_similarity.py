@@ -169,3 +169,25 @@ def test_graph_scores_in_chunks_equal_one_call_and_stop_on_cancel(monkeypatch):
 
     with pytest.raises(Cancelled):
         clustering.graph_scores(computer, pairs, names, cancel_after_first_chunk, token)
+
+
+def test_remembered_waveform_scores_are_used_and_the_rest_computed():
+    """A run's waveform scores handed to a computer on the same waveforms are read back (in
+    either pair orientation) instead of recomputed; pairs not handed over are computed."""
+    rng = np.random.default_rng(4)
+    locations = probe(16)
+    templates = random_templates(rng, 2, 60, locations)
+    hood = ChannelNeighbourhoods(locations, np.zeros(len(locations), int), 8)
+    fresh = SimilarityComputer(templates, hood)
+    a, b = np.triu_indices(60, 1)
+    want = fresh.scores(a, b, ("Waveform",))[:, 0]
+
+    reusing = SimilarityComputer(templates, hood)
+    known = rng.random(a.size) < 0.5
+    marked = want.copy()
+    marked[known] += 100.0  # marked, so a value that is read back is told from a recomputed one
+    reusing.remember_waveform_scores(a[known], b[known], marked[known])
+    flip = rng.random(a.size) < 0.5  # asked as (j, i) as well as (i, j)
+    got = reusing.scores(np.where(flip, b, a), np.where(flip, a, b), ("Waveform",))[:, 0]
+    np.testing.assert_array_equal(got[known], marked[known])
+    np.testing.assert_array_equal(got[~known], want[~known])
