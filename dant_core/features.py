@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from numba import njit
 
@@ -512,20 +514,6 @@ def compute_unit_features(
     peak_channels = np.argmax(ptt, axis=1).astype(np.int64)
     unit_shanks = dataset.channel_shanks[peak_channels].astype(np.int64)
 
-    locations, amplitude = localize_units(
-        ptt,
-        dataset.channel_locations,
-        int(settings.get("spikeLocation.n_nearest_channels")),
-        settings.get("spikeLocation.location_algorithm"),
-        progress,
-        cancel,
-    )
-
-    if settings.get("centering_waveforms"):
-        waveforms = center_waveforms(raw, peak_channels)
-    else:
-        waveforms = np.asarray(raw, dtype=np.float32)
-
     # ISI is cheap and pyDANT always writes isi.npy; the ACG is computed only when used.
     acg_args = (
         settings.get("autoCorr.window"),
@@ -537,13 +525,35 @@ def compute_unit_features(
         settings.get("ISI.binwidth"),
         settings.get("ISI.gaussian_sigma"),
     )
-    auto_corr, isi, notes = spike_train_features(
-        dataset.spike_times,
-        acg_args if "AutoCorr" in settings.features_used() else None,
-        isi_args,
-        progress,
-        cancel,
-    )
+
+    def trains():
+        return spike_train_features(
+            dataset.spike_times,
+            acg_args if "AutoCorr" in settings.features_used() else None,
+            isi_args,
+            progress,
+            cancel,
+        )
+
+    # The spike-train features and the localisation are independent serial loops that
+    # release the GIL: with a second core allowed, the first runs in a helper thread
+    # meanwhile (both cores busy, without the compile cost of parallel loops).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        spike_trains = pool.submit(trains) if numba.get_num_threads() > 1 else None
+        locations, amplitude = localize_units(
+            ptt,
+            dataset.channel_locations,
+            int(settings.get("spikeLocation.n_nearest_channels")),
+            settings.get("spikeLocation.location_algorithm"),
+            progress,
+            cancel,
+        )
+        if settings.get("centering_waveforms"):
+            waveforms = center_waveforms(raw, peak_channels)
+        else:
+            waveforms = np.asarray(raw, dtype=np.float32)
+        auto_corr, isi, notes = trains() if spike_trains is None else spike_trains.result()
+    cancel.check()  # (the spike trains may have been done before a late cancel request)
 
     return UnitFeatures(
         locations=locations,

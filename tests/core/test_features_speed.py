@@ -253,8 +253,9 @@ def test_compute_unit_features_can_be_cancelled(awkward_dataset):
 
     with pytest.raises(Cancelled):
         compute_unit_features(awkward_dataset, Settings.defaults(), progress, token)
-    # Stopped at the first check after the request: the spike trains were never started.
-    assert seen == ["Locating units"]
+    # The localisation stopped at its first check after the request (the spike trains,
+    # computed meanwhile in a helper thread, stop at theirs or were already done).
+    assert seen.count("Locating units") == 1
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
