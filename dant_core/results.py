@@ -269,8 +269,7 @@ class TrackingResult:
             templates = sh.corrected_waveforms  # (n_template, n_local, n_channel, n_sample)
             for t in range(n_t):
                 wf[sh.units, ..., t] = templates[min(t, templates.shape[0] - 1)]
-        wf.flush()
-        del wf
+        del wf  # (no msync: like the other files, the OS writes it back in its own time)
         save("CurationPairs.npy", self.curation_pairs)
         save("CurationTypes.npy", self.curation_types)
         save("CurationTypeNames.npy", np.array(CURATION_TYPE_NAMES))
