@@ -260,3 +260,19 @@ def test_compute_unit_features_can_be_cancelled(awkward_dataset):
     token.cancel()
     with pytest.raises(Cancelled):
         compute_unit_features(awkward_dataset, Settings.defaults(), cancel=token)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 5, 1), (40, 96, 90), (7, 3, 82)])
+def test_peak_to_trough_is_max_minus_min_over_samples(shape):
+    from dant_core.features import peak_to_trough
+
+    rng = np.random.default_rng(sum(shape))
+    w = rng.normal(size=shape).astype(np.float32)
+    w[0, 0] = -3.0  # a flat channel
+    want = w.max(axis=-1) - w.min(axis=-1)
+    got = peak_to_trough(w)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(peak_to_trough(w[:, ::2]), want[:, ::2])  # a strided view
+    w64 = w.astype(np.float64)
+    np.testing.assert_array_equal(peak_to_trough(w64), w64.max(axis=-1) - w64.min(axis=-1))
