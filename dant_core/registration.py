@@ -22,6 +22,7 @@ LOG_AMPLITUDE_SIGMA = 0.15
 N_LOG_AMPLITUDE = 12
 HUBER_DELTA = 5.0  # µm: pairwise shifts further than this from the fit count less
 MIN_CORRELATION = 0.2  # pairs of sessions whose best alignment is this poor are ignored
+DEPTH_REACH = 8.0  # sigmas: how far along depth a unit's Gaussian is evaluated
 
 
 def _session_densities(y, x, log_amp, sessions, n_session, y_grid, max_shift):
@@ -36,13 +37,23 @@ def _session_densities(y, x, log_amp, sessions, n_session, y_grid, max_shift):
     n_fft = int(2 ** np.ceil(np.log2(y_grid.size + 2 * max_shift / DEPTH_STEP + 1)))
     spectra = []
     energy = np.zeros(n_session)
+    # Each unit's Gaussian along depth is evaluated within DEPTH_REACH sigmas only (beyond,
+    # it is below 1e-14 of its peak): a banded kernel instead of n_depth exps per unit.
+    reach = int(np.ceil(DEPTH_REACH * DEPTH_SIGMA / DEPTH_STEP))
+    window = np.arange(-reach, reach + 1)
     for s in range(1, n_session + 1):
         units = np.flatnonzero(sessions == s)
-        depth_kernel = np.exp(-0.5 * ((y_grid[:, None] - y[units][None, :]) / DEPTH_SIGMA) ** 2)
+        nearest = np.rint((y[units] - y_grid[0]) / DEPTH_STEP).astype(np.int64)
+        rows = nearest[None, :] + window[:, None]  # (n_window, n_unit) grid indices
+        inside = (rows >= 0) & (rows < y_grid.size)
+        cols = np.broadcast_to(np.arange(units.size), rows.shape)
+        depth_kernel = np.zeros((y_grid.size, units.size))
+        gap = (y_grid[rows[inside]] - y[units][cols[inside]]) / DEPTH_SIGMA
+        depth_kernel[rows[inside], cols[inside]] = np.exp(-0.5 * gap**2)
         density = depth_kernel @ profile[units]  # (n_depth, n_col)
         energy[s - 1] = np.sum(density**2)
         spectra.append(np.fft.rfft(density, n=n_fft, axis=0))
-    return spectra, energy, n_fft
+    return np.array(spectra), energy, n_fft
 
 
 def pairwise_shifts(y, x, log_amp, sessions, n_session, max_shift):
@@ -53,12 +64,17 @@ def pairwise_shifts(y, x, log_amp, sessions, n_session, max_shift):
     )
     max_lag = int(round(max_shift / DEPTH_STEP))
     lags = np.r_[0 : max_lag + 1, -max_lag:0]
+    # Cross-spectra of every pair of sessions at once: per frequency, the Gram matrix of
+    # the sessions' spectra over the grid columns; then all cross-correlations in one go.
+    by_frequency = spectra.transpose(1, 0, 2)  # (n_freq, n_session, n_col)
+    gram = np.conj(by_frequency) @ by_frequency.transpose(0, 2, 1)
+    correlations = np.fft.irfft(gram, n=n_fft, axis=0)  # (n_fft, n_session, n_session)
     shifts, strength, pairs = [], [], []
     for i in range(n_session):
         for j in range(i + 1, n_session):
             if energy[i] == 0 or energy[j] == 0:
                 continue
-            xc = np.fft.irfft((np.conj(spectra[i]) * spectra[j]).sum(axis=1), n=n_fft)
+            xc = correlations[:, i, j]
             xc = np.concatenate((xc[: max_lag + 1], xc[n_fft - max_lag :])) / np.sqrt(
                 energy[i] * energy[j]
             )
