@@ -5,7 +5,12 @@ max_cluster_size=M, metric="precomputed", cluster_selection_method="eom",
 allow_single_cluster=False)`` run on the dense matrix in which missing pairs are ``inf``.
 With ``min_samples=1`` the mutual reachability distance is the distance itself, so the
 HDBSCAN hierarchy is the single-linkage tree, which only needs the minimum spanning forest
-of the graph; nothing here is ever n x n (except the optimal leaf order for small n).
+of the graph; the clustering never builds anything n x n.
+
+`single_linkage_order` gives the tree's leaves in the order the GUI sorts the similarity
+matrix by. For n <= 2000 it flips the tree's nodes to the optimal leaf ordering (Bar-Joseph,
+Gifford & Jaakkola 2001), the smallest sum of distances between neighbouring leaves,
+computed here with n x n tables and no scipy (see the comment above the leaf-order kernels).
 
 Conventions, all chosen to match scikit-learn's ``_tree.pyx``:
 
@@ -274,8 +279,11 @@ def _label_points(point_cluster, cl_parent, chosen):
 
 
 @njit(cache=True, nogil=True)
-def _leaf_order(n, left, right):
-    """Leaves (n,) of the tree whose root is the last row, left subtree first."""
+def _leaf_order(n, left, right, swapped):
+    """Leaves (n,) of the tree whose root is the last row, read depth first.
+
+    swapped: (n - 1,) bool; where True, that node's right subtree is read before its left.
+    """
     order = np.empty(n, np.int64)
     if n == 1:
         order[0] = 0
@@ -291,10 +299,201 @@ def _leaf_order(n, left, right):
             order[k] = v
             k += 1
         else:
-            stack[depth] = right[v - n]
-            stack[depth + 1] = left[v - n]
+            first, second = left[v - n], right[v - n]
+            if swapped[v - n]:
+                first, second = second, first
+            stack[depth] = second
+            stack[depth + 1] = first
             depth += 2
     return order
+
+
+# ----------------------------------------------------------------------------- leaf order
+
+# Optimal leaf ordering (Bar-Joseph, Gifford & Jaakkola 2001). Every node of a fixed binary
+# tree may show its two subtrees in either order; among those 2^(n-1) leaf orders, find
+# one whose sum of distances between neighbouring leaves is smallest.
+#
+# Leaves are renumbered by their position in the unflipped order, so that every subtree
+# is a range of positions [first, stop). The dynamic programme fills, bottom up, a
+# symmetric table cost[u, w]: the cheapest order of the subtree in which leaves u and w
+# first meet that starts with u and ends with w. For a node with children L and R, u in
+# L and w in R, the L part must end at a leaf m of the child of L not holding u (m = u
+# if L is a single leaf) and the R part start at a leaf k of the child of R not holding
+# w, so cost[u, w] = min over m, k of cost[u, m] + D[m, k] + cost[k, w]. The order is
+# then traced back from the root: the root takes its cheapest pair of ends, and every
+# node passes on to its children the inner ends (m, k) that realise its own entry.
+#
+# scipy.cluster.hierarchy.optimal_leaf_ordering, which pyDANT calls, fills the same table
+# but does not trace back: every node keeps the ends that are cheapest for itself rather
+# than the ones its parent's order needs, so its order can cost more (scipy issue #11227).
+# Where it does, our order differs from pyDANT's and has the smaller sum.
+
+
+@njit(cache=True, nogil=True)
+def _subtree_spans(n, left, right, order):
+    """Position range [first, stop) (2n - 1,) of every tree node in the leaf order `order`.
+
+    Leaves are nodes 0..n-1, row i of the tree is node n + i; `order` is left-first.
+    """
+    first = np.empty(2 * n - 1, np.int64)
+    stop = np.empty(2 * n - 1, np.int64)
+    for p in range(n):
+        first[order[p]] = p
+        stop[order[p]] = p + 1
+    for i in range(n - 1):
+        first[n + i] = first[left[i]]
+        stop[n + i] = stop[right[i]]
+    return first, stop
+
+
+@njit(cache=True, nogil=True)
+def _dense_distance(n, rows, cols, distance, position, far):
+    """Distance matrix (n, n) float64 between leaf positions; `far` where no pair is given."""
+    dense = np.full((n, n), far)
+    for p in range(n):
+        dense[p, p] = 0.0
+    for e in range(rows.shape[0]):
+        a = position[rows[e]]
+        b = position[cols[e]]
+        dense[a, b] = distance[e]
+        dense[b, a] = distance[e]
+    return dense
+
+
+@njit(cache=True, nogil=True)
+def _fill_pairs(cost, dense, u0, u1, m0, m1, k0, k1, w0, w1, near):
+    """cost[u, w] (and cost[w, u]) for u in [u0, u1), w in [w0, w1): the cheapest order
+    that runs from u through a leaf m in [m0, m1), jumps to a leaf k in [k0, k1) and ends
+    at w.
+
+    near: (n,) float64 scratch, for each u the min over m of cost[u, m] + D[m, k] at k.
+    """
+    for u in range(u0, u1):
+        for k in range(k0, k1):
+            near[k] = np.inf
+        for m in range(m0, m1):
+            um = cost[u, m]
+            for k in range(k0, k1):
+                near[k] = min(near[k], um + dense[m, k])
+        for w in range(w0, w1):
+            best = np.inf
+            for k in range(k0, k1):
+                best = min(best, near[k] + cost[w, k])
+            cost[u, w] = best
+            cost[w, u] = best
+
+
+@njit(cache=True, nogil=True)
+def _end_cost_table(n, left, right, first, stop, dense):
+    """Table (n, n) float64 whose entry [u, w] is the cheapest order, of the subtree where
+    leaves u and w meet, from u to w (0 on the diagonal).
+
+    Arguments are in leaf positions (see `_subtree_spans`); rows are children first.
+    """
+    cost = np.zeros((n, n))
+    near = np.empty(n)
+    for i in range(n - 1):
+        a = left[i]
+        b = right[i]
+        # u in one child of the left subtree, m in the other; w and k likewise on the right.
+        n_left = 1 if a < n else 2
+        n_right = 1 if b < n else 2
+        for s in range(n_left):
+            if a < n:
+                u_node = m_node = a
+            else:
+                u_node, m_node = left[a - n], right[a - n]
+                if s == 1:
+                    u_node, m_node = m_node, u_node
+            u0, u1, m0, m1 = first[u_node], stop[u_node], first[m_node], stop[m_node]
+            for t in range(n_right):
+                if b < n:
+                    w_node = k_node = b
+                else:
+                    w_node, k_node = right[b - n], left[b - n]
+                    if t == 1:
+                        w_node, k_node = k_node, w_node
+                w0, w1, k0, k1 = first[w_node], stop[w_node], first[k_node], stop[k_node]
+                # cost and D are symmetric, so the pairs can be filled from either end;
+                # take the one with less work.
+                from_u = (u1 - u0) * (k1 - k0) * ((m1 - m0) + (w1 - w0))
+                from_w = (w1 - w0) * (m1 - m0) * ((k1 - k0) + (u1 - u0))
+                if from_w < from_u:
+                    _fill_pairs(cost, dense, w0, w1, k0, k1, m0, m1, u0, u1, near)
+                else:
+                    _fill_pairs(cost, dense, u0, u1, m0, m1, k0, k1, w0, w1, near)
+    return cost
+
+
+@njit(cache=True, nogil=True)
+def _optimal_flips(n, left, right, first, stop, cost, dense):
+    """Swapped flags (n - 1,) bool of a leaf order of minimal total cost, traced from the root.
+
+    Each node is given the leaves its order must start and end with; it shows the child
+    holding the start first, and passes on to its children the inner ends (m, k) that
+    realise the table entry.
+    """
+    swapped = np.zeros(n - 1, np.bool_)
+    # The root's ends: its cheapest entry, the first in position order on ties.
+    a, b = left[n - 2], right[n - 2]
+    u, w = first[a], first[b]
+    for p in range(first[a], stop[a]):
+        for q in range(first[b], stop[b]):
+            if cost[p, q] < cost[u, w]:
+                u, w = p, q
+    # Pending nodes, each with the leaf positions its order must start and end at.
+    node = np.empty(n + 1, np.int64)
+    starts = np.empty(n + 1, np.int64)
+    ends = np.empty(n + 1, np.int64)
+    node[0], starts[0], ends[0] = 2 * n - 2, u, w
+    depth = 1
+    while depth > 0:
+        depth -= 1
+        v, start, end = node[depth], starts[depth], ends[depth]
+        if v < n:
+            continue
+        head, tail = left[v - n], right[v - n]
+        if start >= first[tail]:
+            swapped[v - n] = True
+            head, tail = tail, head
+        # The head subtree runs from `start` to a leaf m of its half without `start`.
+        m0, m1 = first[head], stop[head]
+        if head >= n:
+            inner = right[head - n] if start < first[right[head - n]] else left[head - n]
+            m0, m1 = first[inner], stop[inner]
+        k0, k1 = first[tail], stop[tail]
+        if tail >= n:
+            inner = left[tail - n] if end >= first[right[tail - n]] else right[tail - n]
+            k0, k1 = first[inner], stop[inner]
+        best = np.inf
+        best_m = m0
+        best_k = k0
+        for m in range(m0, m1):
+            for k in range(k0, k1):
+                value = cost[start, m] + dense[m, k] + cost[k, end]
+                if value < best:
+                    best = value
+                    best_m = m
+                    best_k = k
+        node[depth], starts[depth], ends[depth] = head, start, best_m
+        node[depth + 1], starts[depth + 1], ends[depth + 1] = tail, best_k, end
+        depth += 2
+    return swapped
+
+
+@njit(cache=True, nogil=True)
+def _minimal_leaf_order(n, left, right, rows, cols, distance, far):
+    """Leaves (n,) in an order of the tree with the smallest sum of neighbour distances,
+    `far` for pairs missing from the graph (n >= 2)."""
+    plain = _leaf_order(n, left, right, np.zeros(n - 1, np.bool_))
+    position = np.empty(n, np.int64)
+    for p in range(n):
+        position[plain[p]] = p
+    first, stop = _subtree_spans(n, left, right, plain)
+    dense = _dense_distance(n, rows, cols, distance, position, far)
+    cost = _end_cost_table(n, left, right, first, stop, dense)
+    return _leaf_order(n, left, right, _optimal_flips(n, left, right, first, stop, cost, dense))
 
 
 # ----------------------------------------------------------------------------- wrappers
@@ -371,28 +570,25 @@ def hdbscan_sparse(
 
 def single_linkage_order(n_points, rows, cols, distance, optimal: bool | None = None) -> np.ndarray:
     """Leaf order (n_points,) int64 of the single-linkage dendrogram of the sparse graph
-    (components placed one after another). optimal=None means: use scipy's
-    optimal_leaf_ordering when n_points <= 2000 (missing pairs given a distance larger
-    than every present one), else plain dendrogram order."""
+    (components placed one after another).
+
+    optimal: flip the tree's nodes so that the sum of distances between neighbouring leaves
+    is the smallest possible, missing pairs counting as a distance `far` above every present
+    one; None means yes when n_points <= 2000, as this costs O(n_points^2) memory.
+    Otherwise the plain dendrogram order. The optimum can differ from scipy's
+    optimal_leaf_ordering (pyDANT's order); see the comment above the leaf-order kernels.
+    """
     n = int(n_points)
     rows, cols, distance = _check_graph(n, rows, cols, distance)
     if n < 2:
         return np.arange(n, dtype=np.int64)
-    left, right, height, size = _hierarchy(n, rows, cols, distance)
+    left, right, _, _ = _hierarchy(n, rows, cols, distance)
     if optimal is None:
         optimal = n <= _OPTIMAL_ORDER_MAX_POINTS
     if not optimal:
-        return _leaf_order(n, left, right)
-
-    from scipy.cluster.hierarchy import leaves_list, optimal_leaf_ordering
+        return _leaf_order(n, left, right, np.zeros(n - 1, np.bool_))
 
     # Any value above every present distance keeps the tree the same (components
     # still meet last) and makes leaves of different components count as far apart.
     far = 2.0 * float(distance.max(initial=0.0)) + 1.0
-    i = np.minimum(rows, cols)
-    j = np.maximum(rows, cols)
-    condensed = np.full(n * (n - 1) // 2, far)
-    condensed[n * i - i * (i + 1) // 2 + (j - i - 1)] = distance
-    z = np.column_stack([left, right, np.where(np.isinf(height), far, height), size])
-    z = z.astype(np.float64)
-    return leaves_list(optimal_leaf_ordering(z, condensed)).astype(np.int64)
+    return _minimal_leaf_order(n, left, right, rows, cols, distance, far)

@@ -1,5 +1,8 @@
 """Sparse single-linkage HDBSCAN and leaf order, checked against scikit-learn and scipy."""
 
+import itertools
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -7,12 +10,14 @@ import pytest
 from scipy.cluster.hierarchy import fcluster, leaves_list, linkage, optimal_leaf_ordering
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
+from scipy.spatial.distance import squareform
 from sklearn.cluster import HDBSCAN
 from sklearn.cluster._hdbscan._tree import HIERARCHY_dtype, tree_to_labels
 
 from dant_core.linkage import (
     _check_graph,
     _hierarchy,
+    _leaf_order,
     _spanning_forest,
     hdbscan_sparse,
     single_linkage_order,
@@ -364,24 +369,222 @@ def test_leaf_order_keeps_clusters_and_components_together(seed, optimal):
         assert cluster_is_contiguous(order, np.flatnonzero(comp == k))
 
 
+# ----------------------------------------------------------------------------- optimal leaf order
+
+
+def path_cost(dense, order):
+    return dense[order[:-1], order[1:]].sum()
+
+
+def tree_and_distances(n, rows, cols, dist):
+    """Our single-linkage tree (left, right, height, size) of the graph and its distance
+    matrix (n, n), with missing pairs at the distance `far` single_linkage_order uses."""
+    r, c, d = _check_graph(n, rows, cols, dist)
+    left, right, height, size = _hierarchy(n, r, c, d)
+    far = 2.0 * float(d.max(initial=0.0)) + 1.0
+    dense = np.full((n, n), far)
+    np.fill_diagonal(dense, 0.0)
+    dense[r, c] = dense[c, r] = d
+    return (left, right, height, size), dense
+
+
+def scipy_leaf_order(n, rows, cols, dist):
+    """scipy's leaves_list(optimal_leaf_ordering(Z, D)) for our single-linkage tree of the
+    graph (pyDANT's order), infinite heights at `far`; also the distance matrix (n, n)."""
+    (left, right, height, size), dense = tree_and_distances(n, rows, cols, dist)
+    far = dense.max()
+    z = np.column_stack([left, right, np.where(np.isinf(height), far, height), size])
+    order = leaves_list(optimal_leaf_ordering(z.astype(float), squareform(dense, checks=False)))
+    return order, dense
+
+
+def is_order_of_tree(order, n, left, right):
+    """True if `order` is a permutation in which every subtree's leaves are contiguous,
+    which is exactly an order reachable by flipping nodes of the tree."""
+    if not np.array_equal(np.sort(order), np.arange(n)):
+        return False
+    position = np.argsort(order)
+    low = np.r_[position, np.zeros(n - 1, np.int64)]
+    high = low.copy()
+    count = np.r_[np.ones(n, np.int64), np.zeros(n - 1, np.int64)]
+    for i in range(n - 1):
+        a, b = left[i], right[i]
+        low[n + i] = min(low[a], low[b])
+        high[n + i] = max(high[a], high[b])
+        count[n + i] = count[a] + count[b]
+        if high[n + i] - low[n + i] + 1 != count[n + i]:
+            return False
+    return True
+
+
+def every_tree_order(n, rows, cols, dist):
+    """All 2^(n-1) leaf orders of our tree (set of tuples), their smallest cost, the matrix."""
+    (left, right, _, _), dense = tree_and_distances(n, rows, cols, dist)
+    orders = set()
+    best = np.inf
+    for flips in itertools.product([False, True], repeat=n - 1):
+        order = _leaf_order(n, left, right, np.array(flips, dtype=np.bool_))
+        orders.add(tuple(order))
+        best = min(best, path_cost(dense, order))
+    return orders, best, dense
+
+
+def assert_minimal(n, rows, cols, dist):
+    """Our order is one of the tree's orders and costs exactly the brute-force minimum."""
+    orders, best, dense = every_tree_order(n, rows, cols, dist)
+    ours = single_linkage_order(n, rows, cols, dist)
+    assert ours.dtype == np.int64
+    assert tuple(ours) in orders
+    assert np.isclose(path_cost(dense, ours), best, rtol=1e-12, atol=0.0)
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("tied", [False, True])
+def test_leaf_order_is_minimal_by_brute_force(seed, tied):
+    rng = np.random.default_rng([1500, seed, tied])
+    n = int(rng.integers(2, 8))
+    r, c = np.triu_indices(n, 1)
+    keep = rng.random(r.size) < rng.uniform(0.3, 1.0)  # some graphs disconnected
+    r, c = r[keep], c[keep]
+    if tied:
+        d = rng.choice([0.5, 0.6, 1.0], r.size)
+    else:
+        d = rng.uniform(0.0, 1.0, r.size) ** 3  # spread out, so flips matter
+    assert_minimal(n, r, c, d)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_leaf_order_is_minimal_on_every_small_graph(n):
+    # Every edge set on n points, with distinct and with tied distances.
+    rng = np.random.default_rng(1400 + n)
+    pairs = list(itertools.combinations(range(n), 2))
+    for keep in itertools.product([False, True], repeat=len(pairs)):
+        chosen = np.array(
+            [p for p, k in zip(pairs, keep, strict=True) if k], dtype=np.int64
+        ).reshape(-1, 2)
+        for d in (rng.uniform(0.5, 1.0, len(chosen)), rng.choice([0.5, 0.7], len(chosen))):
+            assert_minimal(n, chosen[:, 0], chosen[:, 1], d)
+
+
+def test_leaf_order_beats_scipy_where_scipy_is_not_minimal():
+    # scipy issue #11227: scipy's optimal_leaf_ordering lets every node choose its ends for
+    # itself, and here ends at 103 where the tree allows 14.
+    r, c = np.triu_indices(4, 1)
+    d = np.array([2.0, 10.0, 10000.0, 1.0, 3.0, 100.0])
+    reference, dense = scipy_leaf_order(4, r, c, d)
+    ours = single_linkage_order(4, r, c, d)
+    (left, right, _, _), _ = tree_and_distances(4, r, c, d)
+    assert is_order_of_tree(ours, 4, left, right)
+    assert path_cost(dense, reference) == 103.0
+    assert path_cost(dense, ours) == 14.0
+
+
+def with_isolated(rng, n, rows, cols, n_isolated):
+    """The graph with n_isolated points added and all points shuffled in index order."""
+    perm = rng.permutation(n + n_isolated)
+    return n + n_isolated, perm[rows], perm[cols]
+
+
+def graph_for_order(kind, seed):
+    """(n, rows, cols, dist) of one kind of test graph."""
+    rng = np.random.default_rng([1200, seed, len(kind)])
+    if kind == "realistic":
+        n, r, c, d, _ = realistic(rng, int(rng.integers(20, 60)), int(rng.integers(3, 10)))
+    elif kind == "complete":
+        n = int(rng.integers(20, 150))
+        r, c = np.triu_indices(n, 1)
+        d = rng.uniform(0.5, 1.0, r.size)
+    elif kind == "sparse":
+        n = int(rng.integers(20, 250))
+        r, c, d = random_graph(rng, n, rng.uniform(0.01, 0.2))
+    elif kind == "depth_window":
+        # Units along the probe, compared only within a depth window (as the track does).
+        n = int(rng.integers(50, 400))
+        depth = rng.uniform(0.0, 15.0 * n, n)
+        r, c = np.triu_indices(n, 1)
+        near = np.abs(depth[r] - depth[c]) < 60.0
+        r, c = r[near], c[near]
+        d = rng.uniform(0.5, 1.3, r.size)
+    elif kind == "tied":
+        # Four distinct distances: many orders of equal cost.
+        n = int(rng.integers(20, 250))
+        r, c, _ = random_graph(rng, n, rng.uniform(0.02, 0.5))
+        d = 0.5 + 0.1 * rng.integers(0, 4, r.size)
+    elif kind == "disconnected":
+        sizes = rng.integers(2, 30, int(rng.integers(2, 6)))
+        parts = [random_graph(rng, int(k), rng.uniform(0.1, 0.8)) for k in sizes]
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        r = np.concatenate([p[0] + s for p, s in zip(parts, starts, strict=True)])
+        c = np.concatenate([p[1] + s for p, s in zip(parts, starts, strict=True)])
+        d = np.concatenate([p[2] for p in parts])
+        n, r, c = with_isolated(rng, int(sizes.sum()), r, c, int(rng.integers(1, 6)))
+    return n, r, c, d
+
+
+ORDER_KINDS = ["realistic", "complete", "sparse", "depth_window", "tied", "disconnected"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("kind", ORDER_KINDS)
+def test_leaf_order_never_costlier_than_scipy(kind, seed):
+    # scipy's order is one of the tree's orders, so the minimum can only be at or below it.
+    n, r, c, d = graph_for_order(kind, seed)
+    reference, dense = scipy_leaf_order(n, r, c, d)
+    ours = single_linkage_order(n, r, c, d)
+    (left, right, _, _), _ = tree_and_distances(n, r, c, d)
+    assert is_order_of_tree(ours, n, left, right)
+    assert path_cost(dense, ours) <= path_cost(dense, reference) * (1.0 + 1e-12)
+    # Not vacuous: the flips changed the plain dendrogram order.
+    plain = single_linkage_order(n, r, c, d, optimal=False)
+    assert path_cost(dense, ours) < path_cost(dense, plain)
+
+
+@pytest.mark.parametrize("kind", ["realistic", "depth_window", "disconnected"])
+def test_leaf_order_beats_scipy_on_track_like_graphs(kind):
+    n, r, c, d = graph_for_order(kind, 100)
+    reference, dense = scipy_leaf_order(n, r, c, d)
+    ours = single_linkage_order(n, r, c, d)
+    assert path_cost(dense, ours) < path_cost(dense, reference)
+
+
 @pytest.mark.parametrize("seed", range(3))
-def test_optimal_leaf_order_is_optimal(seed):
-    # On a complete graph the optimal order has the same total adjacent distance as
-    # scipy's own single linkage + optimal_leaf_ordering (the set of reachable
-    # orders does not depend on how the tree's children are oriented).
+def test_leaf_order_not_costlier_than_scipy_linkage(seed):
+    # On a complete graph scipy's own single linkage has the same merges as our tree with
+    # other child orientations, which do not change the orders a tree can reach.
     rng = np.random.default_rng(1100 + seed)
     n = 60
     r, c = np.triu_indices(n, 1)
     d = rng.uniform(0.5, 1.0, r.size)
-    dense = np.zeros((n, n))
-    dense[r, c] = dense[c, r] = d
-    z = linkage(d, method="single")
-    reference = leaves_list(optimal_leaf_ordering(z, d))
+    dense = squareform(d)
+    reference = leaves_list(optimal_leaf_ordering(linkage(d, method="single"), d))
     ours = single_linkage_order(n, r, c, d)
-    plain = single_linkage_order(n, r, c, d, optimal=False)
+    assert path_cost(dense, ours) <= path_cost(dense, reference) * (1.0 + 1e-12)
 
-    def cost(order):
-        return dense[order[:-1], order[1:]].sum()
 
-    assert np.isclose(cost(ours), cost(reference), rtol=1e-12)
-    assert cost(ours) <= cost(plain) + 1e-12
+def test_leaf_order_optimal_by_default_up_to_2000_points():
+    n, r, c, d = graph_for_order("depth_window", 0)
+    # 2000 points: the graph plus isolated ones; one more and the default is the plain order.
+    for total in (2000, 2001):
+        rng = np.random.default_rng(total)
+        _, rows, cols = with_isolated(rng, n, r, c, total - n)
+        default = single_linkage_order(total, rows, cols, d)
+        plain = single_linkage_order(total, rows, cols, d, optimal=False)
+        optimal = single_linkage_order(total, rows, cols, d, optimal=True)
+        assert not np.array_equal(optimal, plain)
+        np.testing.assert_array_equal(default, optimal if total == 2000 else plain)
+
+
+def test_leaf_order_does_not_import_scipy_cluster():
+    # The track runs single_linkage_order on every run; importing scipy.cluster costs
+    # about 0.2 s. A fresh interpreter, since this test module imports it itself.
+    code = (
+        "import sys, numpy as np\n"
+        "import dant_core.pipeline, dant_core.linkage as L\n"
+        "r, c = np.triu_indices(30, 1)\n"
+        "d = np.random.default_rng(0).uniform(0.5, 1.0, r.size)\n"
+        "order = L.single_linkage_order(30, r, c, d)\n"
+        "assert sorted(order) == list(range(30))\n"
+        "print('scipy.cluster' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
