@@ -18,7 +18,7 @@ from .progress import CancelToken, ProgressFn, no_progress
 from .registration import register_sessions
 from .results import ShankTracking, TrackingResult, merge_shanks
 from .settings import Settings
-from .similarity import ChannelNeighbourhoods, SimilarityComputer
+from .similarity import ChannelNeighbourhoods, SimilarityComputer, SpikeTrainVectors
 
 LogFn = Callable[[str], None]
 
@@ -184,6 +184,9 @@ def _track_shank(
     def sub(x):
         return None if x is None else x[units]
 
+    # The spike-train features do not move: prepared once for every pass.
+    trains = SpikeTrainVectors(sub(features.auto_corr), sub(features.isi), sub(features.peth))
+
     def correct(motion: Motion) -> np.ndarray:
         return correct_waveforms(
             waveforms, depth, sessions, motion, channel_locations, n_templates, progress, cancel
@@ -192,13 +195,7 @@ def _track_shank(
     def cluster(names, corrected, motion: Motion, leaf_order=False, reuse=None):
         """(run, computer); reuse: a _KeptPass on the same corrected waveforms, or None."""
         if reuse is None:
-            computer = SimilarityComputer(
-                corrected,
-                neighbourhoods,
-                sub(features.auto_corr),
-                sub(features.isi),
-                sub(features.peth),
-            )
+            computer = SimilarityComputer(corrected, neighbourhoods, trains=trains)
         else:
             computer = reuse.computer
             if "Waveform" in reuse.run.feature_names:

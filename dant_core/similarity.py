@@ -272,14 +272,47 @@ def _channel_sums(w, sums, sumsq) -> None:
                 sumsq[t, u, c] = q
 
 
+class SpikeTrainVectors:
+    """The spike-train features (AutoCorr, ISI, PETH) ready for correlation: rows centred
+    and scaled to unit norm. They do not change with motion, so one instance serves every
+    pass of a run.
+
+    A PETH with NaN bins is kept raw: its r is taken over the bins valid in both units.
+    """
+
+    def __init__(self, auto_corr=None, isi=None, peth=None):
+        self.vectors = {}
+        if auto_corr is not None:
+            self.vectors["AutoCorr"] = normalize_rows(auto_corr)
+        if isi is not None:
+            self.vectors["ISI"] = normalize_rows(isi)
+        self.peth_with_gaps = None
+        if peth is not None:
+            if np.isnan(peth).any():
+                self.peth_with_gaps = np.ascontiguousarray(peth, dtype=np.float64)
+            else:
+                self.vectors["PETH"] = normalize_rows(peth)
+
+    def correlation(self, name: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Pearson r (n_pair,) of pairs (a[k], b[k]) for a feature in `vectors`."""
+        v = self.vectors[name]
+        return _paired_dot(v, v, a, b)
+
+    def correlation_block(self, name: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Pearson r (len(rows), len(cols)) of every (row, col) pair."""
+        v = self.vectors[name]
+        return v[rows] @ v[cols].T
+
+
 class SimilarityComputer:
     """Per-feature similarity scores for arbitrary unit pairs.
 
     waveforms: corrected waveforms, template-major (n_template, n_unit, n_channel, n_sample)
-    float32 (a 3-D array is one template); auto_corr / isi / peth: (n_unit, n_point) or None.
+    float32 (a 3-D array is one template); auto_corr / isi / peth: (n_unit, n_point) or None,
+    or instead `trains`, a SpikeTrainVectors of them shared between computers.
     """
 
-    def __init__(self, waveforms, neighbourhoods, auto_corr=None, isi=None, peth=None):
+    def __init__(self, waveforms, neighbourhoods, auto_corr=None, isi=None, peth=None, trains=None):
         w = np.ascontiguousarray(waveforms, dtype=np.float32)
         if w.ndim == 3:
             w = w[None]
@@ -304,17 +337,9 @@ class SimilarityComputer:
         self._own_total = np.einsum("tuc,tuc->tu", self._sums, own)
         self._own_sq = np.einsum("tuc,tuc->tu", self._sumsq, own)
         self._known_waveform = None  # see remember_waveform_scores
-        self._vectors = {}
-        if auto_corr is not None:
-            self._vectors["AutoCorr"] = normalize_rows(auto_corr)
-        if isi is not None:
-            self._vectors["ISI"] = normalize_rows(isi)
-        self.peth = None
-        if peth is not None:
-            if np.isnan(peth).any():
-                self.peth = np.ascontiguousarray(peth, dtype=np.float64)
-            else:
-                self._vectors["PETH"] = normalize_rows(peth)
+        self.trains = trains if trains is not None else SpikeTrainVectors(auto_corr, isi, peth)
+        self._vectors = self.trains.vectors
+        self.peth = self.trains.peth_with_gaps
 
     def available(self, name: str) -> bool:
         if name == "Waveform":
@@ -342,8 +367,7 @@ class SimilarityComputer:
                     )
                 fisher_z(r, out=out[:, f])
             elif name in self._vectors:
-                v = self._vectors[name]
-                fisher_z(_paired_dot(v, v, a, b), out=out[:, f])
+                fisher_z(self.trains.correlation(name, a, b), out=out[:, f])
             else:
                 raise DatasetError(f"the feature {name!r} has no data in this data folder")
         out[a == b] = MAX_SIMILARITY
@@ -365,8 +389,7 @@ class SimilarityComputer:
             if name == "Waveform":
                 out[:, :, f] = self._waveform_block(rows, cols)
             elif name in self._vectors:
-                v = self._vectors[name]
-                out[:, :, f] = fisher_z(v[rows] @ v[cols].T)
+                out[:, :, f] = fisher_z(self.trains.correlation_block(name, rows, cols))
             else:
                 ia, ib = np.meshgrid(rows, cols, indexing="ij")
                 out[:, :, f] = self.scores(ia.ravel(), ib.ravel(), (name,)).reshape(

@@ -9,6 +9,7 @@ from dant_core.similarity import (
     MAX_SIMILARITY,
     ChannelNeighbourhoods,
     SimilarityComputer,
+    SpikeTrainVectors,
     fisher_z,
 )
 
@@ -191,3 +192,30 @@ def test_remembered_waveform_scores_are_used_and_the_rest_computed():
     got = reusing.scores(np.where(flip, b, a), np.where(flip, a, b), ("Waveform",))[:, 0]
     np.testing.assert_array_equal(got[known], marked[known])
     np.testing.assert_array_equal(got[~known], want[~known])
+
+
+def test_shared_spike_train_vectors_give_the_same_scores():
+    """One SpikeTrainVectors serves every pass: a computer built on it scores as one built
+    on the raw features, and the AutoCorr score is the Fisher z of Pearson r."""
+    rng = np.random.default_rng(8)
+    locations = probe(12)
+    templates = random_templates(rng, 1, 70, locations)
+    hood = ChannelNeighbourhoods(locations, np.zeros(len(locations), int), 6)
+    auto_corr = rng.random((70, 41))
+    auto_corr[5] = 0.3  # a flat row: r 0, score 0, with everything
+    peth = rng.normal(size=(70, 12))
+    trains = SpikeTrainVectors(auto_corr=auto_corr, peth=peth)
+    a, b = np.triu_indices(70, 1)
+    names = ("AutoCorr", "PETH")
+    shared = SimilarityComputer(templates, hood, trains=trains).scores(a, b, names)
+    own = SimilarityComputer(templates, hood, auto_corr=auto_corr, peth=peth).scores(a, b, names)
+    np.testing.assert_array_equal(shared, own)
+    flat = (a == 5) | (b == 5)
+    np.testing.assert_array_equal(shared[flat, 0], 0.0)
+    r = np.array(
+        [
+            np.corrcoef(auto_corr[i], auto_corr[j])[0, 1]
+            for i, j in zip(a[~flat], b[~flat], strict=True)
+        ]
+    )
+    np.testing.assert_allclose(shared[~flat, 0], np.arctanh(r), rtol=0, atol=1e-12)
