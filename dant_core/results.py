@@ -258,18 +258,7 @@ class TrackingResult:
         save("motion_linear_scale.npy", np.array(LINEAR_SCALE))
         save("motion_linear.npy", lin[0] if single else lin)
         save("motion_constant.npy", const[0] if single else const)
-        n_t = max(sh.corrected_waveforms.shape[0] for sh in self.shanks) if self.shanks else 1
-        wf = np.lib.format.open_memmap(
-            folder / "waveforms_corrected.npy",
-            mode="w+",
-            dtype=np.float32,
-            shape=(n, *f.waveforms.shape[1:], n_t),
-        )
-        for sh in self.shanks:
-            templates = sh.corrected_waveforms  # (n_template, n_local, n_channel, n_sample)
-            for t in range(n_t):
-                wf[sh.units, ..., t] = templates[min(t, templates.shape[0] - 1)]
-        del wf  # (no msync: like the other files, the OS writes it back in its own time)
+        self._write_corrected_waveforms(folder / "waveforms_corrected.npy")
         save("CurationPairs.npy", self.curation_pairs)
         save("CurationTypes.npy", self.curation_types)
         save("CurationTypeNames.npy", np.array(CURATION_TYPE_NAMES))
@@ -278,6 +267,30 @@ class TrackingResult:
             self._write_dense(folder)
         np.savez(folder / RESULT_FILE, **self._state_arrays())
         (folder / "settings.json").write_text(json.dumps(self.settings_dict, indent=2))
+
+    def _write_corrected_waveforms(self, path: Path, chunk: int = 256) -> None:
+        """waveforms_corrected.npy: (n_unit, n_channel, n_sample, n_template) float32, as
+        pyDANT lays it out (template last). Written `chunk` units at a time from the
+        template-major arrays: no file mapping and no n-sized copy."""
+        n_t = max(sh.corrected_waveforms.shape[0] for sh in self.shanks) if self.shanks else 1
+        shape = (self.n_units, *self.features.waveforms.shape[1:], n_t)
+        header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+        shank_of, local = self.unit_shank_index, self._local_index
+        with open(path, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            for start in range(0, self.n_units, chunk):
+                units = np.arange(start, min(self.n_units, start + chunk))
+                block = np.zeros((units.size, *shape[1:]), dtype=np.float32)
+                for s, sh in enumerate(self.shanks):
+                    at = np.flatnonzero(shank_of[units] == s)
+                    if at.size == 0:
+                        continue
+                    templates = sh.corrected_waveforms  # (n_template, n_local, C, S)
+                    for t in range(n_t):
+                        block[at, ..., t] = templates[min(t, templates.shape[0] - 1)][
+                            local[units[at]]
+                        ]
+                block.tofile(f)
 
     def _write_dense(self, folder: Path) -> None:
         units = np.arange(self.n_units)
