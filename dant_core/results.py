@@ -131,6 +131,12 @@ class TrackingResult:
             return self.dense_similarity[np.ix_(rows, cols)]
         if feature in self.dense_features:
             return self.dense_features[feature][np.ix_(rows, cols)]
+        names = self.feature_names if feature is None else (feature,)
+        if len(self.shanks) == 1 and _holds_every_unit(self.shanks[0].units, self.n_units):
+            shank = self.shanks[0]  # local indices are global ones: no gathers, no copies
+            if shank.computer is not None:
+                sc = shank.computer.block_scores(rows, cols, names)
+                return sc @ self.weights[0] if feature is None else sc[..., 0]
         out = np.zeros((rows.size, cols.size))
         shank_of = self.unit_shank_index
         for s, shank in enumerate(self.shanks):
@@ -141,7 +147,6 @@ class TrackingResult:
             if r.size == 0 or c.size == 0:
                 continue
             local = self._local_index
-            names = self.feature_names if feature is None else (feature,)
             sc = shank.computer.block_scores(local[rows[r]], local[cols[c]], names)
             vals = sc @ self.weights[s] if feature is None else sc[..., 0]
             out[np.ix_(r, c)] = vals.reshape(r.size, c.size)
@@ -294,8 +299,6 @@ class TrackingResult:
 
     def _write_dense(self, folder: Path) -> None:
         units = np.arange(self.n_units)
-        from .autocuration import renumber  # noqa: F401  (keeps import graph obvious)
-
         per_feature = {
             "Waveform": "waveform_similarity_matrix.npy",
             "AutoCorr": "AutoCorr_similarity_matrix.npy",
@@ -309,9 +312,11 @@ class TrackingResult:
                 np.fill_diagonal(m, MAX_SIMILARITY)
                 k = self.feature_names.index(name)
                 for s, sh in enumerate(self.shanks):
-                    total[np.ix_(sh.units, sh.units)] += (
-                        self.weights[s, k] * m[np.ix_(sh.units, sh.units)]
-                    )
+                    if _holds_every_unit(sh.units, self.n_units):
+                        total += self.weights[s, k] * m
+                    else:
+                        within = np.ix_(sh.units, sh.units)
+                        total[within] += self.weights[s, k] * m[within]
             else:
                 m = np.zeros((self.n_units, self.n_units))
             np.save(folder / file, m)

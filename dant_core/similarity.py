@@ -384,19 +384,19 @@ class SimilarityComputer:
         if rows.size * cols.size <= SMALL_BLOCK_PAIRS:
             ia, ib = np.meshgrid(rows, cols, indexing="ij")
             return self.scores(ia.ravel(), ib.ravel(), names).reshape(rows.size, cols.size, -1)
-        out = np.zeros((rows.size, cols.size, len(names)))
-        for f, name in enumerate(names):
-            if name == "Waveform":
-                out[:, :, f] = self._waveform_block(rows, cols)
-            elif name in self._vectors:
-                out[:, :, f] = fisher_z(self.trains.correlation_block(name, rows, cols))
-            else:
-                ia, ib = np.meshgrid(rows, cols, indexing="ij")
-                out[:, :, f] = self.scores(ia.ravel(), ib.ravel(), (name,)).reshape(
-                    rows.size, cols.size
-                )
+        blocks = [self._feature_block(name, rows, cols) for name in names]
+        # One feature (the dense output files ask one at a time): no copy into a stack.
+        out = blocks[0][:, :, None] if len(blocks) == 1 else np.stack(blocks, axis=-1)
         out[rows[:, None] == cols[None, :]] = MAX_SIMILARITY
         return out
+
+    def _feature_block(self, name: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        if name == "Waveform":
+            return self._waveform_block(rows, cols)
+        if name in self._vectors:
+            return fisher_z(self.trains.correlation_block(name, rows, cols))
+        ia, ib = np.meshgrid(rows, cols, indexing="ij")
+        return self.scores(ia.ravel(), ib.ravel(), (name,)).reshape(rows.size, cols.size)
 
     def _waveform_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         # z is increasing in r (and an undefined r counts as r = 0, z = 0), so the largest r
@@ -415,7 +415,7 @@ class SimilarityComputer:
                     )
         if square:  # a square block holds both directions of every pair: take the larger
             best = np.maximum(best, best.T)
-        return fisher_z(best)
+        return fisher_z(best, out=best)
 
     def _max_correlation_into(self, best, channels, units_r, at, units_c, t, transpose) -> None:
         """best[at[a], b] = max(best[at[a], b], r(units_r[a], units_c[b])) (r on `channels`,
