@@ -8,6 +8,7 @@ unexpected failure exits 1. docs/errors.md lists the messages.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 import traceback
@@ -194,5 +195,14 @@ def main(argv=None) -> int:
         return 1
 
 
+def run() -> None:
+    """The `dant` command: main(), then exit without the interpreter's final cyclic garbage
+    collection. With numba loaded those passes take ~0.2 s; gc.freeze leaves what is left
+    to reference counting (files are closed and outputs written by then)."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
