@@ -1,4 +1,4 @@
-"""Run pyDANT (runDANT) on a data folder with its DEFAULT settings (SPEC §9).
+"""Run pyDANT (runDANT) on a data folder with its DEFAULT settings (docs/method.md §9).
 
     PYDANT_PYTHON _pydant_run.py DATA OUTPUT [--n-jobs N] [--settings-out FILE]
 

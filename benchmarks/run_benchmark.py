@@ -1,7 +1,7 @@
 """Benchmark DANT Desktop (`dant track`) against pyDANT on synthetic ground-truth data.
 
     python benchmarks/run_benchmark.py --units 1200 --sessions 12 \
-        [--pydant-python /work/pydant_venv/bin/python] [--repeat 2] [--workdir DIR]
+        [--pydant-python PATH/TO/PYDANT_VENV/bin/python] [--repeat 2] [--workdir DIR]
 
 1. writes a demo data folder with `dant demo` (and its truth beside it);
 2. runs `dant track` on it in a subprocess, measuring wall time and peak memory

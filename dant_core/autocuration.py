@@ -1,4 +1,7 @@
-"""Automatic curation of the final clusters: one unit per session, split weak links (SPEC §7)."""
+"""Automatic curation of the final clusters: one unit per session, split weak links.
+
+See docs/method.md §7.
+"""
 
 from __future__ import annotations
 
@@ -71,7 +74,7 @@ def auto_curate(
     threshold: float,
     auto_split: bool,
 ) -> AutoCuration:
-    """Apply SPEC §7 to HDBSCAN `labels`; `block_similarity(units)` gives S among `units`."""
+    """Apply docs/method.md §7 to HDBSCAN `labels`; `block_similarity(units)`: S among `units`."""
     labels = labels.astype(np.int64).copy()
     n_cluster = int(labels.max(initial=0))
     pairs: list[tuple[int, int]] = []

@@ -1,4 +1,7 @@
-"""One iterative clustering run: HDBSCAN on the similarity graph, LDA re-weighting (SPEC §4)."""
+"""One iterative clustering run: HDBSCAN on the similarity graph, LDA re-weighting.
+
+See docs/method.md §4.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +15,12 @@ from .linkage import hdbscan_sparse, single_linkage_order
 from .progress import CancelToken, ProgressFn, no_progress
 from .similarity import SimilarityComputer
 
-# The HDBSCAN graph links units whose motion-corrected depths differ by up to this many
-# times `clustering.max_distance`. SPEC §11 found the dense matrix's clusters from 0.6x
-# upwards on real data. On our 384-channel demo (1,200 units) 1.5x still changed a few
-# clusters (pair F1 0.972 against 0.977 with the dense matrix, which matches pyDANT) and
-# 2x gave the dense result. A few clusters can still differ from the dense matrix's (96-
-# channel demo, 1,200 units: F1 0.965 at 1.5x-3x, 0.963 dense); 2x costs ~30 % more pairs.
+# The HDBSCAN graph links units whose motion-corrected depths differ by up to this many times
+# `clustering.max_distance` (docs/method.md §4). On real data (1,211 units) the dense matrix's
+# clusters were found from 0.6x upwards. On our 384-channel demo (1,200 units) 1.5x still changed
+# a few clusters (pair F1 0.972 against 0.977 with the dense matrix, which matches pyDANT) and 2x
+# gave the dense result. A few clusters can still differ from the dense matrix's (96-channel
+# demo, 1,200 units: F1 0.965 at 1.5x-3x, 0.963 dense); 2x costs ~30 % more pairs.
 GRAPH_WINDOW_FACTOR = 2.0
 
 
@@ -159,7 +162,7 @@ def iterative_clustering(
     cancel: CancelToken | None = None,
     with_leaf_order: bool = True,
 ) -> ClusteringRun:
-    """Alternate HDBSCAN and LDA re-weighting of the features (SPEC §4)."""
+    """Alternate HDBSCAN and LDA re-weighting of the features (docs/method.md §4)."""
     cancel = cancel or CancelToken()
     names = tuple(feature_names)
     n_unit = corrected_depths.size

@@ -1,4 +1,4 @@
-"""Per-unit features: peak channel, location, centred waveforms, ACG, ISI (SPEC §2)."""
+"""Per-unit features: peak channel, location, centred waveforms, ACG, ISI (docs/method.md §2)."""
 
 from __future__ import annotations
 
@@ -527,7 +527,7 @@ def compute_unit_features(
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> UnitFeatures:
-    """Preprocess every unit of `dataset` with `settings` (SPEC §2)."""
+    """Preprocess every unit of `dataset` with `settings` (docs/method.md §2)."""
     cancel = cancel or CancelToken()
     raw = dataset.waveforms
     ptt = peak_to_trough(raw)

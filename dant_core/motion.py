@@ -1,4 +1,7 @@
-"""Probe motion: the model, its estimation from matched pairs, and Kriging correction (SPEC §5)."""
+"""Probe motion: the model, its estimation from matched pairs, and Kriging correction.
+
+See docs/method.md §5.
+"""
 
 from __future__ import annotations
 

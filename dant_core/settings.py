@@ -86,7 +86,8 @@ SCHEMA: tuple[SettingSpec, ...] = (
         "path_to_data",
         "path",
         ".",
-        "Data folder (waveform_all.npy, session_index.npy, ...), relative to this settings file",
+        "pyDANT's data folder, relative to this settings file. Not read by DANT Desktop: the data"
+        " folder is the one given to `dant track` or opened in the window",
     ),
     SettingSpec(
         "output_folder",
@@ -98,7 +99,8 @@ SCHEMA: tuple[SettingSpec, ...] = (
         "save_intermediate_results",
         "bool",
         True,
-        "Also write the per-feature similarity matrices and other intermediate arrays",
+        "pyDANT: also write the per-feature similarity matrices. Not read by DANT Desktop,"
+        " which always writes them",
     ),
     SettingSpec("n_jobs", "int", -1, "Number of parallel workers; -1 uses every core"),
     SettingSpec(

@@ -1,4 +1,4 @@
-"""Similarity between units, feature by feature, for any list of unit pairs (SPEC §3).
+"""Similarity between units, feature by feature, for any list of unit pairs (docs/method.md §3).
 
 Scores are Fisher z of Pearson correlations, clipped to [-6, 6]; an undefined correlation
 counts as 0. Nothing here builds an n x n matrix: callers pass the pairs they need (the
@@ -15,7 +15,6 @@ from .features import nearest_channels, peak_to_trough
 
 MAX_SIMILARITY = 6.0
 MAX_CORRELATION = float(np.tanh(MAX_SIMILARITY))
-FEATURE_NAMES = ("Waveform", "AutoCorr", "ISI", "PETH")
 
 
 def fisher_z(r, out: np.ndarray | None = None) -> np.ndarray:
@@ -180,7 +179,7 @@ def _waveform_pair_r(
     w, n_sample, sums, sumsq, own_total, own_sq, member, span, group, ia, ib, n_el
 ):
     """Pearson r behind S_wf for pairs (ia[k], ib[k]): the largest over templates and both
-    directions (SPEC §3); S_wf is its Fisher z, which is increasing in r.
+    directions (docs/method.md §3); S_wf is its Fisher z, which is increasing in r.
 
     w (T, U, C * S) float32, each unit's channels one after another; sums / sumsq (T, U, C)
     per-channel sums over samples; own_total / own_sq (T, U) the same summed over each
@@ -340,13 +339,6 @@ class SimilarityComputer:
         self.trains = trains if trains is not None else SpikeTrainVectors(auto_corr, isi, peth)
         self._vectors = self.trains.vectors
         self.peth = self.trains.peth_with_gaps
-
-    def available(self, name: str) -> bool:
-        if name == "Waveform":
-            return True
-        if name == "PETH":
-            return self.peth is not None or "PETH" in self._vectors
-        return name in self._vectors
 
     def scores(self, a: np.ndarray, b: np.ndarray, names) -> np.ndarray:
         """Scores (n_pair, len(names)) float64 for pairs (a[k], b[k]); 6 where a == b."""

@@ -11,17 +11,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def fixtures_dir() -> Path:
-    """The shared fixtures folder (pyDANT inputs/outputs and truth); skip if it is absent."""
-    candidates = [
-        os.environ.get("DANT_FIXTURES", ""),
-        ROOT.parent / "shared" / "fixtures",
-        "/work/shared/fixtures",
-    ]
-    for c in candidates:
+def find_fixtures() -> Path | None:
+    """The shared fixtures folder: $DANT_FIXTURES, else ../shared/fixtures beside the repository.
+
+    None when neither holds the fixtures.
+    """
+    for c in (os.environ.get("DANT_FIXTURES", ""), ROOT.parent / "shared" / "fixtures"):
         if c and (Path(c) / "p1" / "waveform_all.npy").is_file():
             return Path(c)
-    pytest.skip("shared parity fixtures not found (set DANT_FIXTURES)")
+    return None
+
+
+def fixtures_dir() -> Path:
+    """The shared fixtures folder (pyDANT inputs/outputs and truth); skip the test if absent."""
+    folder = find_fixtures()
+    if folder is None:
+        pytest.skip("shared parity fixtures not found (set DANT_FIXTURES)")
+    return folder
 
 
 def matched_pair_set(labels: np.ndarray) -> set[tuple[int, int]]:

@@ -15,7 +15,8 @@ from dant_core.dataset import (
 from dant_core.errors import DatasetError
 from dant_core.settings import Settings
 
-FIXTURES = Path("/work/shared/fixtures")
+from .fixtures import fixtures_dir
+
 N_UNIT, N_CHANNEL, N_SAMPLE = 6, 40, 20
 SESSIONS = np.array([1, 1, 2, 2, 3, 3])
 
@@ -52,7 +53,7 @@ def folder(tmp_path):
 
 
 def test_fixture_p1_single_shank():
-    data = load_dataset(FIXTURES / "p1")
+    data = load_dataset(fixtures_dir() / "p1")
     assert data.waveforms.shape == (324, 96, 90) and data.waveforms.dtype == np.float32
     assert data.sessions.dtype == np.int64 and data.n_sessions == 8
     assert data.units_per_session.sum() == 324 and data.units_per_session.shape == (8,)
@@ -60,7 +61,7 @@ def test_fixture_p1_single_shank():
     assert not data.has_shank_file and data.n_shanks == 1
     assert np.array_equal(data.channel_shanks, np.ones(96, dtype=np.int64))
     assert len(data.spike_times) == 324 and data.spike_times[0].dtype == np.float64
-    assert np.array_equal(data.spike_times[5], np.load(FIXTURES / "p1/spike_times/Unit5.npy"))
+    assert np.array_equal(data.spike_times[5], np.load(fixtures_dir() / "p1/spike_times/Unit5.npy"))
     assert data.peth.shape == (324, 120)
     summary = data.summary()
     assert summary["sessions"] == 8 and summary["units"] == 324 and summary["shanks"] == 1
@@ -68,13 +69,13 @@ def test_fixture_p1_single_shank():
 
 
 def test_fixture_p2_two_shanks():
-    data = load_dataset(FIXTURES / "p2")
+    data = load_dataset(fixtures_dir() / "p2")
     assert data.waveforms.shape == (213, 96, 90)
     assert data.has_shank_file and data.n_shanks == 2
     assert list(data.shank_ids) == [1, 2]
     assert data.channels_per_shank == {1: 48, 2: 48}
     assert data.n_sessions == 6
-    settings = Settings.load(FIXTURES / "p2/pydant_multishank/settings.json")
+    settings = Settings.load(fixtures_dir() / "p2/pydant_multishank/settings.json")
     assert check_dataset_for_settings(data, settings) == []
 
 

@@ -63,7 +63,7 @@ def write_folder(
     peth: np.ndarray | None = None,
     n_shank: int = 1,
 ) -> Path:
-    """A data folder in the DANT format (SPEC section 1) from arrays."""
+    """A data folder in the DANT format (docs/method.md §1) from arrays."""
     locations, shanks = probe(waveforms.shape[1], n_shank)
     (folder / "spike_times").mkdir(parents=True)
     np.save(folder / "waveform_all.npy", np.asarray(waveforms, dtype=np.float32))

@@ -890,12 +890,10 @@ def test_kill_9_in_the_motion_loop_keeps_the_previous_output(big_demo, tmp_path)
     )
     seen = []
     try:
-        deadline = time.monotonic() + 120
         for line in proc.stderr:
             seen.append(line)
             if line.startswith("Motion pass 1/"):
                 break
-            assert time.monotonic() < deadline, "".join(seen)
         else:
             pytest.fail("the run ended before the motion loop:\n" + "".join(seen))
         time.sleep(1.0)  # well inside the loop: correcting waveforms for pass 2

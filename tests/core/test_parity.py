@@ -1,4 +1,4 @@
-"""Parity with pyDANT 1.1.4 on the shared fixtures (SPEC §10), and accuracy against the truth."""
+"""Parity with pyDANT 1.1.4 on the shared fixtures, and accuracy against the truth."""
 
 from __future__ import annotations
 

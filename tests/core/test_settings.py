@@ -8,11 +8,13 @@ import pytest
 from dant_core.errors import SettingsError
 from dant_core.settings import FEATURES, SCHEMA, SCHEMA_BY_KEY, Settings, strip_jsonc
 
-FIXTURES = Path("/work/shared/fixtures")
+from .fixtures import fixtures_dir
+
 TEMPLATE = Path(__file__).resolve().parents[2] / "resources" / "settings_template.json"
 
-# SPEC section 9, plus our own key motionEstimation.initial_motion (issue 7: on by default).
-SPEC_DEFAULTS = {
+# pyDANT 1.1.4's defaults (docs/method.md §9), plus our own key
+# motionEstimation.initial_motion (issue 7: on by default).
+PYDANT_DEFAULTS = {
     "path_to_data": ".",
     "output_folder": "./DANT_Output",
     "save_intermediate_results": True,
@@ -45,8 +47,8 @@ SPEC_DEFAULTS = {
 
 def test_defaults_match_spec_for_every_key():
     settings = Settings.defaults()
-    assert set(SCHEMA_BY_KEY) == set(SPEC_DEFAULTS)
-    for key, expected in SPEC_DEFAULTS.items():
+    assert set(SCHEMA_BY_KEY) == set(PYDANT_DEFAULTS)
+    for key, expected in PYDANT_DEFAULTS.items():
         value = settings.get(key)
         assert value == expected, key
         assert type(value) is not bool or type(expected) is bool, key
@@ -94,7 +96,7 @@ def test_to_dict_has_pydant_layout():
     ],
 )
 def test_fixture_settings_load(relpath, changed):
-    path = FIXTURES / relpath
+    path = fixtures_dir() / relpath
     settings = Settings.load(path)
     assert settings.warnings == []
     for key, value in changed.items():

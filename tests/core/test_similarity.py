@@ -1,4 +1,4 @@
-"""Similarity scores (SPEC §3) against a direct, unit-by-unit reading of the spec."""
+"""Similarity scores (docs/method.md §3) against a direct, unit-by-unit reading of the spec."""
 
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ from dant_core.similarity import (
 
 
 def reference_waveform_score(templates, channel_locations, n_nearest, i, j):
-    """max over templates t and directions of z(r(W_i[C_i], W_j[C_i])), as SPEC §3 says."""
+    """max over templates t and directions of z(r(W_i[C_i], W_j[C_i])), (docs/method.md §3)."""
     best = -np.inf
     for w in templates:  # (n_unit, n_channel, n_sample)
         for a, b in ((i, j), (j, i)):
