@@ -79,8 +79,8 @@ def cmd_track(args) -> int:
         output = data / "DANT_Output"
     dataset = load_dataset(data)
     # Imported only now: a bad data folder or settings file is reported without the wait.
+    from .output_folder import check_output_folder
     from .pipeline import run_tracking
-    from .results import check_output_folder
 
     # Refuse a folder that cannot take the results before the run, not after it.
     check_output_folder(output, dataset.n_units, dataset.folder, force=args.force)

@@ -83,7 +83,7 @@ def export_curated(output_folder, curation_log=None, result=None) -> str:
     kinds = Counter(a["action"] for a in applied)
     labels = state.export_labels()
 
-    from .results import DENSE_OUTPUT_MAX_UNITS, cluster_matrix, matched_pairs
+    from .pydant_output import DENSE_OUTPUT_MAX_UNITS, cluster_matrix, matched_pairs
 
     if not (folder / AUTO_LABELS_FILE).is_file():
         # before IdxCluster.npy is replaced: from now on it may hold a curated export

@@ -1,10 +1,11 @@
-"""The tracking pipeline, stage by stage (SPEC §2-8), with progress and cancellation."""
+"""The tracking pipeline, stage by stage (docs/method.md §2-8), with progress and cancellation."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -16,9 +17,9 @@ from .features import UnitFeatures, compute_unit_features, kernels_are_cached, p
 from .motion import Motion, correct_waveforms, estimate_motion
 from .progress import CancelToken, ProgressFn, no_progress
 from .registration import register_sessions
-from .results import ShankTracking, TrackingResult, merge_shanks
 from .settings import Settings
 from .similarity import ChannelNeighbourhoods, SimilarityComputer, SpikeTrainVectors
+from .tracking_result import MotionPass, ShankTracking, TrackingResult
 
 LogFn = Callable[[str], None]
 
@@ -35,15 +36,6 @@ REGISTRATION_MIN_SPAN = 0.5
 
 def _no_log(message: str) -> None:
     pass
-
-
-@dataclass(frozen=True)
-class MotionPass:
-    """One pass of the motion loop: its features, the matches it found, the motion it gave."""
-
-    feature_set: tuple[str, ...]
-    n_matched_pairs: int
-    motion: Motion | None  # None for the pass that stopped the loop
 
 
 class _Stages:
@@ -169,7 +161,7 @@ def _track_shank(
     log: LogFn,
     stages: _Stages,
 ) -> ShankTracking:
-    """Motion loop, final clustering and auto-curation for the units of one shank (SPEC §5-7)."""
+    """Motion loop, final clustering and auto-curation of one shank (docs/method.md §5-7)."""
     n_session = dataset.n_sessions
     sessions = dataset.sessions[units]
     depth = features.locations[units, 1]
@@ -351,3 +343,60 @@ def _motion_pairs(run: ClusteringRun, sessions: np.ndarray) -> np.ndarray:
         & (sessions[pairs[:, 0]] != sessions[pairs[:, 1]])
     )
     return pairs[keep]
+
+
+def _joined(parts: list, empty: np.ndarray) -> np.ndarray:
+    """The parts one after another; a single part as it is (no copy)."""
+    if not parts:
+        return empty
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def merge_shanks(dataset, settings, features: UnitFeatures, shanks: list[ShankTracking]):
+    """Put per-shank results back in global unit order, offsetting cluster ids shank by shank."""
+    n = dataset.n_units
+    idx_cluster = np.full(n, -1, dtype=np.int64)
+    idx_auto = np.full(n, -1, dtype=np.int64)
+    pairs, scores, candidate, pair_shank, leaf, cur_pairs, cur_types = [], [], [], [], [], [], []
+    offset = offset_auto = 0
+    names = tuple(settings.get("clustering.features"))
+    for s, sh in enumerate(shanks):
+        u = sh.units
+        lab = sh.curation.idx_cluster
+        idx_cluster[u] = np.where(lab > 0, lab + offset, -1)
+        offset += int(lab.max(initial=0))
+        lab = sh.final.labels
+        idx_auto[u] = np.where(lab > 0, lab + offset_auto, -1)
+        offset_auto += int(lab.max(initial=0))
+        # One shank holding every unit (the usual case) needs no copy of the graph.
+        pairs.append(sh.final.pairs if sh.holds_every_unit(n) else u[sh.final.pairs])
+        scores.append(sh.final.scores)
+        candidate.append(sh.final.candidate)
+        pair_shank.append(np.full(sh.final.pairs.shape[0], s, dtype=np.int16))
+        leaf.append(u[sh.final.leaf_order])
+        cur_pairs.append(u[sh.curation.pairs])
+        cur_types.append(sh.curation.types)
+    n_f = len(names)
+    return TrackingResult(
+        n_units=n,
+        n_sessions=dataset.n_sessions,
+        sessions=dataset.sessions,
+        channel_locations=dataset.channel_locations,
+        shank_ids=[sh.shank_id for sh in shanks],
+        features=features,
+        feature_names=names,
+        idx_cluster=idx_cluster,
+        idx_cluster_auto=idx_auto,
+        pairs=_joined(pairs, np.zeros((0, 2), dtype=np.int64)),
+        scores=_joined(scores, np.zeros((0, n_f))),
+        candidate=_joined(candidate, np.zeros(0, dtype=bool)),
+        pair_shank=_joined(pair_shank, np.zeros(0, dtype=np.int16)),
+        weights=np.array([sh.final.weights for sh in shanks]).reshape(len(shanks), n_f),
+        thresholds=np.array([sh.final.threshold for sh in shanks]),
+        leaf_order=np.concatenate(leaf) if leaf else np.arange(n),
+        curation_pairs=np.concatenate(cur_pairs).reshape(-1, 2) if cur_pairs else np.zeros((0, 2)),
+        curation_types=np.concatenate(cur_types) if cur_types else np.zeros(0, dtype=np.int64),
+        shanks=shanks,
+        settings_dict=settings.to_dict(),
+        data_folder=str(Path(dataset.folder).resolve()),
+    )

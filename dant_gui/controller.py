@@ -90,7 +90,7 @@ class Controller(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.dataset: Dataset | None = None
-        self.result = None  # dant_core.results.TrackingResult | None
+        self.result = None  # dant_core.tracking_result.TrackingResult | None
         self.settings: Settings = Settings.defaults()
         self.settings_path: Path | None = None  # the settings file the values came from
         self.data_folder: Path | None = None

@@ -28,7 +28,8 @@ import numpy as np
 import pytest
 
 from dant_core.cli import main as dant_main
-from dant_core.results import finish_interrupted_saves, has_results
+from dant_core.output_folder import finish_interrupted_saves
+from dant_core.results import has_results
 from dant_core.synthetic import make_demo
 
 ROOT = Path(__file__).resolve().parents[2]

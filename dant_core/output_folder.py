@@ -1,0 +1,274 @@
+"""The output folder as a transaction: a hidden temp folder, swapped in by rename.
+
+A save writes into `.<name>.tmp-<pid>-*` beside the output folder; only a complete set
+replaces the old folder, whose small files move to `previous_runs/<time>/`. A save a killed
+process left unfinished is tidied up by the next one (`finish_interrupted_saves`), and
+`check_output_folder` refuses folders a save must not replace.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DantError
+from .pydant_output import RESULT_FILE
+
+# Files of a previous run larger than this are not kept (they can be recomputed).
+KEEP_PREVIOUS_MAX_BYTES = 20_000_000
+PREVIOUS_RUNS = "previous_runs"
+
+
+def absolute_folder(folder) -> Path:
+    """Absolute, normalised path (so `.` or `out/..` has a real name and parent)."""
+    return Path(os.path.normpath(Path(folder).expanduser().absolute()))
+
+
+def _swap_in(new: Path, dst: Path) -> None:
+    """Replace folder `dst` by the complete folder `new`, keeping the old run's small files."""
+    if not dst.exists():
+        os.replace(new, dst)
+        return
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backup = dst.parent / f".{dst.name}.previous-{stamp}-{os.getpid()}"
+    os.replace(dst, backup)
+    try:
+        os.replace(new, dst)
+    except OSError:
+        os.replace(backup, dst)  # put the previous results back before reporting
+        raise
+    try:
+        _keep_previous(backup, dst, stamp)
+    except OSError:
+        pass  # the new results are in place; a later save finishes moving the old files
+
+
+def _keep_previous(backup: Path, dst: Path, stamp: str) -> None:
+    """Move the old run's small files from `backup` into `dst/previous_runs/<stamp>/`.
+
+    Older runs' `previous_runs/` entries move along; the user's own subfolders are kept
+    too. Files over KEEP_PREVIOUS_MAX_BYTES (recomputable arrays) are dropped with `backup`.
+    """
+    runs = dst / PREVIOUS_RUNS
+    runs.mkdir(exist_ok=True)
+    old_runs = backup / PREVIOUS_RUNS
+    if old_runs.is_dir() and not old_runs.is_symlink():
+        for old in old_runs.iterdir():
+            os.replace(old, _unused(runs / old.name))
+    keep = _unused(runs / stamp)
+    keep.mkdir()
+    for item in backup.iterdir():
+        if item.name == PREVIOUS_RUNS:
+            continue
+        if item.is_dir() and not item.is_symlink():
+            os.replace(item, keep / item.name)
+        elif item.is_file() and item.stat().st_size <= KEEP_PREVIOUS_MAX_BYTES:
+            os.replace(item, keep / item.name)
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _unused(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`, ... : the first name not taken."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
+def _process_alive(pid: int, started: float) -> bool:
+    """Whether the process that made a temp folder may still be writing it."""
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":  # no cheap liveness test: trust an age of a day instead
+        return time.time() - started < 86400
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
+
+
+_TMP_SUFFIX = re.compile(r"(?:(\d+)-)?[A-Za-z0-9_]{8}")
+_PREVIOUS_SUFFIX = re.compile(r"(\d{8}-\d{6})-(\d+)")
+
+
+def finish_interrupted_saves(output_folder) -> list[str]:
+    """Clean up after saves into `output_folder` that a killed process left unfinished.
+
+    A hidden `.<name>.tmp-<pid>-*` folder of a process that is gone is deleted (an
+    incomplete set of files). A hidden `.<name>.previous-<time>-<pid>` folder (the old
+    results, moved aside for the swap) is put back when the output folder is missing, else
+    its small files go to `previous_runs/` as a finished save would have done.
+    Returns what was done, one line each.
+    """
+    out = absolute_folder(output_folder)
+    parent = out.parent
+    done: list[str] = []
+    if not parent.is_dir():
+        return done
+    tmp_prefix = f".{out.name}.tmp-"
+    previous_prefix = f".{out.name}.previous-"
+    try:
+        entries = sorted(parent.iterdir())
+    except OSError:
+        return done
+    for entry in entries:
+        try:
+            if not entry.is_dir() or entry.is_symlink():
+                continue
+            started = entry.stat().st_mtime
+            if entry.name.startswith(tmp_prefix):
+                match = _TMP_SUFFIX.fullmatch(entry.name[len(tmp_prefix) :])
+                if match is None:
+                    continue
+                pid = match.group(1)
+                if pid is None or not _process_alive(int(pid), started):
+                    shutil.rmtree(entry)
+                    done.append(f"removed the unfinished results {entry.name} of a stopped run")
+            elif entry.name.startswith(previous_prefix):
+                match = _PREVIOUS_SUFFIX.fullmatch(entry.name[len(previous_prefix) :])
+                if match is None or _process_alive(int(match.group(2)), started):
+                    continue
+                if not out.exists():
+                    os.replace(entry, out)
+                    done.append(f"restored the results in {out} that a stopped run had moved aside")
+                else:
+                    _keep_previous(entry, out, match.group(1))
+                    done.append(f"moved the files of an earlier run into {out / PREVIOUS_RUNS}")
+        except OSError:
+            continue  # best effort: a folder we cannot tidy is left for the next save
+    return done
+
+
+def check_output_folder(output_folder, n_units: int, data_folder=None, force: bool = False):
+    """Refuse an output folder that saving would wrongly replace; DantError says why.
+
+    Refused: a path that is a file or lies under one; the data folder itself or a folder
+    holding it; an existing folder holding other files but no tracking results; another
+    dataset's results (a different number of units in its IdxCluster.npy, or one that
+    cannot be read) unless `force`. Finishes saves a killed run left unfinished first.
+    """
+    out = absolute_folder(output_folder)
+    if out.parent == out:
+        raise DantError(f"output folder {out} is the root of the file system; choose a folder")
+    for ancestor in [out, *out.parents]:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                if ancestor == out:
+                    raise DantError(
+                        f"output folder {out} is a file, not a folder; choose another output folder"
+                    )
+                raise DantError(
+                    f"output folder {out} cannot be created: {ancestor} is a file, not a folder"
+                )
+            break
+    if data_folder:
+        data = absolute_folder(data_folder)
+        if data == out or out in data.parents:
+            where = "is the data folder" if data == out else f"contains the data folder {data}"
+            raise DantError(
+                f"output folder {out} {where}; saving there would replace the data; "
+                f"choose another output folder, e.g. {data / 'DANT_Output'}"
+            )
+    finish_interrupted_saves(out)
+    if not out.is_dir():
+        return
+    idx = out / "IdxCluster.npy"
+    if idx.exists():
+        try:
+            held = int(np.load(idx, mmap_mode="r", allow_pickle=False).size)
+        except Exception:  # noqa: BLE001 - any unreadable file is the same user problem
+            held = None
+        if held != n_units and not force:
+            what = (
+                "an unreadable IdxCluster.npy"
+                if held is None
+                else f"the results of another dataset ({held} units in its IdxCluster.npy, "
+                f"this data has {n_units})"
+            )
+            raise DantError(
+                f"output folder {out} holds {what}; choose another output folder, or "
+                f"replace {'it' if held is None else 'them'} with dant track --force"
+            )
+        return
+    try:
+        others = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    except OSError as exc:  # e.g. a folder we may not list
+        raise save_error(out, exc) from exc
+    if others and not (out / RESULT_FILE).is_file():
+        raise DantError(
+            f"output folder {out} already holds {len(others)} other item(s) (e.g. "
+            f"{others[0]!r}) and no tracking results; choose a new or empty folder"
+        )
+
+
+def save_error(folder: Path, exc: OSError) -> DantError:
+    """A one-line DantError for an OSError met while saving into `folder`."""
+    prefix = f"cannot save the results to {folder}"
+    unchanged = "the folder was left as it was"
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return DantError(
+            f"{prefix}: the disk is full; free some space or choose another output folder "
+            f"({unchanged})"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return DantError(
+            f"{prefix}: no permission to write in {folder.parent} (results are written "
+            f"beside the output folder, then renamed into place); choose a folder you can "
+            f"write to ({unchanged})"
+        )
+    if exc.errno == errno.EROFS:
+        return DantError(f"{prefix}: the disk is read-only; choose another output folder")
+    reason = exc.strerror or str(exc)
+    return DantError(f"{prefix}: {reason} ({unchanged})")
+
+
+def write_atomically(
+    output_folder,
+    n_units: int,
+    data_folder,
+    force: bool,
+    write_files: Callable[[Path], None],
+) -> Path:
+    """Fill a new folder with `write_files(folder)` and make it `output_folder`, atomically.
+
+    Files go to a hidden sibling folder first; only a complete set replaces the old
+    folder (by rename), so a cancelled or killed run never leaves a half-written
+    `IdxCluster.npy`. The previous run's small files (its IdxCluster, curation log,
+    summary, settings) are kept in `previous_runs/<time>/` inside the new folder.
+    A folder that must not be replaced is refused first (`check_output_folder`;
+    `force` allows replacing another dataset's results); any OSError while writing
+    becomes a DantError naming the folder, with the folder left as it was.
+    Returns the absolute output folder.
+    """
+    output_folder = absolute_folder(output_folder)
+    check_output_folder(output_folder, n_units, data_folder, force)
+    tmp = None
+    try:
+        output_folder.parent.mkdir(parents=True, exist_ok=True)
+        # The pid in the name lets a later save tell a killed run's leftovers from a
+        # save in progress (`finish_interrupted_saves`).
+        tmp = Path(
+            tempfile.mkdtemp(
+                prefix=f".{output_folder.name}.tmp-{os.getpid()}-", dir=output_folder.parent
+            )
+        )
+        write_files(tmp)
+        _swap_in(tmp, output_folder)
+    except OSError as exc:
+        raise save_error(output_folder, exc) from exc
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return output_folder
