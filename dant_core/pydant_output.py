@@ -1,23 +1,20 @@
 """Writing a result's files in pyDANT's format (same names and shapes), plus our own record.
 
 See docs/method.md §8. `write_output_files` fills a folder; the transaction that swaps it
-into place is in output_folder.py.
+into place is in output_folder.py. `result` is a tracking_result.TrackingResult (not
+imported: that module imports this one).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .autocuration import CURATION_TYPE_NAMES
 from .motion import LINEAR_SCALE
 from .similarity import MAX_SIMILARITY
-
-if TYPE_CHECKING:
-    from .tracking_result import TrackingResult
 
 # Up to this many units the pyDANT-compatible dense n x n matrices are written too.
 DENSE_OUTPUT_MAX_UNITS = 3000
@@ -53,7 +50,7 @@ def cluster_matrix(idx_cluster: np.ndarray) -> np.ndarray:
     return m
 
 
-def write_output_files(result: TrackingResult, folder: Path) -> None:
+def write_output_files(result, folder: Path) -> None:
     """Write every output file of `result` into the (new, empty) `folder`."""
     n = result.n_units
     f = result.features
@@ -91,7 +88,7 @@ def write_output_files(result: TrackingResult, folder: Path) -> None:
     (folder / "settings.json").write_text(json.dumps(result.settings_dict, indent=2))
 
 
-def _write_corrected_waveforms(result: TrackingResult, path: Path, chunk: int = 256) -> None:
+def _write_corrected_waveforms(result, path: Path, chunk: int = 256) -> None:
     """waveforms_corrected.npy: (n_unit, n_channel, n_sample, n_template) float32, as
     pyDANT lays it out (template last). Written `chunk` units at a time from the
     template-major arrays: no file mapping and no n-sized copy."""
@@ -115,7 +112,7 @@ def _write_corrected_waveforms(result: TrackingResult, path: Path, chunk: int = 
             block.tofile(f)
 
 
-def _write_dense(result: TrackingResult, folder: Path) -> None:
+def _write_dense(result, folder: Path) -> None:
     """The dense n x n matrices: per feature, weighted total, and same-cluster."""
     n = result.n_units
     units = np.arange(n)
@@ -140,7 +137,7 @@ def _write_dense(result: TrackingResult, folder: Path) -> None:
     np.save(folder / "ClusterMatrix.npy", cluster_matrix(result.idx_cluster))
 
 
-def state_arrays(result: TrackingResult) -> dict:
+def state_arrays(result) -> dict:
     """Our own record (RESULT_FILE): the graph, pre-curation clusters, motion history, CIs."""
     out = {
         "feature_names": np.array(result.feature_names),
