@@ -19,11 +19,16 @@ class AutoCuration:
 
     idx_cluster: (n_unit,) 1..K, -1 unmatched; pairs: (n_record, 2) unit pairs separated;
     types: (n_record,) 1 = same session, 2 = low similarity.
+    decisions: the adaptive curation's decisions (adaptive_curation.Decision), in the
+    shank's local unit indices; empty for pyDANT's curation. threshold_curve: the
+    amplitude-dependent threshold the adaptive curation used (None for pyDANT's).
     """
 
     idx_cluster: np.ndarray
     pairs: np.ndarray
     types: np.ndarray
+    decisions: tuple = ()
+    threshold_curve: object = None
 
 
 def connected_components(adjacency: np.ndarray) -> tuple[int, np.ndarray]:

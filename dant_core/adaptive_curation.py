@@ -1,0 +1,297 @@
+"""Adaptive auto-curation (`autoCuration.method` "adaptive", issue 15).
+
+Three steps on the final HDBSCAN clusters, all judged by the *margin* of a pair: its
+weighted similarity minus the amplitude-dependent threshold (amplitude_threshold.py).
+
+1. Split: a cluster whose units are all from different sessions keeps the links with a
+   positive margin; each connected part becomes a cluster (pyDANT's split, SPEC §7.2,
+   with the curve in place of the one global threshold).
+2. Re-cluster: a cluster holding two units of one session is re-clustered by average
+   linkage on the margins, merging only groups with disjoint sessions while the mean
+   margin between them is positive (instead of SPEC §7.1 dropping the unit with the
+   lower mean similarity, which loses it even when it is a neuron of its own).
+3. Rescue: an unmatched unit joins a cluster, or pairs with another unmatched unit, when
+   its session is free there, its corrected depth is within `clustering.max_distance` of
+   every unit there (they are candidate pairs), its mean margin to them is positive and
+   the match is mutual-best (it fits nothing better, and no other unmatched unit of its
+   session fits that cluster better). Two clusters of several units never merge here.
+
+Every change is recorded as a Decision (docs/auto_curation.md), with the curation-log
+actions (docs/curation_format.md) that take it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse
+
+from .amplitude_threshold import ThresholdCurve
+from .autocuration import AutoCuration, connected_components, renumber
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One automatic decision, in the shank's local unit indices.
+
+    kind: "split" (weak links cut), "recluster" (a cluster with a session conflict
+    re-clustered), "attach" (an unmatched unit joined a cluster), "pair" (two unmatched
+    units became a cluster). units: the units concerned (for split / recluster the whole
+    HDBSCAN cluster; attach: the unit; pair: the two). groups: split / recluster: the
+    groups made (a group of one unit is unmatched); attach: ((unit,), the cluster's units
+    before). margin: attach / pair: the mean margin of the match; split / recluster: the
+    largest mean margin between two groups kept apart (what stopped them merging).
+    """
+
+    kind: str
+    units: tuple[int, ...]
+    groups: tuple[tuple[int, ...], ...] = ()
+    margin: float = float("nan")
+    sessions: tuple[int, ...] = field(default=())  # recluster: the sessions in conflict
+
+    def to_record(self, global_units: np.ndarray) -> dict:
+        """The JSON record, units as global 0-based indices, with its undo actions."""
+
+        def g(seq):
+            return [int(global_units[i]) for i in seq]
+
+        record: dict = {"decision": self.kind, "units": g(self.units)}
+        if self.kind in ("split", "recluster"):
+            groups = [g(grp) for grp in self.groups]
+            record["groups"] = groups
+            record["undo"] = [
+                {"action": "merge", "units": [groups[0][0], grp[0]]} for grp in groups[1:]
+            ]
+            if self.sessions:
+                record["sessions"] = [int(s) for s in self.sessions]
+        else:
+            if self.kind == "attach":
+                record["to_units"] = g(self.groups[1])
+            record["undo"] = [{"action": "reject_unit", "unit": g(self.units)[0]}]
+        if np.isfinite(self.margin):
+            record["margin"] = round(float(self.margin), 6)
+        return record
+
+
+def margin_block(
+    similarity: np.ndarray, log_amplitude: np.ndarray, curve: ThresholdCurve
+) -> np.ndarray:
+    """Margins (m, m) of a block of similarity among m units with log amplitudes (m,)."""
+    pair_amp = 0.5 * (log_amplitude[:, None] + log_amplitude[None, :])
+    return similarity - curve.at(pair_amp)
+
+
+def constrained_average_linkage(margin: np.ndarray, sessions: np.ndarray) -> list[list[int]]:
+    """Groups of 0..m-1 by average linkage on `margin` (m, m): repeatedly merge the two
+    groups with the highest mean margin between them, among groups with disjoint sessions,
+    while that mean is positive. Ties go to the lowest (first, second) group pair."""
+    groups: list[list[int]] = [[i] for i in range(margin.shape[0])]
+    while len(groups) > 1:
+        best, best_pair = 0.0, None
+        for a in range(len(groups)):
+            sa = set(sessions[groups[a]].tolist())
+            for b in range(a + 1, len(groups)):
+                if sa & set(sessions[groups[b]].tolist()):
+                    continue
+                mean = float(margin[np.ix_(groups[a], groups[b])].mean())
+                if mean > best:
+                    best, best_pair = mean, (a, b)
+        if best_pair is None:
+            break
+        a, b = best_pair
+        groups[a] = sorted(groups[a] + groups[b])
+        del groups[b]
+    return sorted(groups, key=lambda grp: grp[0])
+
+
+def _largest_between(margin: np.ndarray, groups: list[list[int]]) -> float:
+    best = -np.inf
+    for a in range(len(groups)):
+        for b in range(a + 1, len(groups)):
+            best = max(best, float(margin[np.ix_(groups[a], groups[b])].mean()))
+    return best
+
+
+def _separated_pairs(units: np.ndarray, groups: list[list[int]], sessions: np.ndarray):
+    """(pairs, types) of units put in different groups: type 1 same session, else 2."""
+    pairs, types = [], []
+    part = np.empty(units.size, dtype=np.int64)
+    for k, grp in enumerate(groups):
+        part[grp] = k
+    for i in range(units.size):
+        for j in range(i + 1, units.size):
+            if part[i] != part[j]:
+                pairs.append((int(units[i]), int(units[j])))
+                types.append(1 if sessions[units[i]] == sessions[units[j]] else 2)
+    return pairs, types
+
+
+def split_and_recluster(
+    labels: np.ndarray,
+    sessions: np.ndarray,
+    log_amplitude: np.ndarray,
+    block_similarity: Callable[[np.ndarray], np.ndarray],
+    curve: ThresholdCurve,
+):
+    """Steps 1-2 on HDBSCAN `labels` (n,): (labels, decisions, pairs, types); the labels
+    keep one id per group (new ids above the old ones), groups of one unit become -1."""
+    labels = labels.astype(np.int64).copy()
+    next_id = int(labels.max(initial=0))
+    decisions: list[Decision] = []
+    pairs: list[tuple[int, int]] = []
+    types: list[int] = []
+    for k in range(1, int(labels.max(initial=0)) + 1):
+        units = np.flatnonzero(labels == k)
+        if units.size < 2:
+            continue
+        margin = margin_block(block_similarity(units), log_amplitude[units], curve)
+        s = sessions[units]
+        conflict = np.unique(s).size < s.size
+        if conflict:
+            groups = constrained_average_linkage(margin, s)
+        else:
+            good = margin > 0
+            np.fill_diagonal(good, True)
+            _, part = connected_components(good)
+            groups = [np.flatnonzero(part == p).tolist() for p in range(int(part.max()) + 1)]
+        if len(groups) == 1:
+            continue
+        for grp in groups[1:]:
+            next_id += 1
+            labels[units[grp]] = next_id
+        for grp in groups:
+            if len(grp) == 1:
+                labels[units[grp]] = -1
+        values, counts = np.unique(s, return_counts=True)
+        decisions.append(
+            Decision(
+                "recluster" if conflict else "split",
+                tuple(int(u) for u in units),
+                tuple(tuple(int(u) for u in units[grp]) for grp in groups),
+                _largest_between(margin, groups),
+                tuple(int(v) for v in values[counts > 1]),
+            )
+        )
+        p, t = _separated_pairs(units, groups, sessions)
+        pairs += p
+        types += t
+    return labels, decisions, pairs, types
+
+
+def _margin_graph(n: int, pairs: np.ndarray, margins: np.ndarray) -> scipy.sparse.csr_matrix:
+    """Symmetric CSR of the candidate pairs' margins; stored entries are the candidates
+    (an exact 0 margin is stored as a tiny negative number so it stays a candidate)."""
+    m = np.where(margins == 0, -1e-300, margins)
+    i, j = pairs[:, 0], pairs[:, 1]
+    graph = scipy.sparse.coo_matrix(
+        (np.concatenate([m, m]), (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n)
+    )
+    return graph.tocsr()
+
+
+def _best_targets(labels, sessions, graph, unmatched):
+    """For each unmatched unit: (score, target) with target ("c", cluster) or ("u", unit),
+    or None; and fits[(cluster, session)] = [(score, unit)] of every unit that fits."""
+    best: dict[int, tuple[float, tuple[str, int]]] = {}
+    fits: dict[tuple[int, int], list[tuple[float, int]]] = {}
+    sizes = np.bincount(np.maximum(labels, 0))
+    members_sessions: dict[int, set] = {}
+    for u in unmatched:
+        row = graph.getrow(u)
+        nb, mg = row.indices, row.data
+        if nb.size == 0:
+            continue
+        options: list[tuple[float, tuple[str, int]]] = []
+        lab = labels[nb]
+        for k in np.unique(lab[lab > 0]):
+            sel = lab == k
+            if int(sel.sum()) != sizes[k]:
+                continue  # some unit of the cluster is beyond max_distance
+            if k not in members_sessions:
+                members_sessions[k] = set(sessions[labels == k].tolist())
+            if sessions[u] in members_sessions[k]:
+                continue
+            score = float(mg[sel].mean())
+            if score > 0:
+                options.append((score, ("c", int(k))))
+                fits.setdefault((int(k), int(sessions[u])), []).append((score, int(u)))
+        for v, m in zip(nb[lab <= 0], mg[lab <= 0], strict=True):
+            if m > 0 and sessions[v] != sessions[u]:
+                options.append((float(m), ("u", int(v))))
+        if options:
+            # Highest score; on a tie the first option (clusters by id, then units).
+            best[int(u)] = max(options, key=lambda o: o[0])
+    return best, fits
+
+
+def rescue_unmatched(
+    labels: np.ndarray,
+    sessions: np.ndarray,
+    pairs: np.ndarray,
+    margins: np.ndarray,
+) -> tuple[np.ndarray, list[Decision]]:
+    """Step 3. labels (n,) after steps 1-2 (-1 unmatched); pairs (n_pair, 2) the candidate
+    pairs (corrected depths within max_distance) with their margins (n_pair,). In rounds,
+    each cluster takes at most one unit per round, so every attach is judged against the
+    cluster as it then is."""
+    labels = labels.astype(np.int64).copy()
+    n = labels.size
+    graph = _margin_graph(n, np.asarray(pairs), np.asarray(margins, dtype=np.float64))
+    decisions: list[Decision] = []
+    next_id = int(labels.max(initial=0))
+    while True:
+        unmatched = np.flatnonzero(labels <= 0)
+        best, fits = _best_targets(labels, sessions, graph, unmatched)
+        accepted: dict[int, tuple[float, int]] = {}  # cluster -> (score, unit)
+        new_pairs: list[tuple[int, int, float]] = []
+        for u, (score, (kind, target)) in best.items():
+            if kind == "c":
+                rivals = fits[(target, int(sessions[u]))]
+                if max(rivals)[1] != u:  # (score, unit): highest score, then highest unit
+                    continue
+                if target not in accepted or score > accepted[target][0]:
+                    accepted[target] = (score, u)
+            elif u < target and best.get(target, (0, (None, -1)))[1] == ("u", u):
+                new_pairs.append((u, target, score))
+        if not accepted and not new_pairs:
+            break
+        for k, (score, u) in sorted(accepted.items()):
+            before = tuple(int(v) for v in np.flatnonzero(labels == k))
+            labels[u] = k
+            decisions.append(Decision("attach", (u,), ((u,), before), score))
+        for u, v, score in new_pairs:
+            next_id += 1
+            labels[[u, v]] = next_id
+            decisions.append(Decision("pair", (u, v), (), score))
+    return labels, decisions
+
+
+def adaptive_curate(
+    labels: np.ndarray,
+    sessions: np.ndarray,
+    log_amplitude: np.ndarray,
+    block_similarity: Callable[[np.ndarray], np.ndarray],
+    curve: ThresholdCurve,
+    candidate_pairs: np.ndarray,
+    candidate_similarity: np.ndarray,
+) -> AutoCuration:
+    """Steps 1-3 on HDBSCAN `labels` (n,) of one shank; sessions, log_amplitude (n,);
+    block_similarity(units) gives S among `units`; candidate_pairs (n_pair, 2) with their
+    weighted similarity (n_pair,)."""
+    labels, decisions, pairs, types = split_and_recluster(
+        labels, sessions, log_amplitude, block_similarity, curve
+    )
+    candidate_pairs = np.asarray(candidate_pairs).reshape(-1, 2)
+    la = log_amplitude[candidate_pairs[:, 0]]
+    lb = log_amplitude[candidate_pairs[:, 1]]
+    margins = np.asarray(candidate_similarity) - curve.at(0.5 * (la + lb))
+    labels, rescued = rescue_unmatched(labels, sessions, candidate_pairs, margins)
+    return AutoCuration(
+        idx_cluster=renumber(labels),
+        pairs=np.array(pairs, dtype=np.int64).reshape(-1, 2),
+        types=np.array(types, dtype=np.int64),
+        decisions=tuple(decisions + rescued),
+        threshold_curve=curve,
+    )
