@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse
 
-from .amplitude_threshold import ThresholdCurve
+from .amplitude_threshold import ThresholdCurve, fit_threshold_curve
 from .autocuration import AutoCuration, connected_components, renumber
+from .clustering import ClusteringRun, same_cluster
 
 
 @dataclass(frozen=True)
@@ -134,9 +135,12 @@ def split_and_recluster(
     log_amplitude: np.ndarray,
     block_similarity: Callable[[np.ndarray], np.ndarray],
     curve: ThresholdCurve,
+    split: bool = True,
 ):
     """Steps 1-2 on HDBSCAN `labels` (n,): (labels, decisions, pairs, types); the labels
-    keep one id per group (new ids above the old ones), groups of one unit become -1."""
+    keep one id per group (new ids above the old ones), groups of one unit become -1.
+    split False (`autoCuration.auto_split` off): only clusters with a session conflict
+    change."""
     labels = labels.astype(np.int64).copy()
     next_id = int(labels.max(initial=0))
     decisions: list[Decision] = []
@@ -149,6 +153,8 @@ def split_and_recluster(
         margin = margin_block(block_similarity(units), log_amplitude[units], curve)
         s = sessions[units]
         conflict = np.unique(s).size < s.size
+        if not conflict and not split:
+            continue
         if conflict:
             groups = constrained_average_linkage(margin, s)
         else:
@@ -276,12 +282,13 @@ def adaptive_curate(
     curve: ThresholdCurve,
     candidate_pairs: np.ndarray,
     candidate_similarity: np.ndarray,
+    split: bool = True,
 ) -> AutoCuration:
     """Steps 1-3 on HDBSCAN `labels` (n,) of one shank; sessions, log_amplitude (n,);
     block_similarity(units) gives S among `units`; candidate_pairs (n_pair, 2) with their
-    weighted similarity (n_pair,)."""
+    weighted similarity (n_pair,); split: `autoCuration.auto_split`."""
     labels, decisions, pairs, types = split_and_recluster(
-        labels, sessions, log_amplitude, block_similarity, curve
+        labels, sessions, log_amplitude, block_similarity, curve, split
     )
     candidate_pairs = np.asarray(candidate_pairs).reshape(-1, 2)
     la = log_amplitude[candidate_pairs[:, 0]]
@@ -294,4 +301,29 @@ def adaptive_curate(
         types=np.array(types, dtype=np.int64),
         decisions=tuple(decisions + rescued),
         threshold_curve=curve,
+    )
+
+
+def curate_run(
+    run: ClusteringRun,
+    sessions: np.ndarray,
+    amplitude: np.ndarray,
+    block_similarity: Callable[[np.ndarray], np.ndarray],
+    split: bool = True,
+) -> AutoCuration:
+    """The adaptive curation of a final clustering `run` of one shank: the threshold curve
+    refitted on its candidate pairs and self-labels, then steps 1-3. amplitude: (n,) µV,
+    each unit's peak-to-trough amplitude on its peak channel."""
+    log_amplitude = np.log(np.maximum(np.asarray(amplitude, dtype=np.float64), 1e-3))
+    pairs = run.pairs[run.candidate]
+    similarity = run.similarity[run.candidate]
+    matched = same_cluster(run.labels, pairs)
+    curve = fit_threshold_curve(
+        similarity,
+        matched,
+        0.5 * (log_amplitude[pairs[:, 0]] + log_amplitude[pairs[:, 1]]),
+        run.threshold,
+    )
+    return adaptive_curate(
+        run.labels, sessions, log_amplitude, block_similarity, curve, pairs, similarity, split
     )
