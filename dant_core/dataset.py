@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DatasetError
+from .plausibility import check_dataset as check_plausibility
 from .progress import ProgressFn, no_progress
 from .settings import Settings
 
@@ -25,6 +26,8 @@ PETH = "peth.npy"
 SPIKE_TIMES = "spike_times"
 
 _UNIT_FILE = re.compile(r"Unit(0|[1-9][0-9]*)\.npy")
+# Names people give spike-time files by mistake: unit0.npy, Unit000.npy, Unit_3.npy, UNIT3.NPY
+_LOOKALIKE_FILE = re.compile(r"(?i)unit[ _-]?[0-9]+\.npy")
 _LIST_AT_MOST = 5  # names listed in a message before "... (N in all)"
 
 
@@ -35,7 +38,7 @@ class Dataset:
     waveforms (n_unit, n_channel, n_sample) float32 µV; sessions (n_unit,) int64 in 1..S;
     channel_locations (n_channel, 2) float64 µm (x, y = depth); channel_shanks (n_channel,)
     int64; spike_times per unit float64 ms as stored; peth (n_unit, n_point) float64 with
-    NaN for missing bins, or None.
+    NaN for missing bins, or None; warnings: plausibility warnings (docs/errors.md).
     """
 
     folder: Path
@@ -46,6 +49,9 @@ class Dataset:
     has_shank_file: bool
     spike_times: tuple[np.ndarray, ...]
     peth: np.ndarray | None
+    # Likely mistakes found by dant_core.plausibility when the folder was read (refusals
+    # stop the load); check_dataset_for_settings passes them on to the run's log.
+    warnings: tuple[str, ...] = ()
 
     @property
     def n_units(self) -> int:
@@ -122,10 +128,50 @@ def _names(names: list[str]) -> str:
     return shown
 
 
+def _size_text(n_bytes: int) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{n_bytes} bytes"
+
+
+def _check_npy_size(path: Path, name: str, what: str) -> None:
+    """Compare the size the .npy header announces with the bytes the file holds, before
+    np.load allocates the announced array (a damaged header can claim terabytes)."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                return
+            offset = f.tell()
+            size = os.fstat(f.fileno()).st_size
+    except (OSError, ValueError):
+        return  # np.load reports these with its own message
+    if dtype.hasobject:
+        return
+    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if needed > size - offset:
+        raise DatasetError(
+            f"{name}: its header announces shape {_shape(shape)} of {dtype} "
+            f"({_size_text(needed)}) but the file holds only {_size_text(size - offset)} of "
+            f"data; the file is truncated or damaged (expected {what})"
+        )
+
+
 def _read_npy(path: Path, name: str, what: str) -> np.ndarray:
     """np.load without pickles; DatasetError naming `name` when absent or unreadable."""
     try:
+        _check_npy_size(path, name, what)
         array = np.load(path, allow_pickle=False)
+    except MemoryError:
+        size = path.stat().st_size
+        raise DatasetError(
+            f"{name}: too large to load into this machine's memory ({_size_text(size)})"
+        ) from None
     except FileNotFoundError:
         raise DatasetError(f"{name}: file is missing (expected {what})") from None
     except IsADirectoryError:
@@ -288,6 +334,11 @@ def _load_channel_locations(folder: Path, n_channel: int) -> np.ndarray:
     what = "x, y of each channel in µm, shape (n_channel, 2)"
     locations = _read_npy(folder / CHANNEL_LOCATIONS, CHANNEL_LOCATIONS, what)
     _numeric(locations, CHANNEL_LOCATIONS, what)
+    if locations.shape == (2, n_channel) and n_channel != 2:
+        raise DatasetError(
+            f"{CHANNEL_LOCATIONS}: expected shape (n_channel, 2) = ({n_channel}, 2), got "
+            f"{_shape(locations.shape)}: the array looks transposed; save its transpose (.T)"
+        )
     if locations.ndim != 2 or locations.shape[1] != 2:
         raise DatasetError(
             f"{CHANNEL_LOCATIONS}: expected shape (n_channel, 2) = ({n_channel}, 2), "
@@ -336,6 +387,12 @@ def _load_peth(folder: Path, n_unit: int) -> np.ndarray | None:
             f"{PETH}: expected 2 dimensions (n_unit, n_point) = ({n_unit}, n_point), "
             f"got shape {_shape(peth.shape)}"
         )
+    if peth.shape[0] != n_unit and peth.shape[1] == n_unit:
+        raise DatasetError(
+            f"{PETH}: shape {_shape(peth.shape)} looks transposed: its columns match the "
+            f"{n_unit} units of {WAVEFORMS}; expected (n_unit, n_point) = ({n_unit}, "
+            f"{peth.shape[0]}): save its transpose (.T)"
+        )
     if peth.shape[0] != n_unit:
         raise DatasetError(
             f"{PETH}: has {peth.shape[0]} rows but {WAVEFORMS} has {n_unit} units; "
@@ -353,7 +410,29 @@ def _load_peth(folder: Path, n_unit: int) -> np.ndarray | None:
     return peth
 
 
-def _load_spike_times(folder: Path, n_unit: int, progress: ProgressFn) -> tuple[np.ndarray, ...]:
+def _spike_file_hint(others: list[str], present: set[int], missing: list[int], n_unit) -> str:
+    """What the spike_times folder holds instead of the expected names ("" if nothing)."""
+    lookalike = [n for n in others if _LOOKALIKE_FILE.fullmatch(n)]
+    if lookalike:
+        return (
+            f"; found {len(lookalike)} file(s) named like '{sorted(lookalike)[0]}' instead: "
+            "name them exactly Unit0.npy, Unit1.npy, ... (capital U, no leading zeros)"
+        )
+    if missing == [0] and n_unit in present:
+        return (
+            f"; the files are numbered Unit1 ... Unit{n_unit}: number them from Unit0 "
+            f"(file k holds unit k, row k of {WAVEFORMS})"
+        )
+    npy = sorted(n for n in others if n.lower().endswith(".npy"))
+    if npy:
+        return f"; found instead: {_names(npy)}"
+    return ""
+
+
+def _load_spike_times(
+    folder: Path, n_unit: int, progress: ProgressFn
+) -> tuple[tuple[np.ndarray, ...], int]:
+    """Spike times per unit (float64 ms, read-only) and how many files held integers."""
     spike_dir = folder / SPIKE_TIMES
     if not spike_dir.is_dir():
         raise DatasetError(
@@ -361,17 +440,20 @@ def _load_spike_times(folder: Path, n_unit: int, progress: ProgressFn) -> tuple[
             "spike times in ms)"
         )
     present: set[int] = set()
+    others: list[str] = []
     with os.scandir(spike_dir) as entries:
         for entry in entries:
             match = _UNIT_FILE.fullmatch(entry.name)
             if match:
                 present.add(int(match.group(1)))
+            else:
+                others.append(entry.name)
     missing = [k for k in range(n_unit) if k not in present]
     if missing:
         raise DatasetError(
             f"{SPIKE_TIMES}/: {len(missing)} spike-time file(s) missing: "
             f"{_names([f'Unit{k}.npy' for k in missing])} (need one per unit, Unit0 ... "
-            f"Unit{n_unit - 1})"
+            f"Unit{n_unit - 1})" + _spike_file_hint(others, present, missing, n_unit)
         )
     extra = sorted(k for k in present if k >= n_unit)
     if extra:
@@ -382,6 +464,7 @@ def _load_spike_times(folder: Path, n_unit: int, progress: ProgressFn) -> tuple[
         )
     what = "spike times of one unit in ms, shape (n_spike,)"
     times: list[np.ndarray] = []
+    integer_files = 0
     report_every = max(1, n_unit // 100)
     for k in range(n_unit):
         name = f"{SPIKE_TIMES}/Unit{k}.npy"
@@ -390,6 +473,7 @@ def _load_spike_times(folder: Path, n_unit: int, progress: ProgressFn) -> tuple[
         if raw is None:
             raw = _read_npy(path, name, what)
         _numeric(raw, name, what)
+        integer_files += raw.dtype.kind in "iu"
         unit_times = _vector(raw, name, "(n_spike,)")
         unit_times = np.asarray(unit_times, dtype=np.float64)
         bad = ~np.isfinite(unit_times)
@@ -402,7 +486,7 @@ def _load_spike_times(folder: Path, n_unit: int, progress: ProgressFn) -> tuple[
         if k % report_every == 0:
             progress("Loading spike times", k, n_unit)
     progress("Loading spike times", n_unit, n_unit)
-    return tuple(times)
+    return tuple(times), integer_files
 
 
 def load_dataset(folder, progress: ProgressFn | None = None) -> Dataset:
@@ -415,14 +499,15 @@ def load_dataset(folder, progress: ProgressFn | None = None) -> Dataset:
         raise DatasetError(f"data folder {folder} is not a folder")
     progress("Loading waveforms", 0, 1)
     waveforms = _load_waveforms(folder)
+    _check_waveform_axes(folder, waveforms.shape)
     n_unit, n_channel, _ = waveforms.shape
     sessions = _load_sessions(folder, n_unit)
     locations = _load_channel_locations(folder, n_channel)
     shanks, has_shank_file = _load_channel_shanks(folder, n_channel)
     peth = _load_peth(folder, n_unit)
     progress("Loading waveforms", 1, 1)
-    spike_times = _load_spike_times(folder, n_unit, progress)
-    return Dataset(
+    spike_times, integer_files = _load_spike_times(folder, n_unit, progress)
+    dataset = Dataset(
         folder=folder.absolute(),
         waveforms=_readonly(waveforms),
         sessions=_readonly(sessions),
@@ -432,6 +517,42 @@ def load_dataset(folder, progress: ProgressFn | None = None) -> Dataset:
         spike_times=spike_times,
         peth=None if peth is None else _readonly(peth),
     )
+    found = check_plausibility(dataset, integer_files)
+    found.raise_refusals()
+    return replace(dataset, warnings=tuple(found.warnings))
+
+
+def _length_quietly(path: Path, axis: int) -> int | None:
+    """The length of one axis of a .npy file, or None when it cannot be read (the regular
+    checks then report the file)."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception:  # noqa: BLE001 - any unreadable file is reported by its own check
+        return None
+    if not isinstance(array, np.ndarray) or array.ndim <= axis:
+        return None
+    if axis == 0 and array.ndim == 2 and 1 in array.shape:  # a MATLAB column or row vector
+        return int(array.size)
+    return int(array.shape[axis])
+
+
+def _check_waveform_axes(folder: Path, shape: tuple) -> None:
+    """Refuse waveforms saved with their axes in another order, e.g. (n_unit, n_sample,
+    n_channel): the unit count of session_index.npy and the channel count of
+    channel_locations.npy say which axis is which."""
+    n_unit = _length_quietly(folder / SESSIONS, 0)
+    n_channel = _length_quietly(folder / CHANNEL_LOCATIONS, 0)
+    if n_unit is None or n_channel is None or shape[:2] == (n_unit, n_channel):
+        return
+    for axes in ((0, 2, 1), (2, 1, 0), (1, 2, 0), (2, 0, 1), (1, 0, 2)):
+        if shape[axes[0]] == n_unit and shape[axes[1]] == n_channel:
+            raise DatasetError(
+                f"{WAVEFORMS}: shape {_shape(shape)} has its axes in another order: "
+                f"{SESSIONS} has {n_unit} units and {CHANNEL_LOCATIONS} {n_channel} "
+                f"channels, so the expected shape is (n_unit, n_channel, n_sample) = "
+                f"({n_unit}, {n_channel}, {shape[axes[2]]}); save "
+                f"np.transpose(waveforms, {axes})"
+            )
 
 
 # ---------------------------------------------------------------------------------------
@@ -472,7 +593,7 @@ def check_dataset_for_settings(dataset: Dataset, settings: Settings) -> list[str
             + "\n".join(f"  - {p}" for p in problems)
         )
 
-    warnings: list[str] = []
+    warnings: list[str] = list(dataset.warnings)
     timing = [f for f in ("AutoCorr", "ISI") if f in used]
     if timing:
         few = np.flatnonzero(dataset.spike_counts < 2)
@@ -492,7 +613,8 @@ def check_dataset_for_settings(dataset: Dataset, settings: Settings) -> list[str
         if empty.size:
             warnings.append(
                 f"{PETH}: {empty.size} unit(s) have no valid PETH bin (all NaN; first: "
-                f"unit {int(empty[0])})"
+                f"unit {int(empty[0])}); their PETH similarity counts as 0 (no evidence "
+                "either way), so only their other features can match them"
             )
     return warnings
 

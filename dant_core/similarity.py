@@ -351,12 +351,10 @@ class SimilarityComputer:
                 out[:, f] = self.waveform_scores(a, b)
             elif name == "PETH" and self.peth is not None:
                 r = _paired_nan_corr(self.peth, a, b)
-                bad = np.flatnonzero(r == -2.0)
-                if bad.size:
-                    raise DatasetError(
-                        f"peth.npy: units {a[bad[0]]} and {b[bad[0]]} have no PETH bin that is "
-                        "valid (not NaN) in both, so their PETH similarity is undefined"
-                    )
+                # No bin valid in both (a unit whose PETH is all NaN): the similarity is
+                # undefined, which counts as r = 0 (no evidence either way) as everywhere
+                # else, and as pyDANT does; check_dataset_for_settings warns about them.
+                r[r == -2.0] = np.nan
                 fisher_z(r, out=out[:, f])
             elif name in self._vectors:
                 fisher_z(self.trains.correlation(name, a, b), out=out[:, f])

@@ -68,12 +68,13 @@ def _cells(rest: str) -> list[str]:
     return [c.strip().replace("\\|", "|") for c in cells]
 
 
-def documented_rows() -> dict[str, tuple[str, str, str]]:
-    """id -> (bad input, exact stderr line, GUI) from the tables in docs/errors.md."""
+def documented_rows(warnings: bool = False) -> dict[str, tuple[str, str, str]]:
+    """id -> (bad input, exact stderr line, GUI) from the tables in docs/errors.md: the
+    errors, or with `warnings` the W rows (tests/core/test_plausibility.py checks those)."""
     rows = {}
     for line in DOCS.read_text(encoding="utf-8").splitlines():
         m = _ROW.match(line.strip())
-        if not m:
+        if not m or m.group(1).startswith("W") != warnings:
             continue
         what, message, gui = _cells(m.group(2))
         assert message.startswith("`") and message.endswith("`"), line
@@ -320,21 +321,108 @@ def _(env):
     return env.track(settings={"waveformCorrection": {"n_nearest_channels": 500}})
 
 
-@case("D26")
+# D26 (two units sharing no valid PETH bin) is no longer an error: their PETH similarity
+# counts as 0, as in pyDANT (tests/core/test_plausibility.py checks the run goes on).
+
+# -- shapes in another order, misnamed files, damaged headers (before any plausibility) ---
+
+
+@case("D27")
 def _(env):
-    # Unit 0's PETH is valid only in the first half of the bins, that of its nearest unit
-    # in depth (a pair the similarity stage compares) only in the second half.
-    w = np.load(env.data / "waveform_all.npy")
-    depth = np.load(env.data / "channel_locations.npy")[np.argmax(np.ptp(w, axis=2), axis=1), 1]
-    other = int(np.argsort(np.abs(depth - depth[0]), kind="stable")[1])
-    (env.root / "unit.txt").write_text(str(other))
+    _edit(env.data / "waveform_all.npy", lambda w: np.ascontiguousarray(w.transpose(0, 2, 1)))
+    return env.track()
 
-    def split(p):
-        half = p.shape[1] // 2
-        p[0, half:] = np.nan
-        p[other, :half] = np.nan
 
-    _edit(env.data / "peth.npy", split)
+@case("D28")
+def _(env):
+    _edit(env.data / "channel_locations.npy", lambda c: np.ascontiguousarray(c.T))
+    return env.track()
+
+
+@case("D29")
+def _(env):
+    _edit(env.data / "peth.npy", lambda p: np.ascontiguousarray(p.T))
+    return env.track()
+
+
+@case("D30")
+def _(env):
+    for f in (env.data / "spike_times").iterdir():
+        f.rename(f.with_name(f.name.lower()))
+    return env.track()
+
+
+@case("D31")
+def _(env):
+    folder = env.data / "spike_times"
+    n = len(list(folder.iterdir()))
+    for k in reversed(range(n)):
+        (folder / f"Unit{k}.npy").rename(folder / f"Unit{k + 1}.npy")
+    return env.track()
+
+
+@case("D32")
+def _(env):
+    with open(env.data / "waveform_all.npy", "wb") as f:
+        header = {"descr": "<f4", "fortran_order": False, "shape": (60_000_000, 96, 90)}
+        np.lib.format.write_array_header_1_0(f, header)
+        f.write(b"\0" * 4000)
+    return env.track()
+
+
+# -- plausibility: what cannot be right (dant_core/plausibility.py) ------------------------
+
+
+@case("D33")
+def _(env):
+    _edit(env.data / "channel_locations.npy", lambda c: c / 1000.0)
+    return env.track()
+
+
+@case("D34")
+def _(env):
+    _edit(env.data / "channel_locations.npy", lambda c: np.zeros_like(c))
+    return env.track()
+
+
+@case("D35")
+def _(env):
+    _edit(env.data / "channel_locations.npy", lambda c: np.ascontiguousarray(c[:, ::-1]))
+    return env.track()
+
+
+@case("D36")
+def _(env):
+    _edit(env.data / "channel_locations.npy", lambda c: np.c_[c[:, 0], np.zeros(len(c))])
+    return env.track()
+
+
+@case("D37")
+def _(env):
+    rng = np.random.default_rng(0)
+    _edit(env.data / "channel_locations.npy", lambda c: c[rng.permutation(len(c))])
+    return env.track()
+
+
+@case("D38")
+def _(env):
+    for f in (env.data / "spike_times").iterdir():
+        _edit(f, lambda t: t / 1000.0)
+    return env.track()
+
+
+@case("D39")
+def _(env):
+    for f in (env.data / "spike_times").iterdir():
+        _edit(f, lambda t: np.sort(np.r_[t, t]))
+    return env.track()
+
+
+@case("D40")
+def _(env):
+    _edit(env.data / "channel_locations.npy", lambda c: c / 1000.0)
+    for f in (env.data / "spike_times").iterdir():
+        _edit(f, lambda t: t / 1000.0)
     return env.track()
 
 
