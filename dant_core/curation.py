@@ -1,9 +1,10 @@
-"""Manual curation: actions on clusters, unlimited undo/redo, and the log `curation.jsonl`.
+"""Manual curation: actions on clusters and unlimited undo/redo (pure, no I/O).
 
 Actions name units by their 0-based index in waveform_all.npy. A `CurationState` applies
-them to the automatic labels (pure, no I/O); a `Curator` adds the append-only log in the
-output folder, from which the state is rebuilt on reopening. The log format is described
-in docs/curation_format.md.
+them to the automatic labels; `curation_log.Curator` adds the append-only log in the output
+folder, from which the state is rebuilt on reopening (format: docs/curation_format.md).
+One user gesture is one action, hence one undo step: rejecting several units at once is one
+`reject_units` action.
 
 Cluster ids are never reused: a cluster whose members change gets a new id (the largest id
 ever used + 1), and undo brings back the old id with exactly its old members, so anything
@@ -12,23 +13,26 @@ cached by cluster id stays valid (phy's `Clustering` model).
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 
 from .errors import DantError
 
-LOG_FILE = "curation.jsonl"
-AUTO_LABELS_FILE = "IdxCluster_auto.npy"
-LABELS_FILE = "IdxCluster.npy"
-INCOMPLETE_SUFFIX = ".incomplete"  # where an unfinished last log line is moved before appending
-EDIT_ACTIONS = ("reject_unit", "reject_pair", "split", "merge", "add_unit", "label")
+EDIT_ACTIONS = (
+    "reject_unit",
+    "reject_units",
+    "reject_pair",
+    "split",
+    "merge",
+    "add_unit",
+    "label",
+)
 HISTORY_ACTIONS = ("undo", "redo")
+# An undo / redo record names the record it takes back / brings back by these fields.
+HISTORY_TARGET = {"undo": "undoes", "redo": "redoes"}
+_TARGET_FIELDS = ("action", "time")
 REVIEWED_LABELS = ("reviewed", "good")
 _KEPT_FIELDS = ("note", "time")  # free fields carried along in the log and the history
 _LIST_AT_MOST = 5
@@ -178,6 +182,10 @@ class CurationState:
         """Human text of the actions in effect, oldest first (for a history panel)."""
         return [c.description for c in self._done]
 
+    def redo_descriptions(self) -> list[str]:
+        """Human text of the undone actions that redo would bring back, next one first."""
+        return [c.description for c in reversed(self._undone)]
+
     def export_labels(self) -> np.ndarray:
         """Labels to export (n_unit,) int64: 1..K numbered in order of each cluster's first
         unit, -1 unmatched; a cluster of one unit is unmatched."""
@@ -186,14 +194,37 @@ class CurationState:
     # ----- changing -------------------------------------------------------------------
 
     def apply(self, action: dict) -> UpdateInfo:
-        """Validate and apply one action (undo/redo included); CurationError if refused."""
+        """Validate and apply one action (undo/redo included); CurationError if refused.
+
+        An undo / redo record that names its target (`undoes` / `redoes`: the target's
+        `action` and `time`) is refused unless that is the record it would take back /
+        bring back, so a log written by two writers is not replayed into the opposite.
+        """
         name = action.get("action") if isinstance(action, dict) else None
         if name in HISTORY_ACTIONS:
-            info = self.undo() if name == "undo" else self.redo()
-            if info is None:
+            stack = self._done if name == "undo" else self._undone
+            if not stack:
                 raise CurationError(f"nothing to {name}")
-            return info
+            named = action.get(HISTORY_TARGET[name])
+            if named is not None and not _same_target(named, stack[-1].action):
+                raise CurationError(
+                    f"{name} names {_describe_target(named)} but the action it would "
+                    f"{name} is {_describe_target(stack[-1].action)}"
+                )
+            return self.undo() if name == "undo" else self.redo()
         return self.commit(self.prepare(action))
+
+    def history_record(self, name: str) -> dict | None:
+        """The log record of an undo / redo now: it names the action it takes back / brings
+        back (`undoes` / `redoes`); None when there is nothing to undo / redo."""
+        stack = self._done if name == "undo" else self._undone
+        if not stack:
+            return None
+        target = stack[-1].action
+        return {
+            "action": name,
+            HISTORY_TARGET[name]: {k: target[k] for k in _TARGET_FIELDS if k in target},
+        }
 
     def prepare(self, action: dict) -> _Change:
         """Validate an edit action and work out its change without applying it."""
@@ -249,6 +280,8 @@ class CurationState:
         out: dict = {"action": name}
         if name in ("reject_unit", "label"):
             out["unit"] = self._unit(action, "unit", name)
+        if name == "reject_units":
+            out["units"] = sorted(self._units(action, name))
         if name in ("reject_pair", "merge"):
             out["units"] = self._units(action, name, exactly=2)
         if name == "split":
@@ -325,6 +358,26 @@ class CurationState:
         change, ids = self._regroup(action, [c], [], [rest])
         text = f"Rejected unit {unit} from cluster {c}"
         return replace(change, description=text + _fate("the rest", rest, ids[0]))
+
+    def _prepare_reject_units(self, action: dict) -> _Change:
+        """Every listed unit that is in a cluster becomes unmatched, as one action; what
+        stays of each cluster gets a new id (a single unit left becomes unmatched)."""
+        units = np.array(action["units"], dtype=np.int64)
+        clusters = self._labels[units]
+        if not np.any(clusters > 0):
+            what = f"unit {units[0]} is" if units.size == 1 else f"units {_list(units)} are"
+            raise CurationError(f"reject_units: {what} not in a cluster (already unmatched)")
+        old = np.unique(clusters[clusters > 0]).tolist()
+        rests = [np.setdiff1d(self.members(c), units) for c in old]
+        change, ids = self._regroup(action, old, [], rests)
+        parts = [
+            f"cluster {c}: {_list(units[clusters == c])}"
+            + _fate("the rest", rest, new).replace(";", ",", 1)
+            for c, rest, new in zip(old, rests, ids, strict=True)
+        ]
+        n = int(np.count_nonzero(clusters > 0))
+        text = f"Rejected {n} unit{'s' if n > 1 else ''} ({'; '.join(parts)})"
+        return replace(change, description=text)
 
     def _prepare_reject_pair(self, action: dict) -> _Change:
         a, b = action["units"]
@@ -504,6 +557,20 @@ def _fate(what: str, units: np.ndarray, new_id: int) -> str:
     return f"; {what} (unit {int(units[0])}) is now unmatched"
 
 
+def _same_target(named, action: dict) -> bool:
+    """Whether an undo/redo record's target (`undoes` / `redoes`) is `action`."""
+    if not isinstance(named, dict):
+        return False
+    return all(named.get(k) == action.get(k) for k in _TARGET_FIELDS if k in named)
+
+
+def _describe_target(action) -> str:
+    if not isinstance(action, dict):
+        return repr(action)[:80]
+    when = f" of {action['time']}" if action.get("time") else ""
+    return f"{action.get('action')!r}{when}"
+
+
 def _list(units: Iterable[int]) -> str:
     units = [int(u) for u in units]
     head = ", ".join(str(u) for u in units[:_LIST_AT_MOST])
@@ -533,298 +600,3 @@ def renumber_by_first_unit(labels: np.ndarray) -> np.ndarray:
     number[np.flatnonzero(keep)[order]] = np.arange(1, order.size + 1)
     out[pos] = number[inverse.ravel()]
     return out
-
-
-# ------------------------------------------------------------------------------------------
-# the log
-# ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """One non-empty line of a curation log: the action, or why it could not be read."""
-
-    number: int  # 1-based line number in the file
-    action: object | None  # the parsed JSON value (normally a dict); None if unreadable
-    error: str | None = None
-    last: bool = False  # the last non-empty line of the file
-    complete: bool = True  # ended with a newline
-
-
-def parse_log(path) -> list[LogLine]:
-    """Every non-empty line of a log (missing file: none); unreadable lines carry `error`."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    data = path.read_bytes()
-    raw = data.split(b"\n")
-    lines = []
-    for i, chunk in enumerate(raw):
-        if not chunk.strip():
-            continue
-        complete = i < len(raw) - 1
-        try:
-            lines.append(LogLine(i + 1, json.loads(chunk.decode("utf-8")), complete=complete))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            lines.append(LogLine(i + 1, None, str(exc), complete=complete))
-    if lines:
-        lines[-1] = replace(lines[-1], last=True)
-    return lines
-
-
-def unreadable_warning(path, line: LogLine) -> str:
-    name = Path(path).name
-    if line.last and not line.complete:
-        return (
-            f"{name} line {line.number} is incomplete (the program probably stopped while "
-            "writing it) and was ignored"
-        )
-    return f"{name} line {line.number} is not valid JSON and was ignored ({line.error})"
-
-
-def read_log(path) -> tuple[list[dict], list[str]]:
-    """The actions of a curation log, oldest first, and a warning per unreadable line."""
-    actions, warnings = [], []
-    for line in parse_log(path):
-        if line.action is None:
-            warnings.append(unreadable_warning(path, line))
-        else:
-            actions.append(line.action)
-    return actions, warnings
-
-
-def replay(
-    auto_labels: np.ndarray,
-    sessions: np.ndarray,
-    similarity: SimilarityFn,
-    log_lines: Iterable[dict],
-    on_error: Callable[[int, dict, CurationError], None] | None = None,
-) -> CurationState:
-    """The state after applying `log_lines` (actions, undo/redo included) to the automatic
-    labels. An action that is refused raises CurationError, or goes to on_error(index,
-    action, error) (index 1-based) and is skipped."""
-    state = CurationState(auto_labels, sessions, similarity)
-    for i, action in enumerate(log_lines, 1):
-        try:
-            state.apply(action)
-        except CurationError as exc:
-            if on_error is None:
-                raise CurationError(f"action {i} ({_short(action)}): {exc}") from exc
-            on_error(i, action, exc)
-    return state
-
-
-def _short(action) -> str:
-    return json.dumps(action)[:120] if isinstance(action, dict) else repr(action)[:120]
-
-
-def now_iso() -> str:
-    """Local time with its UTC offset, ISO 8601, to the millisecond."""
-    return datetime.now().astimezone().isoformat(timespec="milliseconds")
-
-
-def append_log_line(path, record: dict) -> None:
-    """Append one JSON line to the log and fsync it before returning.
-
-    If the file ends in an unfinished line (a crash while writing it), that line is moved
-    to `<log>.incomplete` and cut off first, so the new line starts on a fresh line and the
-    log keeps only whole lines.
-    """
-    path = Path(path)
-    data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-    created = not path.exists()
-    try:
-        with open(path, "a+b") as f:
-            size = f.seek(0, os.SEEK_END)
-            if size:
-                f.seek(size - 1)
-                if f.read(1) != b"\n":
-                    data = _repair_tail(path, f, size) + data
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except OSError as exc:
-        raise DantError(f"cannot write the curation log {path}: {exc}") from exc
-    if created:
-        fsync_folder(path.parent)
-
-
-def _repair_tail(path: Path, f, size: int) -> bytes:
-    """Deal with a log not ending in a newline; returns bytes to write before the new line."""
-    f.seek(0)
-    content = f.read(size)
-    start = content.rfind(b"\n") + 1
-    tail = content[start:]
-    try:
-        json.loads(tail.decode("utf-8"))
-        return b"\n"  # a whole line that only lacks its newline (written by hand)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        pass
-    with open(str(path) + INCOMPLETE_SUFFIX, "ab") as g:
-        g.write(tail + b"\n")
-        g.flush()
-        os.fsync(g.fileno())
-    f.truncate(start)
-    f.flush()
-    os.fsync(f.fileno())
-    return b""
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make a new or renamed file's directory entry durable (where the OS allows it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open a directory; the rename is durable enough there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-# ------------------------------------------------------------------------------------------
-# state + log
-# ------------------------------------------------------------------------------------------
-
-
-def auto_labels(output_folder, result=None) -> np.ndarray:
-    """The automatic clusters that curation starts from (n_unit,) int64.
-
-    IdxCluster_auto.npy when it exists (IdxCluster.npy may then be a curated export), else
-    IdxCluster.npy, else `result.idx_cluster`.
-    """
-    folder = Path(output_folder)
-    for name in (AUTO_LABELS_FILE, LABELS_FILE):
-        path = folder / name
-        if path.is_file():
-            try:
-                labels = np.load(path, allow_pickle=False).astype(np.int64).ravel()
-            except Exception as exc:  # noqa: BLE001 - any unreadable file is the same problem
-                raise DantError(f"{name} in {folder}: cannot be read ({exc})") from exc
-            if result is not None and labels.size != result.n_units:
-                raise DantError(
-                    f"{name} in {folder}: holds {labels.size} units but the result "
-                    f"has {result.n_units}"
-                )
-            return labels
-    if result is None:
-        raise DantError(f"{folder}: no {LABELS_FILE} (not the output folder of a tracking run?)")
-    return np.asarray(result.idx_cluster, dtype=np.int64).copy()
-
-
-def result_similarity(result) -> SimilarityFn:
-    """similarity(units) -> (k, k) exact weighted similarity, from a TrackingResult."""
-    return lambda units: result.similarity_block(units, units)
-
-
-class Curator:
-    """A CurationState kept in step with `curation.jsonl` in the output folder.
-
-    Opening replays the log; lines that cannot be read or applied are skipped and described
-    in `warnings`. Every action is logged (fsync'd) before it takes effect, so a crash loses
-    at most the action in progress.
-    """
-
-    def __init__(self, output_folder, result=None, log_path=None):
-        self.output_folder = Path(output_folder)
-        if result is None:
-            from .results import load_result
-
-            result = load_result(self.output_folder)
-        self.result = result
-        self.log_path = Path(log_path) if log_path is not None else self.output_folder / LOG_FILE
-        self.state = CurationState(
-            auto_labels(self.output_folder, result), result.sessions, result_similarity(result)
-        )
-        self.warnings: list[str] = []
-        for line in parse_log(self.log_path):
-            if line.action is None:
-                self.warnings.append(unreadable_warning(self.log_path, line))
-                continue
-            try:
-                self.state.apply(line.action)
-            except CurationError as exc:
-                self.warnings.append(f"{self.log_path.name} line {line.number} was skipped: {exc}")
-
-    def do(self, action: str, **fields) -> UpdateInfo:
-        """Apply one edit action (CurationError if refused, nothing logged) and log it."""
-        change = self.state.prepare({"action": action, **fields, "time": now_iso()})
-        append_log_line(self.log_path, change.action)
-        return self.state.commit(change)
-
-    def undo(self) -> UpdateInfo | None:
-        """Undo the last action in effect and log it; None (nothing logged) if there is none."""
-        if not self.state.can_undo:
-            return None
-        append_log_line(self.log_path, {"action": "undo", "time": now_iso()})
-        return self.state.undo()
-
-    def redo(self) -> UpdateInfo | None:
-        """Redo the last undone action and log it; None (nothing logged) if there is none."""
-        if not self.state.can_redo:
-            return None
-        append_log_line(self.log_path, {"action": "redo", "time": now_iso()})
-        return self.state.redo()
-
-
-# ------------------------------------------------------------------------------------------
-# review queue
-# ------------------------------------------------------------------------------------------
-
-
-def weakest_link(similarity: np.ndarray) -> float:
-    """The weakest similarity still needed to hold a group together: the smallest edge of
-    its maximum spanning tree (inf for one unit). similarity: (k, k)."""
-    s = np.asarray(similarity, dtype=np.float64)
-    k = s.shape[0]
-    if k < 2:
-        return float("inf")
-    s = np.nan_to_num((s + s.T) / 2, nan=-np.inf)
-    in_tree = np.zeros(k, dtype=bool)
-    in_tree[0] = True
-    best = s[0].copy()
-    weakest = np.inf
-    for _ in range(k - 1):
-        cand = np.where(in_tree, -np.inf, best)
-        j = int(np.argmax(cand))
-        weakest = min(weakest, cand[j])
-        in_tree[j] = True
-        best = np.maximum(best, s[j])
-    return float(weakest)
-
-
-def cluster_margin(result, units: np.ndarray) -> float:
-    """How far the weakest link of a cluster is above its shank's threshold (may be < 0)."""
-    units = np.asarray(units, dtype=np.int64)
-    return weakest_link(result.similarity_block(units, units)) - result.threshold_of(int(units[0]))
-
-
-def review_order(state: CurationState, result, cache: dict | None = None) -> list[int]:
-    """Current cluster ids to review, least certain first (smallest `cluster_margin`);
-    clusters labelled "reviewed" or "good" come after all the others.
-
-    `cache` (cluster id -> margin) may be kept between calls: ids are never reused.
-    """
-    cache = {} if cache is None else cache
-    labels = state.labels
-    pos = np.flatnonzero(labels > 0)
-    order = pos[np.argsort(labels[pos], kind="stable")]
-    ids, starts = np.unique(labels[order], return_index=True)
-    groups = np.split(order, starts[1:])
-    keys = []
-    for cid, units in zip(ids.tolist(), groups, strict=True):
-        if cid not in cache:
-            cache[cid] = cluster_margin(result, units) if units.size >= 2 else float("inf")
-        done = state.cluster_labels.get(cid) in REVIEWED_LABELS
-        keys.append((done, cache[cid], cid))
-    return [cid for _, _, cid in sorted(keys)]
-
-
-def reviewed_count(state: CurationState) -> int:
-    """How many current clusters are labelled "reviewed" or "good"."""
-    present = set(state.cluster_ids().tolist())
-    return sum(
-        1 for c, lab in state.cluster_labels.items() if lab in REVIEWED_LABELS and c in present
-    )

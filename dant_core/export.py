@@ -16,46 +16,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .curation import (
+from .curation import HISTORY_ACTIONS, CurationState, renumber_by_first_unit
+from .curation_log import (
     AUTO_LABELS_FILE,
-    HISTORY_ACTIONS,
     LABELS_FILE,
     LOG_FILE,
-    CurationError,
-    CurationState,
     auto_labels,
     fsync_folder,
     now_iso,
-    parse_log,
-    renumber_by_first_unit,
+    replay_log,
     result_similarity,
-    unreadable_warning,
 )
 from .errors import DantError
 
 SUMMARY_FILE = "curation_summary.json"
-
-
-def replay_log_strict(state: CurationState, log_path: Path) -> tuple[list[dict], list[str]]:
-    """Apply every line of the log to `state`; DantError naming the line for any line that is
-    unreadable or refused, except an unfinished last line (a crash), which is a warning.
-    Returns the actions applied (undo/redo included) and the warnings."""
-    warnings, applied = [], []
-    for line in parse_log(log_path):
-        if line.action is None:
-            if line.last and not line.complete:
-                warnings.append(unreadable_warning(log_path, line))
-                continue
-            raise DantError(
-                f"{log_path} line {line.number}: not a valid JSON line "
-                f"({line.error}); fix or delete that line"
-            )
-        try:
-            state.apply(line.action)
-        except CurationError as exc:
-            raise DantError(f"{log_path} line {line.number}: {exc}") from exc
-        applied.append(line.action)
-    return applied, warnings
 
 
 def export_curated(output_folder, curation_log=None, result=None) -> str:
@@ -79,7 +53,7 @@ def export_curated(output_folder, curation_log=None, result=None) -> str:
         result = load_result(folder)
     auto = auto_labels(folder, result)
     state = CurationState(auto, result.sessions, result_similarity(result))
-    applied, warnings = replay_log_strict(state, log_path)
+    applied, warnings = replay_log(state, log_path, strict=True)
     kinds = Counter(a["action"] for a in applied)
     labels = state.export_labels()
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PyQt6.QtCore import QEvent, QSettings, Qt, QThreadPool, QTimer
+from PyQt6.QtCore import QEvent, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -46,6 +46,7 @@ from .views.clusters import ClusterTableView
 from .views.drift import DriftView
 from .views.history import HistoryView
 from .views.review import ReviewQueueView
+from .worker import wait_for_all
 
 # Views written beside this window: (tab title, module, class).
 EXTERNAL_VIEWS = (
@@ -547,12 +548,9 @@ class MainWindow(QMainWindow):
             dialogs.error(self, "Curation", str(exc))
         return None
 
-    def _report(self, infos) -> None:
-        if infos:
-            text = infos[-1].description
-            if len(infos) > 1:
-                text = f"{len(infos)} actions; last: {text}"
-            self.statusBar().showMessage(text, STATUS_MS)
+    def _report(self, info) -> None:
+        if info is not None:
+            self.statusBar().showMessage(info.description, STATUS_MS)
 
     def curate_selection(self, name: str) -> None:
         """Reject / reject pair / split / merge / add, applied to the current selection."""
@@ -568,7 +566,7 @@ class MainWindow(QMainWindow):
         out = self._curate(self.controller.mark_reviewed_and_next)
         if out is None:
             return
-        infos, nxt = out
+        _, nxt = out
         done, total = self.controller.review_progress()
         if nxt is None:
             text = f"All {total} clusters are reviewed"
@@ -873,15 +871,10 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def stop_background_work(self) -> None:
-        """Let the views' thread pools drain now, while the GIL can be released.
-
-        A QThreadPool destroyed with its parent widget waits for its tasks inside a C++
-        destructor that holds the GIL; a task still running Python then deadlocks the exit.
-        """
+        """Stop every view's background work and wait for all workers now, while the GIL
+        can be released (a pool waited for inside a C++ destructor deadlocks the exit)."""
         for view in (*self.views.values(), self.cluster_table, self.review_view):
             stop = getattr(view, "stop_background", None)
             if callable(stop):
                 stop()
-        for pool in self.findChildren(QThreadPool):
-            pool.clear()
-            pool.waitForDone(30_000)
+        wait_for_all()

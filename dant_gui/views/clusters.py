@@ -9,19 +9,13 @@ can be selected (Ctrl/Shift+click) to merge them.
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
 from PyQt6.QtCore import (
     QAbstractTableModel,
     QItemSelectionModel,
     QModelIndex,
-    QObject,
-    QRunnable,
     QSortFilterProxyModel,
     Qt,
-    QThreadPool,
     pyqtSignal,
 )
 from PyQt6.QtGui import QColor
@@ -37,6 +31,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from dant_core.cluster_stats import SIMILARITY, compute
+
+from ..worker import start_worker
 from .common import export_widget
 
 SORT_ROLE = Qt.ItemDataRole.UserRole
@@ -56,55 +53,6 @@ COLUMN_TIPS = (
 ID, UNITS, SESSIONS, DEPTH, MEAN_SIM, MIN_SIM, LABEL = range(7)
 
 
-def within_similarity(result, units: np.ndarray) -> tuple[float, float]:
-    """(mean, min) of the off-diagonal weighted similarity among `units`; NaN for < 2 units."""
-    if units.size < 2:
-        return float("nan"), float("nan")
-    block = np.asarray(result.similarity_block(units, units))
-    off = block[~np.eye(units.size, dtype=bool)]
-    return float(off.mean()), float(off.min())
-
-
-class _Bridge(QObject):
-    """Carries the background task's results to the UI thread (queued signals)."""
-
-    partial = pyqtSignal(int, object)  # generation, {cluster id: (mean, min)}
-    done = pyqtSignal(int)
-
-
-class _SimilarityTask(QRunnable):
-    """Within-cluster similarity of many clusters, reported in batches; stops on `stop`."""
-
-    REPORT_EVERY = 0.15  # seconds between partial reports
-
-    def __init__(self, result, clusters, generation: int, bridge: _Bridge, stop: threading.Event):
-        super().__init__()
-        self.result = result
-        self.clusters = clusters  # list of (cluster id, units)
-        self.generation = generation
-        self.bridge = bridge
-        self.stop = stop
-
-    def run(self) -> None:
-        batch: dict[int, tuple[float, float]] = {}
-        last = time.monotonic()
-        try:
-            for cluster, units in self.clusters:
-                if self.stop.is_set():
-                    return
-                try:
-                    batch[cluster] = within_similarity(self.result, units)
-                except Exception:  # noqa: BLE001 - one bad cluster shows "?", not a crash
-                    batch[cluster] = (float("nan"), float("nan"))
-                if time.monotonic() - last > self.REPORT_EVERY:
-                    self.bridge.partial.emit(self.generation, batch)
-                    batch, last = {}, time.monotonic()
-            self.bridge.partial.emit(self.generation, batch)
-            self.bridge.done.emit(self.generation)
-        except RuntimeError:  # the view was deleted meanwhile
-            pass
-
-
 class ClusterTableModel(QAbstractTableModel):
     """Rows = current clusters of `controller`; similarity columns filled in the background."""
 
@@ -119,15 +67,7 @@ class ClusterTableModel(QAbstractTableModel):
         self.depth = np.zeros(0)
         self.thresholds = np.zeros(0)
         self.n_sessions = 0
-        self._similarity: dict[int, tuple[float, float]] = {}  # cluster id -> (mean, min)
-        self._result_id = None
-        self._generation = 0
-        self._stop = threading.Event()
-        self._bridge = _Bridge(self)
-        self._bridge.partial.connect(self._on_partial)
-        self._bridge.done.connect(self._on_done)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
+        self._worker = None
         self.computing = False
         self.sort_column = ID
         self.sort_order = Qt.SortOrder.AscendingOrder
@@ -137,31 +77,20 @@ class ClusterTableModel(QAbstractTableModel):
     def reload(self) -> None:
         """Recompute the per-cluster columns from the controller's current labels."""
         self.beginResetModel()
-        result = self.controller.result
-        labels = self.controller.idx_cluster
-        if result is not self._result_id:
-            self._similarity.clear()  # a new result: ids mean other units now
-            self._result_id = result
-        if result is None or labels is None:
+        session = self.controller.session
+        if session is None:
             self.ids = np.zeros(0, dtype=np.int64)
             self.n_units = self.n_sessions_covered = np.zeros(0, dtype=np.int64)
             self.depth = self.thresholds = np.zeros(0)
             self.n_sessions = 0
         else:
-            self.ids = self.controller.cluster_ids()
-            self.n_sessions = int(result.n_sessions)
-            k_max = int(labels.max(initial=0))
-            tracked = labels > 0
-            lab = labels[tracked]
-            counts = np.bincount(lab, minlength=k_max + 1)
-            depth_sum = np.bincount(lab, weights=result.locations[tracked, 1], minlength=k_max + 1)
-            sess = np.asarray(result.sessions)[tracked]
-            pairs = np.unique(lab * (self.n_sessions + 1) + sess)
-            covered = np.bincount(pairs // (self.n_sessions + 1), minlength=k_max + 1)
-            self.n_units = counts[self.ids]
-            self.n_sessions_covered = covered[self.ids]
-            self.depth = depth_sum[self.ids] / np.maximum(self.n_units, 1)
-            self.thresholds = self._thresholds(result, labels)
+            self.ids = session.cluster_ids()
+            self.n_sessions = int(session.result.n_sessions)
+            rows = session.stats.summaries(self.ids)
+            self.n_units = np.array([r.n_units for r in rows], dtype=np.int64)
+            self.n_sessions_covered = np.array([r.n_sessions for r in rows], dtype=np.int64)
+            self.depth = np.array([r.depth for r in rows], dtype=np.float64)
+            self.thresholds = np.array([r.threshold for r in rows], dtype=np.float64)
             self._permute(self._sort_permutation())
         self.endResetModel()
         self._start_similarity()
@@ -198,7 +127,7 @@ class ClusterTableModel(QAbstractTableModel):
             return np.unique(texts, return_inverse=True)[1][: self.ids.size].astype(float)
         which = 0 if column == MEAN_SIM else 1
         values = np.array(
-            [(self._similarity.get(int(k)) or (np.nan, np.nan))[which] for k in self.ids],
+            [(self.cached_similarity(int(k)) or (np.nan, np.nan))[which] for k in self.ids],
             dtype=float,
         )
         return np.nan_to_num(values, nan=-np.inf)
@@ -216,58 +145,43 @@ class ClusterTableModel(QAbstractTableModel):
         self.depth = self.depth[perm]
         self.thresholds = self.thresholds[perm]
 
-    def _thresholds(self, result, labels) -> np.ndarray:
-        """Match threshold of each row's shank (NaN when the result does not say)."""
-        try:
-            _, first = np.unique(labels, return_index=True)
-            first_unit = dict(zip(np.unique(labels).tolist(), first.tolist(), strict=True))
-            shank = result.unit_shank_index
-            return np.array([float(result.thresholds[shank[first_unit[int(k)]]]) for k in self.ids])
-        except Exception:  # noqa: BLE001 - a loaded result may lack per-shank thresholds
-            return np.full(self.ids.size, np.nan)
-
     def _start_similarity(self) -> None:
-        """Compute the missing similarity columns on a pool thread (never on the UI thread)."""
-        self._stop.set()  # the previous task, if any, ends at its next cluster
-        self._stop = threading.Event()
-        self._generation += 1
-        result = self.controller.result
-        missing = [int(k) for k in self.ids if int(k) not in self._similarity]
-        if result is None or not missing:
+        """Compute the missing similarity columns on a worker (never on the UI thread)."""
+        self.stop()
+        session = self.controller.session
+        missing = [] if session is None else session.stats.pending(SIMILARITY, self.ids)
+        if not missing:
             self.computing = False
             self.similarity_ready.emit()
             return
-        labels = self.controller.idx_cluster
-        order = np.argsort(labels, kind="stable")
-        sorted_labels = labels[order]
-        clusters = []
-        for k in missing:
-            lo, hi = np.searchsorted(sorted_labels, [k, k + 1])
-            clusters.append((k, np.sort(order[lo:hi]).astype(np.int64)))
+
+        def partial(values) -> None:
+            session.stats.store(SIMILARITY, values)  # ids are never reused: always true
+            if session is self.controller.session:
+                self._similarity_arrived()
+
+        def done(values) -> None:
+            partial(values)
+            if session is self.controller.session:
+                self.computing = False
+                self.similarity_ready.emit()
+
         self.computing = True
-        self.pool.start(
-            _SimilarityTask(result, clusters, self._generation, self._bridge, self._stop)
+        self._worker = start_worker(
+            compute, SIMILARITY, session.result, missing, progress=partial, returned=done
         )
 
     def stop(self) -> None:
-        """Stop background work and wait for it (before the window goes away)."""
-        self._stop.set()
-        self.pool.clear()
-        self.pool.waitForDone(30_000)
+        """Stop the background computation (its results are dropped)."""
+        if self._worker is not None:
+            self._worker.abort()
+            self._worker = None
 
-    def _on_partial(self, generation: int, values: dict) -> None:
-        if generation != self._generation or not values:
-            return
-        self._similarity.update(values)
+    def _similarity_arrived(self) -> None:
         if self.ids.size:
             self.dataChanged.emit(self.index(0, MEAN_SIM), self.index(self.ids.size - 1, MIN_SIM))
             if self.sort_column in (MEAN_SIM, MIN_SIM):
                 self.sort(self.sort_column, self.sort_order)
-
-    def _on_done(self, generation: int) -> None:
-        if generation == self._generation:
-            self.computing = False
-            self.similarity_ready.emit()
 
     def labels_changed(self) -> None:
         """The curation labels changed (not the clusters): repaint the label column."""
@@ -278,14 +192,11 @@ class ClusterTableModel(QAbstractTableModel):
 
     def similarity_of(self, cluster: int) -> tuple[float, float]:
         """(mean, min) within-cluster similarity, computed now if the background has not yet."""
-        cluster = int(cluster)
-        if cluster not in self._similarity:
-            units = self.controller.units_of(cluster)
-            self._similarity[cluster] = within_similarity(self.controller.result, units)
-        return self._similarity[cluster]
+        return self.controller.session.stats.value(SIMILARITY, cluster)
 
     def cached_similarity(self, cluster: int) -> tuple[float, float] | None:
-        return self._similarity.get(int(cluster))
+        session = self.controller.session
+        return None if session is None else session.stats.cached(SIMILARITY, cluster)
 
     def row_of(self, cluster: int) -> int:
         hits = np.flatnonzero(self.ids == int(cluster))

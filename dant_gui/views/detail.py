@@ -12,14 +12,13 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from ..worker import WorkQueue
 from .common import SELECTED_COLOR, ask_save_path, session_colors, style_plot
 from .similarity import (
     LEVELS,
     WEIGHTED,
-    Bridge,
     add_save_action,
     export_plot,
-    run_in_background,
     set_title,
 )
 
@@ -150,15 +149,12 @@ class ClusterDetailView(QtWidgets.QWidget):
         self.summary: GraphSummary | None = None  # of the shank of the units shown
         self._summaries: dict[int, GraphSummary] = {}  # shank -> summary, for self._labels
         self._summary_generation = 0
-        self._pool = QtCore.QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._bridge = Bridge(self)
-        self._bridge.done.connect(self._on_summary_done)
+        self._work = WorkQueue(self)
         self._feature_blocks: dict[str | None, np.ndarray] = {}
         self._build_ui()
         controller.result_changed.connect(self._on_result_changed)
         controller.clusters_changed.connect(self._on_clusters_changed)
-        controller.selection_changed.connect(self._on_selection_changed)
+        controller.selection_changed.connect(lambda _selection: self._on_selection_changed())
         self._on_result_changed()
 
     # ----- layout ---------------------------------------------------------------------------
@@ -454,8 +450,7 @@ class ClusterDetailView(QtWidgets.QWidget):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._summary_generation += 1
-        self._pool.clear()
-        self._pool.waitForDone(10_000)
+        self._work.abort()
         super().closeEvent(event)
 
     # ----- public -----------------------------------------------------------------------------
@@ -517,12 +512,12 @@ class ClusterDetailView(QtWidgets.QWidget):
                 result.similarity_block([0], [0])
             return generation, summaries
 
-        run_in_background(self._pool, work, self._bridge.done)
+        self._work.submit(work, returned=self._on_summary_done, errored=self._on_summary_failed)
+
+    def _on_summary_failed(self, error) -> None:
+        set_title(self.hist_plot, f"Could not summarise the pairs: {error.exception}")
 
     def _on_summary_done(self, payload) -> None:
-        if isinstance(payload, BaseException):
-            set_title(self.hist_plot, f"Could not summarise the pairs: {payload}")
-            return
         generation, summaries = payload
         if generation != self._summary_generation:
             return

@@ -9,19 +9,8 @@ after an edit only the few new clusters are left, computed at once.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
-from PyQt6.QtCore import (
-    QAbstractTableModel,
-    QItemSelectionModel,
-    QModelIndex,
-    QObject,
-    QRunnable,
-    Qt,
-    QThreadPool,
-    pyqtSignal,
-)
+from PyQt6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, Qt
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -35,8 +24,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from dant_core.curation import REVIEWED_LABELS, cluster_margin
+from dant_core.cluster_stats import MARGIN, compute
+from dant_core.curation import REVIEWED_LABELS
 
+from ..worker import start_worker
 from .common import export_widget
 
 BACKGROUND_AT_LEAST = 200  # this many clusters without a margin: compute on a pool thread
@@ -53,35 +44,6 @@ COLUMN_TIPS = (
 )
 
 
-class _Bridge(QObject):
-    done = pyqtSignal(int, object, object)  # generation, {cluster id: margin}, curator
-
-
-class _MarginTask(QRunnable):
-    """Review margins of many clusters off the UI thread; stops early on `stop`."""
-
-    def __init__(self, result, curator, clusters, generation, bridge, stop):
-        super().__init__()
-        self.result, self.curator, self.clusters = result, curator, clusters
-        self.generation, self.bridge, self.stop = generation, bridge, stop
-
-    def run(self) -> None:
-        margins = {}
-        for cluster, units in self.clusters:
-            if self.stop.is_set():
-                return
-            try:
-                margins[cluster] = (
-                    cluster_margin(self.result, units) if units.size >= 2 else float("inf")
-                )
-            except Exception:  # noqa: BLE001 - left out; the queue computes it itself
-                pass
-        try:
-            self.bridge.done.emit(self.generation, margins, self.curator)
-        except RuntimeError:  # the view was deleted meanwhile
-            pass
-
-
 class ReviewQueueModel(QAbstractTableModel):
     """Rows = `controller.review_queue()`, in that order."""
 
@@ -95,11 +57,10 @@ class ReviewQueueModel(QAbstractTableModel):
         self.beginResetModel()
         c = self.controller
         self.queue = c.review_queue()
-        labels = c.idx_cluster
         self.sizes = {}
-        if labels is not None and self.queue:
-            ids, counts = np.unique(labels[labels > 0], return_counts=True)
-            self.sizes = dict(zip(ids.tolist(), counts.tolist(), strict=True))
+        if self.queue:
+            summaries = c.session.stats.summaries(self.queue)
+            self.sizes = {k: s.n_units for k, s in zip(self.queue, summaries, strict=True)}
         self.endResetModel()
 
     def row_of(self, cluster) -> int:
@@ -194,12 +155,7 @@ class ReviewQueueView(QWidget):
         self._syncing = False
         self._stale = True
         self.computing = False
-        self._generation = 0
-        self._stop = threading.Event()
-        self._bridge = _Bridge(self)
-        self._bridge.done.connect(self._margins_done)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
+        self._worker = None
         controller.result_changed.connect(self._changed)
         controller.clusters_changed.connect(self._changed)  # labels included
         controller.selection_changed.connect(self._show_selection)
@@ -221,37 +177,35 @@ class ReviewQueueView(QWidget):
 
     def refresh(self) -> None:
         self._stale = False
-        missing = self.controller.review_margins_missing()
-        if len(missing) >= max(BACKGROUND_AT_LEAST, 1):
-            self._start_margins(missing)
-            return
+        session = self.controller.session
+        if session is not None and session.curator is not None:
+            missing = session.stats.pending(MARGIN, session.cluster_ids())
+            if len(missing) >= max(BACKGROUND_AT_LEAST, 1):
+                self._start_margins(session, missing)
+                return
         self._fill()
 
-    def _start_margins(self, missing) -> None:
-        self._stop.set()
-        self._stop = threading.Event()
-        self._generation += 1
+    def _start_margins(self, session, missing) -> None:
+        self.stop_background()
         self.computing = True
-        c = self.controller
-        self.pool.start(
-            _MarginTask(c.result, c.curator, missing, self._generation, self._bridge, self._stop)
-        )
+
+        def done(margins) -> None:
+            session.stats.store(MARGIN, margins)  # ids are never reused: always true
+            if session is not self.controller.session:
+                return
+            self.computing = False
+            if self.isVisible():
+                self._fill()
+            else:
+                self._stale = True
+
+        self._worker = start_worker(compute, MARGIN, session.result, missing, returned=done)
         self._show_progress()
 
-    def _margins_done(self, generation: int, margins: dict, curator) -> None:
-        if generation != self._generation:
-            return
-        self.computing = False
-        self.controller.store_review_margins(margins, curator)
-        if self.isVisible():
-            self._fill()
-        else:
-            self._stale = True
-
     def stop_background(self) -> None:
-        self._stop.set()
-        self.pool.clear()
-        self.pool.waitForDone(30_000)
+        if self._worker is not None:
+            self._worker.abort()
+            self._worker = None
 
     def _fill(self) -> None:
         self.computing = False

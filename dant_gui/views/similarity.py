@@ -12,6 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from ..worker import WorkQueue
 from .common import ask_save_path, export_item
 
 MAX_IMAGE_SIDE = 1000  # cells per side of the zoomed-out image
@@ -28,35 +29,6 @@ ORDERS = {
     "leaf": "Single-linkage leaf order",
 }
 WEIGHTED = "Weighted similarity"
-
-
-class Bridge(QtCore.QObject):
-    """Carries a worker's result back to the UI thread (queued signal)."""
-
-    done = QtCore.pyqtSignal(object)
-
-
-class _Task(QtCore.QRunnable):
-    """Run `work()` on a pool thread; emit its return value (or the exception) on `done`."""
-
-    def __init__(self, work, done):
-        super().__init__()
-        self._work = work
-        self._done = done
-
-    def run(self) -> None:
-        try:
-            value = self._work()
-        except Exception as exc:  # noqa: BLE001 - reported to the view, which shows it
-            value = exc
-        try:
-            self._done.emit(value)
-        except RuntimeError:  # the view was deleted meanwhile
-            pass
-
-
-def run_in_background(pool: QtCore.QThreadPool, work, done) -> None:
-    pool.start(_Task(work, done))
 
 
 # Kept under this name for the views that import it from here.
@@ -208,10 +180,7 @@ class SimilarityView(QtWidgets.QWidget):
         self._shown_generation = -1
         self._zoom_pending: tuple[int, int, int, int] | None = None
         self._zoom_generation = 0
-        self._pool = QtCore.QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._bridge = Bridge(self)
-        self._bridge.done.connect(self._on_background_done)
+        self._work = WorkQueue(self)
 
         self._build_ui()
         controller.result_changed.connect(self._on_result_changed)
@@ -329,8 +298,7 @@ class SimilarityView(QtWidgets.QWidget):
         # Let a running block computation finish before the view (and its result) go away.
         self._generation += 1
         self._drop_exact_block()
-        self._pool.clear()
-        self._pool.waitForDone(10_000)
+        self._work.abort()
         super().closeEvent(event)
 
     # ----- public -----------------------------------------------------------------------------
@@ -491,11 +459,11 @@ class SimilarityView(QtWidgets.QWidget):
             return ("image", generation, cache[feature][np.ix_(order, order)], True, n)
 
         if n <= EXACT_FULL_MAX and feature in cache:
-            run_in_background(self._pool, exact, self._bridge.done)
+            self._submit(exact)
             return
-        run_in_background(self._pool, binned, self._bridge.done)
+        self._submit(binned)
         if n <= EXACT_FULL_MAX:
-            run_in_background(self._pool, exact, self._bridge.done)
+            self._submit(exact)
 
     @property
     def ready(self) -> bool:
@@ -504,11 +472,16 @@ class SimilarityView(QtWidgets.QWidget):
             return False
         return self.image_is_exact or self._result.n_units > EXACT_FULL_MAX
 
+    def _submit(self, work) -> None:
+        self._work.submit(
+            work, returned=self._on_background_done, errored=self._on_background_failed
+        )
+
+    def _on_background_failed(self, error) -> None:
+        set_title(self.plot, f"Could not compute the similarity: {error.exception}")
+
     def _on_background_done(self, payload) -> None:
         if payload is None:  # abandoned: a newer request replaced it
-            return
-        if isinstance(payload, BaseException):
-            set_title(self.plot, f"Could not compute the similarity: {payload}")
             return
         kind = payload[0]
         if kind == "image":
@@ -608,7 +581,7 @@ class SimilarityView(QtWidgets.QWidget):
             )
             return None if block is None else ("zoom", generation, block, rng)
 
-        run_in_background(self._pool, work, self._bridge.done)
+        self._submit(work)
 
     # ----- decorations ------------------------------------------------------------------------
 

@@ -13,20 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dant_core.curation import (
-    INCOMPLETE_SUFFIX,
-    LOG_FILE,
-    CurationError,
-    CurationState,
-    Curator,
-    read_log,
-    renumber_by_first_unit,
-    replay,
-    review_order,
-    reviewed_count,
-    weakest_link,
-)
+from dant_core.curation import CurationError, CurationState, renumber_by_first_unit
+from dant_core.curation_log import INCOMPLETE_SUFFIX, LOG_FILE, Curator, read_log, replay
 from dant_core.errors import DantError
+from dant_core.review import review_order, reviewed_count, weakest_link
 
 # ------------------------------------------------------------------------------------------
 # helpers
@@ -775,3 +765,31 @@ def test_replaying_5000_actions_on_20000_units_is_fast():
     elapsed = time.perf_counter() - started
     same_state(rebuilt, live)
     assert elapsed < 5.0, f"replay took {elapsed:.1f} s"
+
+
+def test_reject_units_is_one_action_with_the_partition_of_rejecting_one_by_one():
+    one = state_of(LABELS, SESSIONS)
+    info = one.apply({"action": "reject_units", "units": [5, 1, 2, 6]})  # 6: unmatched
+    assert len(one.history) == 1 and one.history[0]["units"] == [1, 2, 5, 6]
+    several = state_of(LABELS, SESSIONS)
+    for u in (1, 2, 5):
+        several.apply({"action": "reject_unit", "unit": u})
+    np.testing.assert_array_equal(one.export_labels(), several.export_labels())
+    assert info.removed_clusters == (3, 5) and info.added_clusters == (6,)
+    assert one.labels[[0, 3]].tolist() == [6, 6] and one.labels[4] == -1
+    one.undo()
+    np.testing.assert_array_equal(one.labels, LABELS)
+    with pytest.raises(CurationError, match="units 6, 7 are not in a cluster"):
+        one.apply({"action": "reject_units", "units": [6, 7]})
+
+
+def test_an_undo_that_names_another_action_is_refused():
+    s = state_of(LABELS, SESSIONS)
+    s.apply({"action": "reject_unit", "unit": 1, "time": "t1"})
+    record = s.history_record("undo")
+    assert record == {"action": "undo", "undoes": {"action": "reject_unit", "time": "t1"}}
+    with pytest.raises(CurationError, match="undo names 'merge'"):
+        s.apply({"action": "undo", "undoes": {"action": "merge", "time": "t1"}})
+    s.apply(record)
+    np.testing.assert_array_equal(s.labels, LABELS)
+    assert s.history_record("undo") is None

@@ -620,6 +620,13 @@ def _(env):
     return env.export([{"action": "label", "unit": 0, "label": 5}])
 
 
+@case("C15")
+def _(env):
+    label = {"action": "label", "unit": 0, "label": "good", "time": "2025-03-14T10:06:30.002+01:00"}
+    named = {"action": "merge", "time": "2025-03-14T10:05:40.871+01:00"}
+    return env.export([label, {"action": "undo", "undoes": named}])
+
+
 @case("C13")
 def _(env):
     # The run's data folder was moved away after tracking.

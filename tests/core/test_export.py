@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 from dant_core.cli import main
-from dant_core.curation import LOG_FILE, Curator, cluster_margin, review_order
+from dant_core.curation_log import LOG_FILE, Curator
 from dant_core.errors import DantError
 from dant_core.export import SUMMARY_FILE, export_curated
 from dant_core.results import load_result
+from dant_core.review import cluster_margin, review_order
 
 AUTO = "IdxCluster_auto.npy"
 

@@ -258,12 +258,10 @@ def test_split_add_and_multi_unit_reject_by_keyboard(window, qtbot, tracked_fold
     assert np.all(c.idx_cluster[group] == -1)
     _press(window, Qt.Key.Key_Z, CTRL)
     np.testing.assert_array_equal(c.idx_cluster, labels)
-    assert [line["action"] for line in _log_lines(c)][-4:] == [
-        "reject_unit",
-        "reject_unit",
-        "undo",
-        "undo",
-    ]
+    log = _log_lines(c)
+    assert [line["action"] for line in log][-2:] == ["reject_units", "undo"]
+    assert log[-2]["units"] == sorted(group.tolist())
+    assert log[-1]["undoes"] == {"action": "reject_units", "time": log[-2]["time"]}
     assert not dialog_log
 
 

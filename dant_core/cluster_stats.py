@@ -1,0 +1,172 @@
+"""Per-cluster statistics of a curated result, computed once per cluster id and cached.
+
+Cluster ids are never reused (`curation.CurationState`), so a value cached for an id stays
+true until that cluster is removed by an edit; `forget(info)` drops the removed ids. Cheap
+statistics (units, sessions covered, mean depth, match threshold) are computed for many
+clusters at once; the similarity statistics and the review margin need a similarity block
+per cluster, so a caller may compute them off the UI thread with the pure functions below
+(`within_similarity`, `review.cluster_margin`) and `store` them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .review import cluster_margin
+
+SIMILARITY = "similarity"
+PARTIAL_EVERY = 50  # clusters between partial reports of a background computation
+MARGIN = "margin"
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    """The cheap statistics of one cluster.
+
+    n_units: units in it; n_sessions: sessions it covers; depth: mean measured depth of its
+    units (µm); threshold: the match threshold of its shank (NaN when the result lacks it).
+    """
+
+    n_units: int
+    n_sessions: int
+    depth: float
+    threshold: float
+
+
+def within_similarity(result, units: np.ndarray) -> tuple[float, float]:
+    """(mean, min) of the off-diagonal weighted similarity among `units`; NaN for < 2 units."""
+    units = np.asarray(units, dtype=np.int64)
+    if units.size < 2:
+        return float("nan"), float("nan")
+    block = np.asarray(result.similarity_block(units, units))
+    off = block[~np.eye(units.size, dtype=bool)]
+    return float(off.mean()), float(off.min())
+
+
+def review_margin(result, units: np.ndarray) -> float:
+    """The review margin of a cluster (`review.cluster_margin`); inf for fewer than 2 units."""
+    units = np.asarray(units, dtype=np.int64)
+    return cluster_margin(result, units) if units.size >= 2 else float("inf")
+
+
+EXPENSIVE: dict[str, Callable] = {SIMILARITY: within_similarity, MARGIN: review_margin}
+
+
+def group_units(labels: np.ndarray, ids) -> dict[int, np.ndarray]:
+    """cluster id -> its units (ascending) for each id of `ids`, with one sort of `labels`."""
+    ids = np.asarray(list(ids), dtype=np.int64)
+    if ids.size == 0:
+        return {}
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    lo = np.searchsorted(sorted_labels, ids, side="left")
+    hi = np.searchsorted(sorted_labels, ids, side="right")
+    return {int(k): order[a:b].astype(np.int64) for k, a, b in zip(ids, lo, hi, strict=True)}
+
+
+class ClusterStatistics:
+    """Cached statistics of the clusters of `labels()` (a function giving the current labels).
+
+    `computed` counts the clusters each statistic was computed for ("summary", "similarity",
+    "margin"), so a test can see that unchanged clusters are not computed again.
+    """
+
+    def __init__(self, result, labels: Callable[[], np.ndarray]):
+        self.result = result
+        self._labels = labels
+        self._summary: dict[int, ClusterSummary] = {}
+        self._expensive: dict[str, dict[int, object]] = {SIMILARITY: {}, MARGIN: {}}
+        self.computed: Counter = Counter()
+
+    # ----- cheap statistics ------------------------------------------------------------------
+
+    def summaries(self, ids) -> list[ClusterSummary]:
+        """The summary of each cluster of `ids` (present clusters), in that order."""
+        ids = [int(k) for k in ids]
+        missing = [k for k in ids if k not in self._summary]
+        if missing:
+            self._compute_summaries(missing)
+        return [self._summary[k] for k in ids]
+
+    def summary(self, cluster: int) -> ClusterSummary:
+        return self.summaries([cluster])[0]
+
+    def _compute_summaries(self, ids: list[int]) -> None:
+        result = self.result
+        sessions = np.asarray(result.sessions)
+        depth = np.asarray(result.locations)[:, 1]
+        thresholds = np.asarray(result.thresholds, dtype=np.float64).ravel()
+        try:
+            shank_of = np.asarray(result.unit_shank_index)
+        except Exception:  # noqa: BLE001 - a loaded result may lack per-shank information
+            shank_of = None
+        for k, units in group_units(self._labels(), ids).items():
+            threshold = float("nan")
+            if units.size and shank_of is not None and shank_of[units[0]] < thresholds.size:
+                threshold = float(thresholds[shank_of[units[0]]])
+            self._summary[k] = ClusterSummary(
+                n_units=int(units.size),
+                n_sessions=int(np.unique(sessions[units]).size),
+                depth=float(depth[units].mean()) if units.size else float("nan"),
+                threshold=threshold,
+            )
+        self.computed["summary"] += len(ids)
+
+    # ----- statistics that need a similarity block -------------------------------------------
+
+    def cached(self, kind: str, cluster: int):
+        """The cached value of an expensive statistic, or None while it is not known."""
+        return self._expensive[kind].get(int(cluster))
+
+    def value(self, kind: str, cluster: int):
+        """The value of an expensive statistic, computed now if it is not known yet."""
+        cluster = int(cluster)
+        cache = self._expensive[kind]
+        if cluster not in cache:
+            units = np.flatnonzero(self._labels() == cluster)
+            cache[cluster] = EXPENSIVE[kind](self.result, units)
+            self.computed[kind] += 1
+        return cache[cluster]
+
+    def pending(self, kind: str, ids) -> list[tuple[int, np.ndarray]]:
+        """(cluster id, its units) of the clusters of `ids` whose `kind` is not known, for
+        a worker to compute with `compute`."""
+        missing = [int(k) for k in ids if int(k) not in self._expensive[kind]]
+        return list(group_units(self._labels(), missing).items())
+
+    def store(self, kind: str, values: dict) -> None:
+        """Keep values computed elsewhere (ids are never reused: they stay true)."""
+        self._expensive[kind].update(values)
+        self.computed[kind] += len(values)
+
+    def forget(self, removed) -> None:
+        """Drop every statistic of the removed clusters (an edit's `UpdateInfo`)."""
+        for k in removed:
+            self._summary.pop(int(k), None)
+            for cache in self._expensive.values():
+                cache.pop(int(k), None)
+
+
+def compute(kind: str, result, clusters, abort=None, progress=None) -> dict:
+    """{cluster id: value} of statistic `kind` for (cluster id, units) pairs; pure, for a
+    worker thread. Stops early (returning what it has) once `abort.cancelled` (a
+    `progress.CancelToken`); `progress(values)`, when given, gets the values found so far
+    every PARTIAL_EVERY clusters. A cluster that cannot be computed is left out."""
+    fn = EXPENSIVE[kind]
+    out: dict = {}
+    batch: dict = {}
+    for cluster, units in clusters:
+        if abort is not None and abort.cancelled:
+            break
+        if progress is not None and len(batch) >= PARTIAL_EVERY:
+            progress(batch)
+            batch = {}
+        try:
+            out[int(cluster)] = batch[int(cluster)] = fn(result, units)
+        except Exception:  # noqa: BLE001 - one bad cluster is shown as unknown, not a crash
+            continue
+    return out

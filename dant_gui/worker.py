@@ -1,0 +1,185 @@
+"""The one way to run work off the UI thread (superqt's worker pattern, written for DANT).
+
+`start_worker(fn, *args)` runs `fn(*args, abort=token, progress=report)` on a pool thread
+when `fn` accepts those keywords (else `fn(*args)`) and returns a `Worker` whose signals
+arrive on the UI thread: started, progress(value), returned(value), errored(WorkerError),
+finished (always last). `worker.abort()` sets the token (`dant_core.progress.CancelToken`);
+the function checks it between chunks. A result that arrives after `abort()` is dropped:
+`returned` is not emitted. `wait_for_all()` aborts every worker and waits for them (at
+shutdown, before Qt objects go away). Tracking, loading, export and the views' background
+computations all run here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import traceback
+from dataclasses import dataclass
+
+from PyQt6.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
+
+from dant_core.errors import Cancelled
+from dant_core.progress import CancelToken
+
+MAX_THREADS = 4  # a tracking run plus the views' computations; the GIL limits the rest
+_pool: QThreadPool | None = None
+_running: set[Worker] = set()  # kept alive until finished (Qt would not keep them)
+
+
+@dataclass(frozen=True)
+class WorkerError:
+    """What a worker's function raised: the exception and its formatted traceback."""
+
+    exception: BaseException
+    traceback: str
+
+    @property
+    def message(self) -> str:
+        exc = self.exception
+        if isinstance(exc, MemoryError):
+            return "not enough memory for this (try fewer units or a larger machine)"
+        text = str(exc)
+        return text if text and _is_dant_error(exc) else f"{type(exc).__name__}: {text}"
+
+
+def _is_dant_error(exc: BaseException) -> bool:
+    from dant_core.errors import DantError
+
+    return isinstance(exc, DantError)
+
+
+class Worker(QObject):
+    """One function run on the pool; its signals are delivered on the UI thread."""
+
+    started = pyqtSignal()
+    progress = pyqtSignal(object)  # whatever the function reports
+    returned = pyqtSignal(object)  # its return value (not after abort())
+    errored = pyqtSignal(object)  # WorkerError (Cancelled is not an error: only finished)
+    finished = pyqtSignal()  # always, last
+
+    def __init__(self, fn, *args, name: str = "", **kwargs):
+        super().__init__()
+        self.name = name or getattr(fn, "__name__", "work")
+        self.token = CancelToken()
+        self._fn, self._args, self._kwargs = fn, args, kwargs
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            params = {}
+        if "abort" in params:
+            self._kwargs["abort"] = self.token
+        if "progress" in params:
+            self._kwargs["progress"] = self._report
+
+    @property
+    def aborted(self) -> bool:
+        return self.token.cancelled
+
+    def abort(self) -> None:
+        """Ask the function to stop (it checks the token) and drop its return value."""
+        self.token.cancel()
+
+    def _report(self, *value) -> None:
+        self.progress.emit(value[0] if len(value) == 1 else value)
+
+    def run(self) -> None:
+        """On a pool thread: call the function and emit what happened."""
+        try:
+            self.started.emit()
+            try:
+                value = self._fn(*self._args, **self._kwargs)
+            except Cancelled:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - any failure goes to `errored`
+                if not self.aborted:
+                    self.errored.emit(WorkerError(exc, traceback.format_exc()))
+            else:
+                if not self.aborted:
+                    self.returned.emit(value)
+            self.finished.emit()
+        except RuntimeError:  # the receivers were deleted meanwhile
+            pass
+
+
+class _Runnable(QRunnable):
+    def __init__(self, worker: Worker):
+        super().__init__()
+        self.worker = worker
+
+    def run(self) -> None:
+        self.worker.run()
+
+
+def pool() -> QThreadPool:
+    """The pool every worker runs on."""
+    global _pool
+    if _pool is None:
+        _pool = QThreadPool()
+        _pool.setMaxThreadCount(MAX_THREADS)
+    return _pool
+
+
+def start_worker(fn, *args, returned=None, errored=None, progress=None, finished=None, **kw):
+    """Run `fn(*args, **kw)` on the pool; connect the given callbacks first. Returns the
+    Worker (keep it to abort it)."""
+    worker = Worker(fn, *args, **kw)
+    for signal, slot in (
+        (worker.returned, returned),
+        (worker.errored, errored),
+        (worker.progress, progress),
+        (worker.finished, finished),
+    ):
+        if slot is not None:
+            signal.connect(slot)
+    _running.add(worker)
+    worker.finished.connect(lambda: _running.discard(worker))
+    pool().start(_Runnable(worker))
+    return worker
+
+
+def running() -> list[Worker]:
+    """The workers started and not finished yet."""
+    return list(_running)
+
+
+def wait_for_all(msecs: int = 30_000) -> bool:
+    """Abort every worker and wait for the pool to be idle; False on timeout."""
+    for worker in list(_running):
+        worker.abort()
+    if _pool is None:
+        return True
+    _pool.clear()
+    return _pool.waitForDone(msecs)
+
+
+class WorkQueue(QObject):
+    """Functions run one after another, in the order submitted, on the pool (one view's
+    background work: a coarse image first, then the exact one)."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._waiting: list[tuple] = []
+        self._current: Worker | None = None
+
+    def submit(self, fn, *args, returned=None, errored=None) -> None:
+        self._waiting.append((fn, args, returned, errored))
+        if self._current is None:
+            self._next()
+
+    def _next(self) -> None:
+        self._current = None
+        if not self._waiting:
+            return
+        fn, args, returned, errored = self._waiting.pop(0)
+        self._current = start_worker(
+            fn, *args, returned=returned, errored=errored, finished=self._finished
+        )
+
+    def _finished(self) -> None:
+        self._next()
+
+    def abort(self) -> None:
+        """Drop what waits and abort what runs (its result is dropped)."""
+        self._waiting.clear()
+        if self._current is not None:
+            self._current.abort()
