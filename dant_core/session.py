@@ -89,7 +89,7 @@ class Session:
             self.warnings = list(self.curator.warnings)
         self.selection = Selection()
         self.stats = ClusterStatistics(result, lambda: self.labels)
-        self._navigation = None  # cluster ids in the table's order, or a function giving them
+        self._navigation: np.ndarray | None = None  # cluster ids in the table's order
         self._corrected_depth: np.ndarray | None = None
         self._exported_labels = self._labels_on_disk()
 
@@ -194,14 +194,14 @@ class Session:
         return int(ks[0]) if ks.size == 1 and ks[0] > 0 else None
 
     def set_navigation_order(self, order) -> None:
-        """The order the cluster table lists the clusters in: ids, or a function giving them
-        (asked only when needed). Next / previous and the selection after an edit follow it."""
-        self._navigation = order
+        """The cluster ids in the order the cluster table lists them (None: ascending id).
+        Next / previous and the selection after an edit follow it."""
+        self._navigation = None if order is None else np.asarray(order, dtype=np.int64)
 
     def navigation_order(self) -> np.ndarray:
         """Current cluster ids in table order (ascending id when the table has not said)."""
         present = self.cluster_ids()
-        order = self._navigation() if callable(self._navigation) else self._navigation
+        order = self._navigation
         if order is None:
             return present
         order = np.asarray(order, dtype=np.int64).ravel()
@@ -414,15 +414,20 @@ class Session:
             return self.curator is None
         return np.array_equal(self._exported_labels, self.curator.state.export_labels())
 
-    def export(self) -> str:
+    def export_files(self) -> str:
         """Write the curated IdxCluster.npy (and friends) to the output folder; the summary.
-        (The export replays the log file itself, as `dant export` does.)"""
+        The export replays the log file itself, as `dant export` does; it reads and writes
+        files only, so it may run off the UI thread (then call `exported_now`)."""
         from .export import export_curated
 
         curator = self.require_curator()
         default_log = curator.output_folder / LOG_FILE
         log = None if curator.log_path == default_log else curator.log_path
-        summary = export_curated(curator.output_folder, log, result=self.result)
+        return export_curated(curator.output_folder, log, result=self.result)
+
+    def exported_now(self, summary: str) -> str:
+        """After `export_files`: read back what was written; the summary, with a warning if
+        the files differ from the clusters shown."""
         self._exported_labels = self._labels_on_disk()
         if not self.exported:
             summary += (
@@ -430,6 +435,10 @@ class Session:
                 "reopen the folder to see what the log gives"
             )
         return summary
+
+    def export(self) -> str:
+        """export_files, then exported_now: the summary."""
+        return self.exported_now(self.export_files())
 
 
 def open_session(result, output_folder) -> tuple[Session, list[str]]:

@@ -85,9 +85,6 @@ def main(argv: list[str] | None = None) -> int:
         dialogs.hook = _print_dialog
 
     window = MainWindow()
-    qss = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
-    if qss.is_file():
-        app.setStyleSheet(qss.read_text(encoding="utf-8"))
     window.resize(*SCREENSHOT_SIZE)
     if args.tab and not window.show_tab(args.tab):
         print(f"warning: no tab named {args.tab!r}", file=sys.stderr)

@@ -20,6 +20,8 @@ from dant_core.selection_plan import GESTURES, SelectionNeeded
 from dant_core.session import Edit, HistoryEntry, Selection, Session, open_session
 from dant_core.settings import Settings
 
+from .worker import start_worker, wait_for_all
+
 __all__ = ["Controller", "HistoryEntry", "SelectionNeeded"]
 
 RESULTS_SUBFOLDER = "DANT_Output"
@@ -39,7 +41,7 @@ class Controller(QObject):
     curation_changed = pyqtSignal()  # curation history, undo/redo or export state changed
     selection_changed = pyqtSignal(object)  # the new Selection
     settings_changed = pyqtSignal()  # the settings object was replaced (loaded, reset)
-    problems_changed = pyqtSignal()  # the settings form found / cleared problems
+    problems_changed = pyqtSignal()  # settings problems found / cleared (form_problems)
 
     # run lifecycle (relayed from the job on the UI thread)
     run_started = pyqtSignal()
@@ -49,6 +51,8 @@ class Controller(QObject):
     run_failed = pyqtSignal(str, str)  # message, traceback text
     run_cancelled = pyqtSignal()
     busy_changed = pyqtSignal(bool)
+    export_finished = pyqtSignal(str)  # the export's summary
+    export_failed = pyqtSignal(str)  # why it failed
 
     SELECTION_ACTIONS = GESTURES
 
@@ -59,10 +63,13 @@ class Controller(QObject):
         self.settings_path: Path | None = None  # the settings file the values came from
         self.data_folder: Path | None = None
         self.output_folder: Path | None = None
-        self.form_problems: list[str] = []  # values the settings form could not accept
+        self.form_problems: list[str] = []  # settings_problems() as last worked out
+        self._refused_settings: dict[str, str] = {}  # key -> why the form's value was refused
         self.session: Session | None = None  # the result and its curation
         self._navigation = None  # the table's order, kept across sessions
-        self._job = None  # dant_gui.jobs.TrackingJob while running
+        self._job = None  # the tracking run's Worker while it runs
+        self._job_outcome = None  # ("done", result) / ("failed", WorkerError) once known
+        self._export = None  # the export's Worker while it runs
 
     # ----- reading the session ---------------------------------------------------------------
 
@@ -149,7 +156,7 @@ class Controller(QObject):
             self._selecting(self.session.select(Selection()))
 
     def set_navigation_order(self, order) -> None:
-        """How the cluster table lists the clusters: ids, or a function giving them."""
+        """The cluster ids in the cluster table's order (sorting and filters)."""
         self._navigation = order
         if self.session is not None:
             self.session.set_navigation_order(order)
@@ -251,12 +258,28 @@ class Controller(QObject):
         """Bring back the last undone gesture."""
         return self._edited(self._session().redo())
 
-    def export(self) -> str:
-        """Write the curated IdxCluster.npy (and friends) to the output folder; the summary."""
-        summary = self._session().export()
-        self.run_log.emit(summary)
-        self.curation_changed.emit()
-        return summary
+    def export(self) -> None:
+        """Write the curated IdxCluster.npy (and friends) on a worker; export_finished(summary)
+        or export_failed(message) follows."""
+        session = self._session()
+        if self._export is not None:
+            raise SelectionNeeded("An export is in progress")
+
+        def done(summary: str) -> None:
+            summary = session.exported_now(summary)
+            self.run_log.emit(summary)
+            self.curation_changed.emit()
+            self.export_finished.emit(summary)
+
+        def failed(error) -> None:
+            self.export_failed.emit(error.message)
+
+        def ended() -> None:
+            self._export = None
+
+        self._export = start_worker(
+            session.export_files, returned=done, errored=failed, finished=ended
+        )
 
     def _open_session(self, result) -> None:
         """Show `result`, curated in the output folder (its curation.jsonl replayed)."""
@@ -312,6 +335,8 @@ class Controller(QObject):
             f"Loaded {folder}: {s['units']} units, {s['sessions']} sessions, "
             f"{s['channels']} channels, {s['shanks']} shank(s)"
         )
+        self._refused_settings.clear()
+        self.update_problems()
         self.settings_changed.emit()
         self.dataset_changed.emit()
         self._open_session(self._load_existing_results())
@@ -356,9 +381,11 @@ class Controller(QObject):
             settings.base_dir = self.data_folder
         self.settings = settings
         self.settings_path = None if path is None else Path(path)
+        self._refused_settings.clear()
         if self.data_folder is not None:
             self.output_folder = self._resolve_output_folder()
         self.settings_changed.emit()
+        self.update_problems()
 
     def load_settings(self, path) -> None:
         """Read a settings file (SettingsError on bad values) and use it."""
@@ -377,10 +404,46 @@ class Controller(QObject):
         settings.base_dir = self.data_folder
         self.set_settings(settings)
 
-    def setting_changed(self) -> None:
-        """The form changed one value in place: keep the output folder in step."""
+    def set_setting(self, key: str, value) -> None:
+        """One value from the settings form: the settings are replaced by a copy holding it
+        (SettingsError: refused; remembered as a problem of `key` until a value is taken)."""
+        settings = self.settings.copy()
+        try:
+            settings.set(key, value)
+        except SettingsError as exc:
+            self._refused_settings[key] = str(exc)
+            self.update_problems()
+            raise
+        self._refused_settings.pop(key, None)
+        self.settings = settings
         if self.data_folder is not None:
             self.output_folder = self._resolve_output_folder()
+        self.update_problems()
+
+    def settings_problems(self) -> list[str]:
+        """What stops a run: refused form values, settings that conflict, settings the data
+        cannot satisfy. Each message names its key."""
+        found = list(self._refused_settings.values())
+        found += [p for p in self.settings.problems() if p not in found]
+        if not self._refused_settings and self.dataset is not None:
+            from dant_core.dataset import check_dataset_for_settings
+
+            try:
+                check_dataset_for_settings(self.dataset, self.settings)
+            except DantError as exc:
+                found += [
+                    line.strip().removeprefix("- ")
+                    for line in str(exc).splitlines()
+                    if line.strip() and not line.startswith("the data cannot be run")
+                ]
+        return found
+
+    def update_problems(self) -> None:
+        """Work out the settings problems again; problems_changed when they changed."""
+        problems = self.settings_problems()
+        if problems != self.form_problems:
+            self.form_problems = problems
+            self.problems_changed.emit()
 
     def set_result(self, result) -> None:
         """Use a new TrackingResult (or None); the selection is cleared. A result saved in
@@ -408,72 +471,75 @@ class Controller(QObject):
     def is_running(self) -> bool:
         return self._job is not None
 
-    def set_form_problems(self, problems: list[str]) -> None:
-        if list(problems) != self.form_problems:
-            self.form_problems = list(problems)
-            self.problems_changed.emit()
-
     def can_run(self) -> bool:
-        return (
-            self.dataset is not None
-            and not self.is_running
-            and not self.form_problems
-            and not self.settings.problems()
-        )
+        return self.dataset is not None and not self.is_running and not self.form_problems
 
     def start_run(self) -> None:
-        """Start tracking on a worker thread; DantError when it cannot start."""
-        from .jobs import TrackingJob
+        """Start tracking on a worker; DantError when it cannot start."""
+        from .jobs import track_and_save
 
         if self.is_running:
             raise DantError("a run is already in progress")
         if self.dataset is None:
             raise DantError("open a data folder first")
-        problems = self.form_problems or self.settings.problems()
+        problems = self.settings_problems()
         if problems:
             raise DantError("the settings have problems:\n" + "\n".join(problems))
         self.output_folder = self._resolve_output_folder()
-        job = TrackingJob(self.dataset, self.settings.copy(), self.output_folder, parent=self)
-        job.progress.connect(self.run_progress)
-        job.log.connect(self.run_log)
-        job.finished.connect(self._on_job_finished)
-        job.failed.connect(self._on_job_failed)
-        job.cancelled.connect(self._on_job_cancelled)
-        self._job = job
+        self._job_outcome = None
+        self._job = start_worker(
+            track_and_save,
+            self.dataset,
+            self.settings.copy(),
+            self.output_folder,
+            drop_when_aborted=False,
+            progress=self._on_job_progress,
+            returned=self._on_job_returned,
+            errored=self._on_job_errored,
+            finished=self._on_job_finished,
+        )
         self.busy_changed.emit(True)
         self.curation_changed.emit()  # no curating while the output folder is rewritten
         self.run_started.emit()
         self.run_log.emit(f"Run started; output folder {self.output_folder}")
-        job.start()
 
     def cancel_run(self) -> None:
         if self._job is not None:
             self.run_log.emit("Cancelling ...")
-            self._job.cancel()
+            self._job.abort()
 
     def wait_for_job(self, msecs: int = 10_000) -> None:
-        """Block until the worker thread has ended (used on close)."""
+        """Cancel the run and wait for the workers to end (used on close)."""
         if self._job is not None:
-            self._job.cancel()
-            self._job.wait(msecs)
+            self._job.abort()
+            wait_for_all(msecs)
 
-    def _end_job(self) -> None:
-        self._job = None
+    def _on_job_progress(self, value) -> None:
+        if value[0] == "log":
+            self.run_log.emit(value[1])
+        else:
+            self.run_progress.emit(*value[1:])
+
+    def _on_job_returned(self, result) -> None:
+        self._job_outcome = ("done", result)
+
+    def _on_job_errored(self, error) -> None:
+        self._job_outcome = ("failed", error)
+
+    def _on_job_finished(self) -> None:
+        """The run ended: done, failed, or cancelled (neither a result nor an error)."""
+        outcome = self._job_outcome or ("cancelled", None)
+        self._job, self._job_outcome = None, None
         self.busy_changed.emit(False)
         self.curation_changed.emit()
-
-    def _on_job_finished(self, result) -> None:
-        self._end_job()
-        self.run_log.emit(f"Results saved to {self.output_folder}")
-        self.set_result(result)
-        self.run_finished.emit()
-
-    def _on_job_failed(self, message: str, tb: str) -> None:
-        self._end_job()
-        self.run_log.emit(f"Run failed: {message}")
-        self.run_failed.emit(message, tb)
-
-    def _on_job_cancelled(self) -> None:
-        self._end_job()
-        self.run_log.emit("Run cancelled; no result was written")
-        self.run_cancelled.emit()
+        kind, value = outcome
+        if kind == "done":
+            self.run_log.emit(f"Results saved to {self.output_folder}")
+            self.set_result(value)
+            self.run_finished.emit()
+        elif kind == "failed":
+            self.run_log.emit(f"Run failed: {value.message}")
+            self.run_failed.emit(value.message, value.traceback)
+        else:
+            self.run_log.emit("Run cancelled; no result was written")
+            self.run_cancelled.emit()

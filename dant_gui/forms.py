@@ -1,9 +1,11 @@
 """The settings form, generated from `dant_core.settings.SCHEMA`.
 
 One editor per key, chosen by its kind; one group box per section; the help text, unit
-and allowed range as tooltip. A value the engine rejects stays visible in its editor,
-framed red with the message as tooltip, and the form reports it to the controller
-(which disables Run while any problem exists).
+and allowed range as tooltip. Each edit is an intent, `controller.set_setting(key,
+value)`: the controller replaces its settings by a copy holding the value, or refuses it
+and counts it among its settings problems. The form flags the editors those problems name
+(framed red, the message as tooltip) and leaves a refused value visible in its editor;
+the controller disables Run while any problem exists.
 """
 
 from __future__ import annotations
@@ -193,7 +195,6 @@ class SettingsForm(QWidget):
         super().__init__(parent)
         self.controller = controller
         self.editors: dict[str, QWidget] = {}
-        self._invalid: dict[str, str] = {}  # key -> message for values the form could not store
         self._problems: list[str] = []
         self._loading = False
 
@@ -239,7 +240,7 @@ class SettingsForm(QWidget):
         outer.addStretch(1)
 
         controller.settings_changed.connect(self.refresh)
-        controller.dataset_changed.connect(self.update_problems)
+        controller.problems_changed.connect(self.update_problems)
         self.refresh()
 
     # ----- editors ----------------------------------------------------------------------
@@ -334,15 +335,10 @@ class SettingsForm(QWidget):
     def _commit(self, key: str, quiet: bool = False) -> None:
         if self._loading:
             return
-        value = self._read(key)
         try:
-            self.controller.settings.set(key, value)
-        except SettingsError as exc:
-            self._invalid[key] = str(exc)
-        else:
-            self._invalid.pop(key, None)
-            self.controller.setting_changed()
-        self.update_problems()
+            self.controller.set_setting(key, self._read(key))
+        except SettingsError:
+            pass  # the controller keeps it as a problem of `key`; the editor shows it
 
     # ----- state ------------------------------------------------------------------------------
 
@@ -354,7 +350,6 @@ class SettingsForm(QWidget):
                 self._write(spec.key, self.controller.settings.get(spec.key))
         finally:
             self._loading = False
-        self._invalid.clear()
         self.update_problems()
 
     def problems(self) -> list[str]:
@@ -362,22 +357,9 @@ class SettingsForm(QWidget):
         return list(self._problems)
 
     def update_problems(self) -> None:
-        found = list(self._invalid.values())
-        found += [p for p in self.controller.settings.problems() if p not in found]
-        if not self._invalid and self.controller.dataset is not None:
-            from dant_core.dataset import check_dataset_for_settings
-
-            try:
-                check_dataset_for_settings(self.controller.dataset, self.controller.settings)
-            except DantError as exc:
-                found += [
-                    line.strip().removeprefix("- ")
-                    for line in str(exc).splitlines()
-                    if line.strip() and not line.startswith("the data cannot be run")
-                ]
-        self._problems = found
-        self._flag(found)
-        self.controller.set_form_problems(found)
+        """Flag the editors named by the controller's settings problems."""
+        self._problems = list(self.controller.form_problems)
+        self._flag(self._problems)
         self.problems_changed.emit()
 
     def _flag(self, problems: list[str]) -> None:

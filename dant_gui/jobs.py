@@ -1,8 +1,8 @@
-"""Tracking on a worker thread: progress, log, finished / failed / cancelled signals.
+"""Tracking as background work: the function `dant_gui.worker` runs for a tracking run.
 
-The worker calls `run_tracking` with `progress` and `log` that emit Qt signals (queued to
-the UI thread) and a `CancelToken` the Cancel button sets. Nothing here spins the event
-loop; the UI thread only receives signals.
+It calls `run_tracking` with `progress` and `log` that report through the worker (queued
+to the UI thread) and the worker's `CancelToken`, which the Cancel button sets; numba and
+BLAS are limited to all cores but one meanwhile, to keep the window responsive.
 """
 
 from __future__ import annotations
@@ -11,13 +11,7 @@ import contextlib
 import os
 import threading
 import time
-import traceback
 from pathlib import Path
-
-from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
-
-from dant_core.errors import Cancelled, DantError
-from dant_core.progress import CancelToken
 
 # A stage reports at most this often (seconds); its first and last report always pass.
 PROGRESS_INTERVAL = 0.05
@@ -86,105 +80,44 @@ def _threads_for_engine(settings):
         yield n
 
 
-class _TrackingWorker(QObject):
-    """Lives on the worker thread; `run` does the whole job once."""
+class _Throttle:
+    """Passes a stage's progress on at most every PROGRESS_INTERVAL seconds (its first and
+    last report always): the engine may report thousands of times a second."""
 
-    progress = pyqtSignal(str, int, int)
-    log = pyqtSignal(str)
-    finished = pyqtSignal(object)
-    failed = pyqtSignal(str, str)
-    cancelled = pyqtSignal()
+    def __init__(self, report):
+        self.report = report
+        self._last: dict[str, float] = {}
 
-    def __init__(self, dataset, settings, output_folder: Path, token: CancelToken):
-        super().__init__()
-        self.dataset = dataset
-        self.settings = settings
-        self.output_folder = Path(output_folder)
-        self.token = token
-        self._last_emit: dict[str, float] = {}
-
-    def _progress(self, stage: str, done: int, total: int) -> None:
-        # The engine may report thousands of times a second; queueing each would flood the UI.
+    def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
-        last = self._last_emit.get(stage)
+        last = self._last.get(stage)
         if last is None or done >= total or done <= 0 or now - last >= PROGRESS_INTERVAL:
-            self._last_emit[stage] = now
-            self.progress.emit(stage, int(done), int(total))
-
-    @pyqtSlot()
-    def run(self) -> None:
-        with _threads_for_engine(self.settings):
-            self._run()
-
-    def _run(self) -> None:
-        from dant_core.pipeline import run_tracking
-
-        try:
-            result = run_tracking(
-                self.dataset,
-                self.settings,
-                progress=self._progress,
-                cancel=self.token,
-                log=self.log.emit,
-            )
-            self.token.check()
-            self.progress.emit("Saving results", 0, 1)
-            self.log.emit(f"Saving results to {self.output_folder}")
-            result.save(self.output_folder)
-            self.progress.emit("Saving results", 1, 1)
-        except Cancelled:
-            self.cancelled.emit()
-        except DantError as exc:
-            self.failed.emit(str(exc), traceback.format_exc())
-        except MemoryError:
-            self.failed.emit(
-                "not enough memory for this run (try fewer units or a larger machine)",
-                traceback.format_exc(),
-            )
-        except Exception as exc:  # noqa: BLE001 - any failure must end in a dialog, not a crash
-            self.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        else:
-            self.finished.emit(result)
+            self._last[stage] = now
+            self.report(("stage", stage, int(done), int(total)))
 
 
-class TrackingJob(QObject):
-    """One tracking run on its own QThread. Create, connect, `start()`; `cancel()` any time."""
+def track_and_save(dataset, settings, output_folder, abort=None, progress=None):
+    """Run tracking and save the result in `output_folder`; for `dant_gui.worker`.
 
-    progress = pyqtSignal(str, int, int)
-    log = pyqtSignal(str)
-    finished = pyqtSignal(object)  # TrackingResult, saved to the output folder
-    failed = pyqtSignal(str, str)  # message, traceback
-    cancelled = pyqtSignal()
+    Reports ("stage", name, done, total) and ("log", line) through `progress`; `abort` is
+    the worker's CancelToken (Cancelled ends the run). Returns the TrackingResult.
+    """
+    from dant_core.pipeline import run_tracking
 
-    def __init__(self, dataset, settings, output_folder, parent: QObject | None = None):
-        super().__init__(parent)
-        self.token = CancelToken()
-        self.thread = QThread()
-        self.thread.setObjectName("dant-tracking")
-        self.worker = _TrackingWorker(dataset, settings, output_folder, self.token)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        # Worker -> job connections are queued: the job lives on the UI thread.
-        self.worker.progress.connect(self.progress)
-        self.worker.log.connect(self.log)
-        for signal in (self.worker.finished, self.worker.failed, self.worker.cancelled):
-            signal.connect(self.thread.quit)
-        self.worker.finished.connect(self.finished)
-        self.worker.failed.connect(self.failed)
-        self.worker.cancelled.connect(self.cancelled)
-        self.thread.finished.connect(self.worker.deleteLater)
-        self.thread.finished.connect(self._on_thread_finished)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def cancel(self) -> None:
-        self.token.cancel()
-
-    def _on_thread_finished(self) -> None:
-        # `finished` comes just before the thread really ends: wait for it before freeing it.
-        self.thread.wait()
-        self.deleteLater()
-
-    def wait(self, msecs: int = 10_000) -> bool:
-        return self.thread.wait(msecs)
+    report = progress or (lambda value: None)
+    output_folder = Path(output_folder)
+    with _threads_for_engine(settings):
+        result = run_tracking(
+            dataset,
+            settings,
+            progress=_Throttle(report),
+            cancel=abort,
+            log=lambda line: report(("log", line)),
+        )
+        if abort is not None:
+            abort.check()
+        report(("stage", "Saving results", 0, 1))
+        report(("log", f"Saving results to {output_folder}"))
+        result.save(output_folder)
+        report(("stage", "Saving results", 1, 1))
+    return result

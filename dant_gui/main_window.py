@@ -4,9 +4,7 @@ keys); every key is a window-wide QAction, listed in Help ▸ Keyboard shortcuts
 
 from __future__ import annotations
 
-import importlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from PyQt6.QtCore import QEvent, QSettings, Qt, QTimer
@@ -42,155 +40,20 @@ from . import dialogs
 from .controller import Controller, SelectionNeeded
 from .forms import SettingsForm
 from .jobs import warm_up_engine
+from .keys import CURATION_KEYS, NAVIGATION_KEYS, OTHER_KEYS, bare_keys
+from .views.base import View
 from .views.clusters import ClusterTableView
+from .views.detail import ClusterDetailView
 from .views.drift import DriftView
 from .views.history import HistoryView
+from .views.overview import OverviewView
 from .views.review import ReviewQueueView
+from .views.similarity import SimilarityView
 from .worker import wait_for_all
 
-# Views written beside this window: (tab title, module, class).
-EXTERNAL_VIEWS = (
-    ("Cluster detail", "dant_gui.views.detail", "ClusterDetailView"),
-    ("Similarity", "dant_gui.views.similarity", "SimilarityView"),
-    ("Overview", "dant_gui.views.overview", "OverviewView"),
-)
 UI_REFRESH_MS = 100  # progress bars repaint at most this often, however often the engine reports
 LOG_MAX_LINES = 5000
 STATUS_MS = 8000  # how long a curation message stays in the status bar
-
-# The curation keys, declared once: they make the QActions, their tooltips, the Curate menu,
-# Help ▸ Keyboard shortcuts and the README table.
-
-
-@dataclass(frozen=True)
-class CurationKey:
-    name: str  # what the window does (a controller selection action, or its own)
-    text: str  # menu text
-    keys: tuple[str, ...]  # QKeySequence strings, the first shown in the menu
-    short: str  # one line for the shortcuts list
-    tip: str  # the full story, in the status bar when the selection gives nothing to do
-
-
-CURATION_KEYS = (
-    CurationKey(
-        "next",
-        "&Next cluster",
-        ("Down", "N", "PgDown"),
-        "next cluster in the cluster table's order",
-        "Select the next cluster in the cluster table's order (sorting and filters included); "
-        "in another list the arrow keys move within that list, N always changes cluster",
-    ),
-    CurationKey(
-        "previous",
-        "&Previous cluster",
-        ("Up", "P", "PgUp"),
-        "previous cluster",
-        "Select the previous cluster in the cluster table's order",
-    ),
-    CurationKey(
-        "reject",
-        "&Reject units",
-        ("R", "Del"),
-        "selected units become unmatched",
-        "Make the selected units unmatched: units picked in the cluster detail table (or the "
-        "selected pair); a cluster picked in the table is not rejected as a whole",
-    ),
-    CurationKey(
-        "reject_pair",
-        "Reject &pair",
-        ("X",),
-        "the selected pair is not one neuron: split their cluster",
-        "The selected pair (similarity matrix) is not one neuron: their cluster splits in "
-        "two, every other unit going with the one it is more similar to",
-    ),
-    CurationKey(
-        "split",
-        "&Split off",
-        ("K",),
-        "selected units become a cluster of their own",
-        "The selected units (cluster detail table) become a cluster of their own",
-    ),
-    CurationKey(
-        "merge",
-        "&Merge",
-        ("G",),
-        "merge two selected clusters, or the clusters of the pair",
-        "Merge the two selected clusters (Ctrl+click two rows of the cluster table), or the "
-        "clusters of the selected pair; refused if they share a session",
-    ),
-    CurationKey(
-        "add",
-        "&Add unit",
-        ("A",),
-        "the pair's unit outside the selected cluster joins it",
-        "Move the unit of the selected pair that is outside the selected cluster into it",
-    ),
-    CurationKey(
-        "reviewed",
-        "Reviewed, &then next",
-        ("L", "Ctrl+R"),
-        "mark the cluster reviewed, go to the next in the queue",
-        "Mark the selected cluster reviewed and select the next one in the review queue",
-    ),
-    CurationKey("undo", "&Undo", ("Ctrl+Z",), "undo (unlimited)", "Take back the last action"),
-    CurationKey(
-        "redo",
-        "Re&do",
-        ("Ctrl+Shift+Z", "Ctrl+Y"),
-        "redo",
-        "Bring back the last undone action",
-    ),
-    CurationKey(
-        "export",
-        "&Export",
-        ("Ctrl+S",),
-        "write the curated IdxCluster.npy to the output folder",
-        "Write the curated IdxCluster.npy, MatchedPairs.npy and ClusterMatrix.npy to the "
-        "output folder (the automatic clusters stay in IdxCluster_auto.npy)",
-    ),
-)
-OTHER_KEYS = (
-    ("Ctrl+O", "Open a data folder"),
-    ("F5", "Run tracking"),
-    ("F1", "This list of keyboard shortcuts"),
-    ("Ctrl+Q", "Quit"),
-)
-# Bare keys give way to a focused text field, and to the settings form, so typing there
-# never curates; arrow keys also give way to other lists and text views.
-NAVIGATION_KEYS = {Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown}
-
-
-def _bare_keys() -> set:
-    keys = set()
-    for entry in CURATION_KEYS:
-        for text in entry.keys:
-            combo = QKeySequence(text)[0]
-            if combo.keyboardModifiers() == Qt.KeyboardModifier.NoModifier:
-                keys.add(combo.key())
-    return keys
-
-
-def shortcuts_markdown() -> str:
-    """The keyboard shortcuts as a Markdown table (for the README)."""
-    rows = ["| keys | action |", "|---|---|"]
-    for entry in CURATION_KEYS:
-        keys = ", ".join(f"`{k}`" for k in entry.keys)
-        rows.append(f"| {keys} | **{entry.text.replace('&', '')}**: {entry.tip} |")
-    for key, tip in OTHER_KEYS:
-        rows.append(f"| `{key}` | {tip} |")
-    return "\n".join(rows)
-
-
-class _Placeholder(QLabel):
-    """Stands in for a view that failed to import, saying why."""
-
-    def __init__(self, title: str, error: str, parent=None):
-        super().__init__(f"{title} is not available:\n{error}", parent)
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setWordWrap(True)
-
-    def export_image(self, path) -> None:
-        self.grab().save(str(path))
 
 
 class MainWindow(QMainWindow):
@@ -204,7 +67,7 @@ class MainWindow(QMainWindow):
         self._run_started_at = 0.0
 
         self._warned_curators: set[int] = set()
-        self._bare_keys = _bare_keys()
+        self._bare_keys = bare_keys()
 
         self._build_actions()
         self._build_curation_actions()
@@ -232,6 +95,8 @@ class MainWindow(QMainWindow):
         c.run_progress.connect(self._on_progress)
         c.run_log.connect(self._append_log)
         c.run_failed.connect(self._run_failed)
+        c.export_finished.connect(self._exported)
+        c.export_failed.connect(self._export_failed)
         c.run_cancelled.connect(self._run_cancelled)
         c.run_finished.connect(self._run_finished)
         c.curation_changed.connect(self._update_curation)
@@ -444,13 +309,13 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self)
         self.drift_view = DriftView(self.controller)
         self.tabs.addTab(self.drift_view, "Drift")
-        self.views: dict[str, QWidget] = {"Drift": self.drift_view}
-        for title, module, name in EXTERNAL_VIEWS:
-            try:
-                cls = getattr(importlib.import_module(module), name)
-                view = cls(self.controller)
-            except Exception as exc:  # noqa: BLE001 - one broken view must not take the window down
-                view = _Placeholder(title, f"{type(exc).__name__}: {exc}")
+        self.views: dict[str, View] = {"Drift": self.drift_view}
+        for title, cls in (
+            ("Cluster detail", ClusterDetailView),
+            ("Similarity", SimilarityView),
+            ("Overview", OverviewView),
+        ):
+            view = cls(self.controller)
             self.views[title] = view
             self.tabs.addTab(view, title)
         self.cluster_table = ClusterTableView(self.controller)
@@ -582,9 +447,14 @@ class MainWindow(QMainWindow):
             self.controller.select_next(step)
 
     def export(self) -> None:
-        summary = self._curate(self.controller.export)
-        if summary is not None:
-            self.statusBar().showMessage(summary.splitlines()[0], STATUS_MS * 2)
+        """Export runs on a worker; _exported or _export_failed follows."""
+        self._curate(self.controller.export)
+
+    def _exported(self, summary: str) -> None:
+        self.statusBar().showMessage(summary.splitlines()[0], STATUS_MS * 2)
+
+    def _export_failed(self, message: str) -> None:
+        dialogs.error(self, "Curation", message)
 
     def show_shortcuts(self) -> None:
         """Help ▸ Keyboard shortcuts: every key, one line each (details in the tooltips)."""
@@ -874,7 +744,5 @@ class MainWindow(QMainWindow):
         """Stop every view's background work and wait for all workers now, while the GIL
         can be released (a pool waited for inside a C++ destructor deadlocks the exit)."""
         for view in (*self.views.values(), self.cluster_table, self.review_view):
-            stop = getattr(view, "stop_background", None)
-            if callable(stop):
-                stop()
+            view.stop_background()
         wait_for_all()

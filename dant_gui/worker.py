@@ -1,13 +1,13 @@
 """The one way to run work off the UI thread (superqt's worker pattern, written for DANT).
 
 `start_worker(fn, *args)` runs `fn(*args, abort=token, progress=report)` on a pool thread
-when `fn` accepts those keywords (else `fn(*args)`) and returns a `Worker` whose signals
-arrive on the UI thread: started, progress(value), returned(value), errored(WorkerError),
-finished (always last). `worker.abort()` sets the token (`dant_core.progress.CancelToken`);
-the function checks it between chunks. A result that arrives after `abort()` is dropped:
-`returned` is not emitted. `wait_for_all()` aborts every worker and waits for them (at
-shutdown, before Qt objects go away). Tracking, loading, export and the views' background
-computations all run here.
+(passing only the keywords `fn` accepts) and returns a `Worker` whose signals arrive on the
+UI thread: started, progress(value), returned(value), errored(WorkerError), finished
+(always last). `worker.abort()` sets the token (`dant_core.progress.CancelToken`); the
+function checks it between chunks (raising `Cancelled` ends it quietly). A value returned
+after `abort()` is dropped unless drop_when_aborted=False. `wait_for_all()` aborts every
+worker and waits for them (at shutdown, before Qt objects go away). Tracking, loading,
+export and the views' background computations all run here.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class WorkerError:
     def message(self) -> str:
         exc = self.exception
         if isinstance(exc, MemoryError):
-            return "not enough memory for this (try fewer units or a larger machine)"
+            return "not enough memory for this run (try fewer units or a larger machine)"
         text = str(exc)
         return text if text and _is_dant_error(exc) else f"{type(exc).__name__}: {text}"
 
@@ -57,9 +57,11 @@ class Worker(QObject):
     errored = pyqtSignal(object)  # WorkerError (Cancelled is not an error: only finished)
     finished = pyqtSignal()  # always, last
 
-    def __init__(self, fn, *args, name: str = "", **kwargs):
+    def __init__(self, fn, *args, name: str = "", drop_when_aborted: bool = True, **kwargs):
         super().__init__()
         self.name = name or getattr(fn, "__name__", "work")
+        # A view drops a result it no longer wants; a run that saved its result must say so.
+        self.drop_when_aborted = drop_when_aborted
         self.token = CancelToken()
         self._fn, self._args, self._kwargs = fn, args, kwargs
         try:
@@ -94,7 +96,7 @@ class Worker(QObject):
                 if not self.aborted:
                     self.errored.emit(WorkerError(exc, traceback.format_exc()))
             else:
-                if not self.aborted:
+                if not (self.aborted and self.drop_when_aborted):
                     self.returned.emit(value)
             self.finished.emit()
         except RuntimeError:  # the receivers were deleted meanwhile

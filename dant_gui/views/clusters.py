@@ -28,12 +28,12 @@ from PyQt6.QtWidgets import (
     QSpinBox,
     QTableView,
     QVBoxLayout,
-    QWidget,
 )
 
 from dant_core.cluster_stats import SIMILARITY, compute
 
 from ..worker import start_worker
+from .base import View, membership_changed
 from .common import export_widget
 
 SORT_ROLE = Qt.ItemDataRole.UserRole
@@ -298,12 +298,11 @@ class ClusterFilterProxy(QSortFilterProxyModel):
         return True
 
 
-class ClusterTableView(QWidget):
+class ClusterTableView(View):
     """Filter bar + virtualized, sortable table of clusters; a row click selects the cluster."""
 
     def __init__(self, controller, parent=None):
-        super().__init__(parent)
-        self.controller = controller
+        super().__init__(controller, parent)
         self.model = ClusterTableModel(controller, self)
         self.proxy = ClusterFilterProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -340,9 +339,8 @@ class ClusterTableView(QWidget):
             "Click a cluster to see it; Ctrl+click a second one and press G to merge them. "
             "Up/Down (or N/P) move through this list from anywhere in the window."
         )
-        # The controller follows the table's order (sorting, filters) for next/previous;
-        # it asks when it needs it, and the order is worked out once per change.
-        self._order: list[int] | None = None
+        # The session follows the table's order (sorting, filters) for next / previous and
+        # the selection after an edit: the table tells it the ids whenever the order changes.
         for signal in (
             self.proxy.layoutChanged,
             self.proxy.modelReset,
@@ -350,7 +348,6 @@ class ClusterTableView(QWidget):
             self.proxy.rowsRemoved,
         ):
             signal.connect(self._order_changed)
-        controller.set_navigation_order(self.visible_ids)
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -365,7 +362,6 @@ class ClusterTableView(QWidget):
         layout.addWidget(self.count_label)
 
         self._syncing = False
-        self._labels: np.ndarray | None = None  # the labels the rows were made from
         self.similarity_ready = self.model.similarity_ready
         self.model.similarity_ready.connect(self._update_count)
         controller.result_changed.connect(self.reload)
@@ -377,26 +373,21 @@ class ClusterTableView(QWidget):
 
     def reload(self) -> None:
         self.model.reload()
-        self._remember_labels()
         self._update_count()
         self._show_selection()
 
-    def _remember_labels(self) -> None:
-        labels = self.controller.idx_cluster
-        self._labels = None if labels is None else np.array(labels)
-
-    def _clusters_changed(self) -> None:
-        labels = self.controller.idx_cluster
-        if labels is not None and self._labels is not None and np.array_equal(labels, self._labels):
+    def _clusters_changed(self, info=None) -> None:
+        if not membership_changed(info):
             self.model.labels_changed()  # only a curation label changed: keep rows and sort
             return
         self.reload()
 
     def _order_changed(self, *_) -> None:
-        self._order = None
+        self.controller.set_navigation_order(self.visible_ids())
 
     def _filter(self, min_units=None, text=None) -> None:
         self.proxy.set_filter(min_units=min_units, text=text)
+        self._order_changed()
         self._update_count()
 
     def _update_count(self) -> None:
@@ -418,10 +409,12 @@ class ClusterTableView(QWidget):
         return int(self.model.ids[source.row()])
 
     def visible_ids(self) -> list[int]:
-        """Cluster ids of the rows shown, top to bottom."""
-        if self._order is None:
-            self._order = [self.cluster_at(r) for r in range(self.proxy.rowCount())]
-        return list(self._order)
+        """Cluster ids of the rows shown, top to bottom (the proxy keeps the model's order)."""
+        model, proxy = self.model, self.proxy
+        keep = model.n_units >= proxy.min_units
+        if proxy.text:
+            keep &= np.array([proxy.text in str(int(k)) for k in model.ids], dtype=bool)
+        return model.ids[keep].tolist()
 
     def row_of_cluster(self, cluster: int) -> int:
         """The table row (after sorting and filtering) showing `cluster`, or -1."""

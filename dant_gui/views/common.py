@@ -23,6 +23,8 @@ _MAP_RANGE = (0.0, 0.88)
 SELECTED_COLOR = QColor("#d62728")  # highlighted units / cluster
 MOTION_COLOR = QColor("#202020")
 IMAGE_FILTER = "PNG image (*.png);;SVG vector image (*.svg)"
+LEVELS = (-1.0, 4.0)  # Fisher z in [-6, 6]: good matches lie ~2-4; the diagonal (6) saturates
+WEIGHTED = "Weighted similarity"  # the name of the weighted similarity among feature names
 
 
 def session_colors(n_sessions: int) -> list[QColor]:
@@ -206,3 +208,85 @@ def add_save_to_context_menu(plot: pg.PlotItem, parent: QWidget, default_name: s
     action.triggered.connect(lambda: save_with_dialog(parent, plot, default_name + ".png"))
     menu.addSeparator()
     menu.addAction(action)
+
+
+def set_title(plot: pg.PlotItem, text: str) -> None:
+    """Plot title that may be clipped rather than widen its column (narrow windows)."""
+    plot.setTitle(text, size="10pt")
+    label = plot.titleLabel
+    hint = getattr(label, "_sizeHint", None)  # pyqtgraph sizes the label to its text
+    if isinstance(hint, dict) and Qt.SizeHint.MinimumSize in hint:
+        hint[Qt.SizeHint.MinimumSize] = (0, hint[Qt.SizeHint.MinimumSize][1])
+        label.setMinimumWidth(0)
+        label.updateGeometry()
+
+
+def add_save_action(plot: pg.PlotItem, parent: QWidget, name: str) -> None:
+    """'Save plot as PNG/SVG…' in the plot's right-click menu (saved as `name` by default)."""
+    menu = plot.getViewBox().menu
+    action = QAction("Save plot as PNG/SVG…", menu)
+
+    def save() -> None:
+        path = ask_save_path(parent, name)
+        if path is not None:
+            export_item(plot, path)
+
+    action.triggered.connect(save)
+    menu.addSeparator()
+    menu.addAction(action)
+
+
+def nice_scale(value: float) -> float:
+    """A round number (1, 2, 5 x 10^k) not larger than `value` (> 0)."""
+    if not np.isfinite(value) or value <= 0:
+        return 1.0
+    k = np.floor(np.log10(value))
+    for m in (5.0, 2.0, 1.0):
+        if m * 10**k <= value:
+            return float(m * 10**k)
+    return float(10**k)
+
+
+def probe_channels(channel_locations: np.ndarray, peak_channel: int, n: int) -> np.ndarray:
+    """The n channels nearest (in the plane) to the peak channel, itself included."""
+    d = np.linalg.norm(channel_locations - channel_locations[peak_channel], axis=1)
+    return np.argsort(d, kind="stable")[: min(n, d.size)]
+
+
+def trace_width(xy: np.ndarray) -> float:
+    """Width (µm) of one channel's trace: 90% of the gap to the next channel in its row."""
+    gaps = []
+    for y in np.unique(xy[:, 1]):
+        xs = np.sort(xy[xy[:, 1] == y, 0])
+        if xs.size > 1:
+            gaps.append(np.diff(xs).min())
+    if not gaps:
+        dx = np.diff(np.unique(xy[:, 0]))
+        gaps = [dx.min()] if dx.size else [20.0]
+    return 0.9 * float(min(gaps))
+
+
+class CurvePool:
+    """PlotDataItems reused across redraws: creating and removing items is what costs time."""
+
+    def __init__(self, plot: pg.PlotItem, on_click=None):
+        self.plot = plot
+        self.items: list[pg.PlotDataItem] = []
+        self._on_click = on_click
+
+    def take(self, n: int) -> list[pg.PlotDataItem]:
+        """n visible items (data to be set by the caller); the others emptied and hidden."""
+        while len(self.items) < n:
+            item = pg.PlotDataItem()
+            if self._on_click is not None:
+                item.setCurveClickable(True, width=6)
+                item.sigClicked.connect(self._on_click)
+            self.plot.addItem(item)
+            self.items.append(item)
+        for item in self.items[n:]:
+            if item.isVisible():
+                item.setData([], [])
+                item.hide()
+        for item in self.items[:n]:
+            item.show()
+        return self.items[:n]

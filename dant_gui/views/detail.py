@@ -12,19 +12,28 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from dant_core.pair_summary import HIST_EDGES, GraphSummary
+
 from ..worker import WorkQueue
-from .common import SELECTED_COLOR, ask_save_path, session_colors, style_plot
-from .similarity import (
+from .base import View, membership_changed
+from .common import (
     LEVELS,
+    SELECTED_COLOR,
     WEIGHTED,
+    CurvePool,
     add_save_action,
-    export_plot,
+    ask_save_path,
+    export_item,
+    nice_scale,
+    probe_channels,
+    session_colors,
     set_title,
+    style_plot,
+    trace_width,
 )
 
 N_PROBE_CHANNELS = 20  # channels drawn around the cluster's peak channel
 MAX_UNITS_SHOWN = 60  # a large selection of unmatched units is cut to this many
-MAX_SCATTER_POINTS = 20_000
 MAX_MATRIX_LABELS = 12  # unit tick labels up to this many units
 MAX_MATRIX_VALUES = 8  # values written into the cells up to this many units
 MATCHED_COLOR = QtGui.QColor("#1f77b4")
@@ -39,105 +48,13 @@ TABLE_TIPS = (
 )
 
 
-def nice_scale(value: float) -> float:
-    """A round number (1, 2, 5 x 10^k) not larger than `value` (> 0)."""
-    if not np.isfinite(value) or value <= 0:
-        return 1.0
-    k = np.floor(np.log10(value))
-    for m in (5.0, 2.0, 1.0):
-        if m * 10**k <= value:
-            return float(m * 10**k)
-    return float(10**k)
-
-
-def probe_channels(channel_locations: np.ndarray, peak_channel: int, n: int) -> np.ndarray:
-    """The n channels nearest (in the plane) to the peak channel, itself included."""
-    d = np.linalg.norm(channel_locations - channel_locations[peak_channel], axis=1)
-    return np.argsort(d, kind="stable")[: min(n, d.size)]
-
-
-def trace_width(xy: np.ndarray) -> float:
-    """Width (µm) of one channel's trace: 90% of the gap to the next channel in its row."""
-    gaps = []
-    for y in np.unique(xy[:, 1]):
-        xs = np.sort(xy[xy[:, 1] == y, 0])
-        if xs.size > 1:
-            gaps.append(np.diff(xs).min())
-    if not gaps:
-        dx = np.diff(np.unique(xy[:, 0]))
-        gaps = [dx.min()] if dx.size else [20.0]
-    return 0.9 * float(min(gaps))
-
-
-class _CurvePool:
-    """PlotDataItems reused across redraws: creating and removing items is what costs time."""
-
-    def __init__(self, plot: pg.PlotItem, on_click=None):
-        self.plot = plot
-        self.items: list[pg.PlotDataItem] = []
-        self._on_click = on_click
-
-    def take(self, n: int) -> list[pg.PlotDataItem]:
-        """n visible items (data to be set by the caller); the others emptied and hidden."""
-        while len(self.items) < n:
-            item = pg.PlotDataItem()
-            if self._on_click is not None:
-                item.setCurveClickable(True, width=6)
-                item.sigClicked.connect(self._on_click)
-            self.plot.addItem(item)
-            self.items.append(item)
-        for item in self.items[n:]:
-            if item.isVisible():
-                item.setData([], [])
-                item.hide()
-        for item in self.items[:n]:
-            item.show()
-        return self.items[:n]
-
-
-HIST_EDGES = np.linspace(-2.0, 6.0, 81)  # weighted similarity bins (Fisher z units)
-
-
-class GraphSummary:
-    """Candidate pairs of one shank, summarised for the histogram and the scatter.
-
-    similarity: (n_pair,) weighted; matched: (n_pair,) same cluster in `labels`;
-    hist_matched / hist_unmatched: counts in HIST_EDGES bins (values outside are clipped
-    into the end bins); sample: (m,) indices of at most MAX_SCATTER_POINTS pairs (all
-    matched ones first) with sample_scores (m, n_feature), sample_similarity (m,).
-    """
-
-    def __init__(self, result, shank_index: int, labels: np.ndarray):
-        keep = np.asarray(result.candidate, dtype=bool) & (
-            np.asarray(result.pair_shank) == shank_index
-        )
-        pairs = np.asarray(result.pairs)[keep]
-        scores = np.asarray(result.scores)[keep]
-        self.shank_index = shank_index
-        self.n_pairs = pairs.shape[0]
-        self.similarity = scores @ np.asarray(result.weights)[shank_index]
-        self.threshold = float(result.thresholds[shank_index])
-        la = labels[pairs[:, 0]]
-        self.matched = (la == labels[pairs[:, 1]]) & (la > 0)
-        clipped = np.clip(self.similarity, HIST_EDGES[0], HIST_EDGES[-1])
-        self.hist_matched, _ = np.histogram(clipped[self.matched], bins=HIST_EDGES)
-        self.hist_unmatched, _ = np.histogram(clipped[~self.matched], bins=HIST_EDGES)
-        shuffle = np.random.default_rng(0).permutation(self.n_pairs)
-        m = self.matched[shuffle]
-        self.sample = np.sort(np.concatenate((shuffle[m], shuffle[~m]))[:MAX_SCATTER_POINTS])
-        self.sample_scores = scores[self.sample]
-        self.sample_similarity = self.similarity[self.sample]
-        self.sample_matched = self.matched[self.sample]
-
-
-class ClusterDetailView(QtWidgets.QWidget):
+class ClusterDetailView(View):
     """The units of the selected cluster (or of the selected units when unmatched)."""
 
     summary_ready = QtCore.pyqtSignal()  # the candidate-pair summary (histogram, scatter) is drawn
 
     def __init__(self, controller, parent=None):
-        super().__init__(parent)
-        self.controller = controller
+        super().__init__(controller, parent)
         self.units: np.ndarray = np.zeros(0, dtype=np.int64)  # units shown
         self.cluster: int | None = None
         self.channels: np.ndarray = np.zeros(0, dtype=np.int64)  # probe channels drawn
@@ -160,6 +77,22 @@ class ClusterDetailView(QtWidgets.QWidget):
     # ----- layout ---------------------------------------------------------------------------
 
     def _build_ui(self) -> None:
+        self._build_panel()
+        self._build_plots()
+        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.panel)
+        self.splitter.addWidget(self.scroll)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+        self.wide: bool | None = None
+        self._set_wide(True)
+
+    def _build_panel(self) -> None:
+        """The unit panel: title, table of the units, display controls."""
         self.title_label = QtWidgets.QLabel("Select a cluster")
         font = self.title_label.font()
         font.setBold(True)
@@ -208,6 +141,8 @@ class ClusterDetailView(QtWidgets.QWidget):
         self.panel_grid = QtWidgets.QGridLayout(self.panel)
         self.panel_grid.setContentsMargins(4, 4, 4, 4)
 
+    def _build_plots(self) -> None:
+        """The plots, in a scroll area (two columns when the view is narrow)."""
         self.graphics = pg.GraphicsLayoutWidget()
         g = self.graphics
         self.waveform_plot = g.addPlot(row=0, col=0, rowspan=3)
@@ -274,18 +209,6 @@ class ClusterDetailView(QtWidgets.QWidget):
         for name, plot in self.plots.items():
             plot.hideButtons()
             add_save_action(plot, self, f"{name}.png")
-
-        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.panel)
-        self.splitter.addWidget(self.scroll)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setChildrenCollapsible(False)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.splitter)
-        self.wide: bool | None = None
-        self._set_wide(True)
 
     # Plot positions (row, col, rowspan) with three columns and with two.
     _GRID = {
@@ -363,7 +286,7 @@ class ClusterDetailView(QtWidgets.QWidget):
     def _build_cluster_items(self) -> None:
         """Items of the per-cluster plots live as long as the view; data is swapped in."""
         wp = self.waveform_plot
-        self.waveform_pool = _CurvePool(wp, self._on_curve_clicked)
+        self.waveform_pool = CurvePool(wp, self._on_curve_clicked)
         self.sites = pg.ScatterPlotItem(symbol="s", size=5, pen=None, brush=pg.mkBrush(0, 0, 0, 40))
         self.peak_site = pg.ScatterPlotItem(
             symbol="s", size=7, pen=None, brush=pg.mkBrush(0, 0, 0, 160)
@@ -395,7 +318,7 @@ class ClusterDetailView(QtWidgets.QWidget):
             dp.addItem(item)
             self.depth_legend.addItem(item, name)
 
-        self.overlay_pools = {"acg": _CurvePool(self.acg_plot), "peth": _CurvePool(self.peth_plot)}
+        self.overlay_pools = {"acg": CurvePool(self.acg_plot), "peth": CurvePool(self.peth_plot)}
         self.overlay_missing = {}
         for key, plot in (("acg", self.acg_plot), ("peth", self.peth_plot)):
             text = pg.TextItem(
@@ -448,6 +371,9 @@ class ClusterDetailView(QtWidgets.QWidget):
         self.scatter_legend.addItem(self.scatter_marks, "this cluster's pairs")
         self.threshold_line.hide()
 
+    def stop_background(self) -> None:
+        self._work.abort()
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._summary_generation += 1
         self._work.abort()
@@ -457,7 +383,7 @@ class ClusterDetailView(QtWidgets.QWidget):
 
     def export_image(self, path) -> None:
         """Save all plots of the view (one figure); PNG or SVG from the suffix."""
-        export_plot(self.graphics.ci, path)
+        export_item(self.graphics.ci, path)
 
     def table_units(self) -> list[int]:
         """Units listed in the table, top to bottom."""
@@ -483,13 +409,10 @@ class ClusterDetailView(QtWidgets.QWidget):
         self._start_summaries()
         self._on_selection_changed(force=True)
 
-    def _on_clusters_changed(self) -> None:
-        if self._result is None:
+    def _on_clusters_changed(self, info=None) -> None:
+        if self._result is None or not membership_changed(info):
             return
-        labels = np.asarray(self.controller.idx_cluster)
-        if self._labels is not None and np.array_equal(labels, self._labels):
-            return
-        self._labels = labels.copy()
+        self._labels = np.array(self.controller.idx_cluster)
         self._start_summaries()
         self._on_selection_changed(force=True)
 
@@ -716,24 +639,12 @@ class ClusterDetailView(QtWidgets.QWidget):
         if unit is not None:
             self.controller.select_units([unit])
 
-    def _unit_motion(self, units: np.ndarray) -> np.ndarray:
-        """Motion (µm) of each unit's session at its depth, from its shank's motion."""
-        result = self._result
-        shank_of = result.unit_shank_index
-        y = np.asarray(result.locations)[units, 1]
-        s = np.asarray(result.sessions)[units]
-        out = np.zeros(units.size)
-        for i, u in enumerate(units):
-            motion = result.shanks[int(shank_of[u])].motion
-            out[i] = float(motion.at(np.array([s[i]]), np.array([y[i]]))[0])
-        return out
-
     def _draw_depth(self) -> None:
         plot = self.depth_plot
         result, units = self._result, self.units
         s = np.asarray(result.sessions)[units].astype(float)
         y = np.asarray(result.locations)[units, 1]
-        corrected = y - self._unit_motion(units)
+        corrected = self.controller.session.corrected_depth()[units]
         order = np.argsort(s, kind="stable")
         colors = self._colors()
         brushes = [pg.mkBrush(colors[int(v) - 1]) for v in s]

@@ -19,9 +19,9 @@ from PyQt6.QtWidgets import (
     QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
-    QWidget,
 )
 
+from .base import View
 from .common import (
     MOTION_COLOR,
     SELECTED_COLOR,
@@ -47,12 +47,11 @@ def _jitter(units: np.ndarray) -> np.ndarray:
     return (golden - 0.5) * 2 * JITTER
 
 
-class DriftView(QWidget):
+class DriftView(View):
     """Motion per session with its 95% band; unit depths; matched pairs per motion pass."""
 
     def __init__(self, controller, parent=None):
-        super().__init__(parent)
-        self.controller = controller
+        super().__init__(controller, parent)
         self.shank_index = 0
 
         bar = QHBoxLayout()
@@ -302,9 +301,10 @@ class DriftView(QWidget):
         result = self.controller.result
         units = np.asarray(sh.units)
         sessions = np.asarray(result.sessions)[units]
-        y = np.asarray(result.locations[units, 1], dtype=np.float64)
         if self.corrected_check.isChecked():
-            y = y - sh.motion.at(sessions, y)
+            y = self.controller.session.corrected_depth()[units]
+        else:
+            y = np.asarray(result.locations[units, 1], dtype=np.float64)
         return units, sessions, y
 
     def _draw_depths(self) -> None:

@@ -16,24 +16,23 @@ from PyQt6.QtWidgets import (
     QListWidgetItem,
     QToolButton,
     QVBoxLayout,
-    QWidget,
 )
 
+from .base import View
 from .common import export_widget
 
 UNDONE_COLOR = QColor("#9a9a9a")
 ACTION_ROLE = Qt.ItemDataRole.UserRole
 
 
-class HistoryView(QWidget):
+class HistoryView(View):
     """List of curation actions from `controller.history_entries()`, updated live.
 
     undo_action / redo_action: the window's QActions, shown as buttons above the list.
     """
 
     def __init__(self, controller, undo_action=None, redo_action=None, parent=None):
-        super().__init__(parent)
-        self.controller = controller
+        super().__init__(controller, parent)
         self.summary_label = QLabel(self)
         self.summary_label.setWordWrap(True)
         self.list = QListWidget(self)

@@ -9,8 +9,16 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from .common import SELECTED_COLOR, ask_save_path, session_colors, style_plot
-from .similarity import add_save_action, export_plot, set_title
+from .base import View, membership_changed
+from .common import (
+    SELECTED_COLOR,
+    add_save_action,
+    ask_save_path,
+    export_item,
+    session_colors,
+    set_title,
+    style_plot,
+)
 
 ALL_UNITS_COLOR = QtGui.QColor(190, 190, 190)
 TRACKED_COLOR = QtGui.QColor("#1f77b4")
@@ -91,12 +99,11 @@ def summarize(sessions: np.ndarray, idx_cluster: np.ndarray, n_sessions: int) ->
     )
 
 
-class OverviewView(QtWidgets.QWidget):
+class OverviewView(View):
     """Units per session, match probability by session lag, presence matrix, summary."""
 
     def __init__(self, controller, parent=None):
-        super().__init__(parent)
-        self.controller = controller
+        super().__init__(controller, parent)
         self.summary: TrackingSummary | None = None
         self._labels: np.ndarray | None = None
         self._result = None
@@ -170,7 +177,7 @@ class OverviewView(QtWidgets.QWidget):
 
     def export_image(self, path) -> None:
         """Save the three plots as one figure; PNG or SVG from the suffix."""
-        export_plot(self.graphics.ci, path)
+        export_item(self.graphics.ci, path)
 
     # ----- reacting to the controller --------------------------------------------------------
 
@@ -179,7 +186,7 @@ class OverviewView(QtWidgets.QWidget):
         self._labels = None
         self._on_clusters_changed()
 
-    def _on_clusters_changed(self) -> None:
+    def _on_clusters_changed(self, info=None) -> None:
         result = self._result
         if result is None:
             self.summary = None
@@ -190,10 +197,9 @@ class OverviewView(QtWidgets.QWidget):
             self.selected_row.hide()
             self.summary_label.setText("No tracking result yet")
             return
-        labels = np.asarray(self.controller.idx_cluster)
-        if self._labels is not None and np.array_equal(labels, self._labels):
+        if self._labels is not None and not membership_changed(info):
             return
-        self._labels = labels.copy()
+        labels = self._labels = np.array(self.controller.idx_cluster)
         self.summary = summarize(result.sessions, labels, result.n_sessions)
         self._draw()
 

@@ -21,13 +21,13 @@ from PyQt6.QtWidgets import (
     QTableView,
     QToolButton,
     QVBoxLayout,
-    QWidget,
 )
 
 from dant_core.cluster_stats import MARGIN, compute
 from dant_core.curation import REVIEWED_LABELS
 
 from ..worker import start_worker
+from .base import View
 from .common import export_widget
 
 BACKGROUND_AT_LEAST = 200  # this many clusters without a margin: compute on a pool thread
@@ -112,12 +112,11 @@ class ReviewQueueModel(QAbstractTableModel):
         return None
 
 
-class ReviewQueueView(QWidget):
+class ReviewQueueView(View):
     """Progress, a "Mark reviewed and next" button (the window's action) and the queue."""
 
     def __init__(self, controller, mark_action=None, parent=None):
-        super().__init__(parent)
-        self.controller = controller
+        super().__init__(controller, parent)
         self.model = ReviewQueueModel(controller, self)
         self.progress_label = QLabel(self)
         self.progress_bar = QProgressBar(self)

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6 import QtCore, QtGui, QtWidgets
+from PyQt6 import QtCore, QtWidgets
 
 from ..worker import WorkQueue
-from .common import ask_save_path, export_item
+from .base import View, membership_changed
+from .common import LEVELS, WEIGHTED, add_save_action, ask_save_path, export_item, set_title
 
 MAX_IMAGE_SIDE = 1000  # cells per side of the zoomed-out image
 EXACT_FULL_MAX = 1000  # up to this many units the whole exact matrix is shown
 CHUNK_CELLS = 90_000  # exact blocks are computed this many cells at a time
 EXACT_ZOOM_UNITS = 600  # exact block once the visible range holds at most this many units squared
-LEVELS = (-1.0, 4.0)  # Fisher z in [-6, 6]: good matches lie ~2-4; the diagonal (6) saturates
 MAX_OUTLINES = 3000  # cluster rectangles drawn at once (the largest visible ones)
 ZOOM_DEBOUNCE_MS = 150
 
@@ -28,37 +28,6 @@ ORDERS = {
     "cluster": "Cluster (by depth)",
     "leaf": "Single-linkage leaf order",
 }
-WEIGHTED = "Weighted similarity"
-
-
-# Kept under this name for the views that import it from here.
-export_plot = export_item
-
-
-def set_title(plot: pg.PlotItem, text: str) -> None:
-    """Plot title that may be clipped rather than widen its column (narrow windows)."""
-    plot.setTitle(text, size="10pt")
-    label = plot.titleLabel
-    hint = getattr(label, "_sizeHint", None)  # pyqtgraph sizes the label to its text
-    if isinstance(hint, dict) and QtCore.Qt.SizeHint.MinimumSize in hint:
-        hint[QtCore.Qt.SizeHint.MinimumSize] = (0, hint[QtCore.Qt.SizeHint.MinimumSize][1])
-        label.setMinimumWidth(0)
-        label.updateGeometry()
-
-
-def add_save_action(plot: pg.PlotItem, parent: QtWidgets.QWidget, name: str) -> None:
-    """'Save plot as PNG/SVG…' in the plot's right-click menu."""
-    menu = plot.getViewBox().menu
-    action = QtGui.QAction("Save plot as PNG/SVG…", menu)
-
-    def save() -> None:
-        path = ask_save_path(parent, name)
-        if path is not None:
-            export_plot(plot, path)
-
-    action.triggered.connect(save)
-    menu.addSeparator()
-    menu.addAction(action)
 
 
 def display_order(result, idx_cluster: np.ndarray, how: str) -> np.ndarray:
@@ -156,15 +125,14 @@ def _rectangles_path(x0, y0, w, h) -> tuple[np.ndarray, np.ndarray]:
     return xs.ravel(), ys.ravel()
 
 
-class SimilarityView(QtWidgets.QWidget):
+class SimilarityView(View):
     """Unit-by-unit similarity heatmap; hover tells the pair, click selects it."""
 
     image_updated = QtCore.pyqtSignal()  # the overview image was replaced
     exact_updated = QtCore.pyqtSignal()  # an exact block was shown (or hidden)
 
     def __init__(self, controller, parent=None):
-        super().__init__(parent)
-        self.controller = controller
+        super().__init__(controller, parent)
         self.order: np.ndarray = np.zeros(0, dtype=np.int64)
         self.position: np.ndarray = np.zeros(0, dtype=np.int64)
         self.image_data: np.ndarray | None = None  # what the base ImageItem shows
@@ -294,6 +262,9 @@ class SimilarityView(QtWidgets.QWidget):
         self.save_button.clicked.connect(self._on_save_clicked)
         add_save_action(self.plot, self, "similarity.png")
 
+    def stop_background(self) -> None:
+        self._work.abort()
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         # Let a running block computation finish before the view (and its result) go away.
         self._generation += 1
@@ -341,7 +312,7 @@ class SimilarityView(QtWidgets.QWidget):
 
     def export_image(self, path) -> None:
         """Save the matrix with its colour bar; PNG or SVG from the suffix."""
-        export_plot(self.graphics.ci, path)
+        export_item(self.graphics.ci, path)
 
     # ----- reacting to the controller --------------------------------------------------------
 
@@ -379,13 +350,10 @@ class SimilarityView(QtWidgets.QWidget):
         self._recompute_image()
         self._draw_decorations()
 
-    def _on_clusters_changed(self) -> None:
-        if self._result is None:
+    def _on_clusters_changed(self, info=None) -> None:
+        if self._result is None or not membership_changed(info):
             return
-        labels = np.asarray(self.controller.idx_cluster)
-        if self._labels is not None and np.array_equal(labels, self._labels):
-            return
-        self._labels = labels.copy()
+        self._labels = np.array(self.controller.idx_cluster)
         if self.order_key == "cluster":
             self._on_order_changed()
         else:

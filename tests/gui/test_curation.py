@@ -280,7 +280,8 @@ def test_export_writes_the_clusters_shown(window, qtbot, tracked_folder, dialog_
     _press(window, Qt.Key.Key_G)
     assert len(_log_lines(c)) == 2 and "not exported" in window.curation_status.text()
 
-    _press(window, Qt.Key.Key_S, CTRL)
+    with qtbot.waitSignal(c.export_finished, timeout=60_000):  # written on a worker
+        _press(window, Qt.Key.Key_S, CTRL)
     exported = np.load(out / "IdxCluster.npy")
     shown = np.array(c.idx_cluster)
     assert _same_cluster_pairs(exported) == _same_cluster_pairs(shown)
@@ -415,7 +416,7 @@ def test_arrows_follow_the_table_and_review_queue_marks_progress(
 
 
 def test_help_lists_every_curation_key(window, qtbot, dialog_log):
-    from dant_gui.main_window import CURATION_KEYS, shortcuts_markdown
+    from dant_gui.keys import CURATION_KEYS, shortcuts_markdown
 
     _activate(qtbot, window)
     _press(window, Qt.Key.Key_F1)

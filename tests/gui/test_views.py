@@ -310,7 +310,7 @@ def test_detail_histogram_has_the_lda_threshold_and_matched_pairs(qtbot, ctrl, r
     # Curation: dissolving the cluster moves its pairs to "unmatched".
     with qtbot.waitSignal(view.summary_ready, timeout=SIGNAL_TIMEOUT_MS):
         ctrl.result.idx_cluster[units] = -1
-        ctrl.clusters_changed.emit()
+        ctrl.clusters_changed.emit(None)  # None: any clusters may have changed
     assert view.summary.matched.sum() == expected.sum() - units.size * (units.size - 1) // 2
 
 
@@ -368,7 +368,7 @@ def test_overview_follows_curation(qtbot, ctrl, result):
     k = int(view.summary.presence_clusters[0])
     # Curation changes the current labels: dissolve one cluster.
     ctrl.result.idx_cluster[ctrl.result.idx_cluster == k] = -1
-    ctrl.clusters_changed.emit()
+    ctrl.clusters_changed.emit(None)  # None: any clusters may have changed
     assert view.summary.n_clusters == n_before - 1
     assert k not in view.summary.presence_clusters
 
