@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -724,7 +723,8 @@ def test_curator_starts_from_the_kept_automatic_labels(tmp_path):
     np.testing.assert_array_equal(cur.state.labels, AUTO)
 
 
-def test_replaying_5000_actions_on_20000_units_is_fast():
+def test_replaying_5000_actions_on_20000_units_gives_the_live_state():
+    # How fast this is lives in benchmarks/, not in a timing assert here.
     n, n_sessions = 20000, 4
     sessions = np.arange(n) % n_sessions + 1
     auto = np.arange(n) // n_sessions + 1
@@ -760,11 +760,8 @@ def test_replaying_5000_actions_on_20000_units_is_fast():
         except CurationError:
             continue
         actions.append(a)
-    started = time.perf_counter()
     rebuilt = replay(auto, sessions, sim, actions)
-    elapsed = time.perf_counter() - started
     same_state(rebuilt, live)
-    assert elapsed < 5.0, f"replay took {elapsed:.1f} s"
 
 
 def test_reject_units_is_one_action_with_the_partition_of_rejecting_one_by_one():
