@@ -41,7 +41,7 @@ from .controller import Controller, SelectionNeeded
 from .forms import SettingsForm
 from .jobs import warm_up_engine
 from .keys import CURATION_KEYS, NAVIGATION_KEYS, OTHER_KEYS, bare_keys
-from .views.base import View
+from .views.base import ViewBase
 from .views.clusters import ClusterTableView
 from .views.detail import ClusterDetailView
 from .views.drift import DriftView
@@ -309,7 +309,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self)
         self.drift_view = DriftView(self.controller)
         self.tabs.addTab(self.drift_view, "Drift")
-        self.views: dict[str, View] = {"Drift": self.drift_view}
+        self.views: dict[str, ViewBase] = {"Drift": self.drift_view}
         for title, cls in (
             ("Cluster detail", ClusterDetailView),
             ("Similarity", SimilarityView),

@@ -1,4 +1,4 @@
-"""The contract every view follows (spikeinterface-gui's ViewBase is the model).
+"""The contract every view follows (spikeinterface-gui's ViewBase is the model, ideas only).
 
 A view is made with the controller, reads its values from `controller.session`, and
 reacts to the controller's signals: `result_changed` (redo everything),
@@ -15,7 +15,7 @@ from PyQt6.QtWidgets import QWidget
 from .common import export_widget
 
 
-class View(QWidget):
+class ViewBase(QWidget):
     """Base class of the views: attach to the controller, export, stop background work."""
 
     def __init__(self, controller, parent: QWidget | None = None):

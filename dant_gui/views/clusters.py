@@ -33,7 +33,7 @@ from PyQt6.QtWidgets import (
 from dant_core.cluster_stats import SIMILARITY, compute
 
 from ..worker import start_worker
-from .base import View, membership_changed
+from .base import ViewBase, membership_changed
 from .common import export_widget
 
 SORT_ROLE = Qt.ItemDataRole.UserRole
@@ -298,7 +298,7 @@ class ClusterFilterProxy(QSortFilterProxyModel):
         return True
 
 
-class ClusterTableView(View):
+class ClusterTableView(ViewBase):
     """Filter bar + virtualized, sortable table of clusters; a row click selects the cluster."""
 
     def __init__(self, controller, parent=None):

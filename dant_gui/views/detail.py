@@ -15,7 +15,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 from dant_core.pair_summary import HIST_EDGES, GraphSummary
 
 from ..worker import WorkQueue
-from .base import View, membership_changed
+from .base import ViewBase, membership_changed
 from .common import (
     LEVELS,
     SELECTED_COLOR,
@@ -48,7 +48,7 @@ TABLE_TIPS = (
 )
 
 
-class ClusterDetailView(View):
+class ClusterDetailView(ViewBase):
     """The units of the selected cluster (or of the selected units when unmatched)."""
 
     summary_ready = QtCore.pyqtSignal()  # the candidate-pair summary (histogram, scatter) is drawn

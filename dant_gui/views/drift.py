@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
 )
 
-from .base import View
+from .base import ViewBase
 from .common import (
     MOTION_COLOR,
     SELECTED_COLOR,
@@ -47,7 +47,7 @@ def _jitter(units: np.ndarray) -> np.ndarray:
     return (golden - 0.5) * 2 * JITTER
 
 
-class DriftView(View):
+class DriftView(ViewBase):
     """Motion per session with its 95% band; unit depths; matched pairs per motion pass."""
 
     def __init__(self, controller, parent=None):

@@ -18,14 +18,14 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
 )
 
-from .base import View
+from .base import ViewBase
 from .common import export_widget
 
 UNDONE_COLOR = QColor("#9a9a9a")
 ACTION_ROLE = Qt.ItemDataRole.UserRole
 
 
-class HistoryView(View):
+class HistoryView(ViewBase):
     """List of curation actions from `controller.history_entries()`, updated live.
 
     undo_action / redo_action: the window's QActions, shown as buttons above the list.

@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from .base import View, membership_changed
+from .base import ViewBase, membership_changed
 from .common import (
     SELECTED_COLOR,
     add_save_action,
@@ -99,7 +99,7 @@ def summarize(sessions: np.ndarray, idx_cluster: np.ndarray, n_sessions: int) ->
     )
 
 
-class OverviewView(View):
+class OverviewView(ViewBase):
     """Units per session, match probability by session lag, presence matrix, summary."""
 
     def __init__(self, controller, parent=None):

@@ -27,7 +27,7 @@ from dant_core.cluster_stats import MARGIN, compute
 from dant_core.curation import REVIEWED_LABELS
 
 from ..worker import start_worker
-from .base import View
+from .base import ViewBase
 from .common import export_widget
 
 BACKGROUND_AT_LEAST = 200  # this many clusters without a margin: compute on a pool thread
@@ -112,7 +112,7 @@ class ReviewQueueModel(QAbstractTableModel):
         return None
 
 
-class ReviewQueueView(View):
+class ReviewQueueView(ViewBase):
     """Progress, a "Mark reviewed and next" button (the window's action) and the queue."""
 
     def __init__(self, controller, mark_action=None, parent=None):

@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
 from ..worker import WorkQueue
-from .base import View, membership_changed
+from .base import ViewBase, membership_changed
 from .common import LEVELS, WEIGHTED, add_save_action, ask_save_path, export_item, set_title
 
 MAX_IMAGE_SIDE = 1000  # cells per side of the zoomed-out image
@@ -125,7 +125,7 @@ def _rectangles_path(x0, y0, w, h) -> tuple[np.ndarray, np.ndarray]:
     return xs.ravel(), ys.ravel()
 
 
-class SimilarityView(View):
+class SimilarityView(ViewBase):
     """Unit-by-unit similarity heatmap; hover tells the pair, click selects it."""
 
     image_updated = QtCore.pyqtSignal()  # the overview image was replaced

@@ -115,9 +115,7 @@ def test_similarity_cluster_order_outlines_each_cluster(qtbot, ctrl, result):
     x, _ = view.outlines.getData()
     n_rect = 0 if x is None else int(np.isnan(x).sum())
     assert n_rect == int((sizes >= 2).sum())
-    np.testing.assert_allclose(
-        view.image_data, result.similarity_block(view.order, view.order), rtol=1e-5, atol=1e-5
-    )
+    _assert_same_similarity(view.image_data, result.similarity_block(view.order, view.order))
 
 
 def test_hover_describes_and_click_selects_the_pair_under_the_mouse(qtbot, ctrl, result):
