@@ -78,6 +78,9 @@ def cmd_track(args) -> int:
     else:
         output = data / "DANT_Output"
     dataset = load_dataset(data)
+    from .tracks import read_units_table
+
+    read_units_table(dataset.folder, dataset.n_units, dataset.sessions)  # checked before the run
     # Imported only now: a bad data folder or settings file is reported without the wait.
     from .output_folder import check_output_folder
     from .pipeline import run_tracking
@@ -118,8 +121,17 @@ def cmd_demo(args) -> int:
 def cmd_export(args) -> int:
     from .export import export_curated
 
+    if args.write_back:
+        from .write_back import check_write_back
+
+        check_write_back(Path(args.output))
     summary = export_curated(Path(args.output), Path(args.curation) if args.curation else None)
     print(summary)
+    if args.write_back:
+        from .write_back import write_back_output
+
+        for line in write_back_output(Path(args.output)):
+            print(line)
     return 0
 
 
@@ -164,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("output", help="output folder of a tracking run")
     p.add_argument("--curation", help="curation log (default: OUTPUT/curation.jsonl)")
+    p.add_argument(
+        "--write-back",
+        action="store_true",
+        help="also write the track ids into each session's sorter folder "
+        "(cluster_dant_track.tsv for phy; a unit property for SpikeInterface analyzers)",
+    )
     p.set_defaults(func=cmd_export)
     return parser
 

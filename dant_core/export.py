@@ -1,6 +1,7 @@
 """`dant export`: apply a curation log to a tracking result and write the curated clusters.
 
-Writes IdxCluster.npy (1..K, -1 unmatched), MatchedPairs.npy and, up to
+Writes IdxCluster.npy (1..K, -1 unmatched), MatchedPairs.npy, tracks.tsv (the curated
+table, dant_core/tracks.py) and, up to
 DENSE_OUTPUT_MAX_UNITS units, ClusterMatrix.npy, each atomically; keeps the automatic
 clusters in IdxCluster_auto.npy (written once) and a record in curation_summary.json.
 """
@@ -65,6 +66,9 @@ def export_curated(output_folder, curation_log=None, result=None) -> str:
     files = {LABELS_FILE: _npy_bytes(labels), "MatchedPairs.npy": _npy_bytes(matched_pairs(labels))}
     if labels.size <= DENSE_OUTPUT_MAX_UNITS:
         files["ClusterMatrix.npy"] = _npy_bytes(cluster_matrix(labels))
+    from .tracks import TRACKS_FILE, tracks_file_bytes
+
+    files[TRACKS_FILE] = tracks_file_bytes(result, labels)
 
     before = renumber_by_first_unit(auto)
     summary = {

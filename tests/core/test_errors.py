@@ -642,6 +642,34 @@ def _(env):
     return env.export()
 
 
+# -- units.tsv and write-back --------------------------------------------------------------
+
+
+def _units_tsv(folder: Path, n: int, columns=("unit", "session", "cluster_id")) -> None:
+    sessions = np.load(folder / "session_index.npy").ravel()
+    lines = ["\t".join(columns)]
+    values = {"unit": lambda u: u, "session": lambda u: sessions[u], "cluster_id": lambda u: u}
+    lines += ["\t".join(str(values[c](u)) for c in columns) for u in range(n)]
+    (folder / "units.tsv").write_text("\n".join(lines) + "\n")
+
+
+@case("R01")
+def _(env):
+    _units_tsv(env.data, 1)
+    return env.track()
+
+
+@case("R02")
+def _(env):
+    _units_tsv(env.data, 60, columns=("unit", "session"))
+    return env.track()
+
+
+@case("R03")
+def _(env):
+    return env.export(None, "--write-back")
+
+
 # -- the output folder ---------------------------------------------------------------------
 
 
