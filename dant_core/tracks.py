@@ -90,9 +90,11 @@ def track_confidence(result, labels: np.ndarray) -> dict[int, float]:
 
     labels = np.asarray(labels)
     pos = np.flatnonzero(labels > 0)
+    out: dict[int, float] = {}
+    if pos.size == 0:
+        return out
     order = pos[np.argsort(labels[pos], kind="stable")]
     ids, starts = np.unique(labels[order], return_index=True)
-    out = {}
     for cid, units in zip(ids.tolist(), np.split(order, starts[1:]), strict=True):
         out[int(cid)] = cluster_margin(result, units) if units.size >= 2 else float("inf")
     return out

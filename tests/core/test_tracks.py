@@ -211,3 +211,15 @@ def test_write_back_without_sorter_folders_is_a_clear_error(tmp_path):
     rows = [{"unit": "0", "session": "1", "cluster_id": "", "track": "1", "source": ""}]
     with pytest.raises(DantError, match="units.tsv is missing or names no sorter folder"):
         write_back(rows, tmp_path)
+
+
+def test_no_tracks_gives_every_unit_unmatched_rows():
+    from types import SimpleNamespace
+
+    from dant_core.tracks import track_confidence, tracks_rows
+
+    result = SimpleNamespace(sessions=np.array([1, 1, 2]))
+    assert track_confidence(result, np.array([-1, -1, -1])) == {}
+    rows = tracks_rows(result, np.array([-1, -1, -1]))
+    assert [r["track"] for r in rows] == ["-1"] * 3
+    assert [r["session_name"] for r in rows] == ["session1", "session1", "session2"]
