@@ -83,10 +83,10 @@ def track_confidence(result, labels: np.ndarray) -> dict[int, float]:
     lies above its shank's match threshold, in similarity units (negative: a link below it).
 
     The one place that defines confidence, so a better margin (e.g. amplitude-aware) changes
-    every table, report and list at once. Today: curation.cluster_margin, the margin the
+    every table, report and list at once. Today: review.cluster_margin, the margin the
     review queue sorts by. A track of one unit has no link: inf.
     """
-    from .curation import cluster_margin
+    from .review import cluster_margin
 
     labels = np.asarray(labels)
     pos = np.flatnonzero(labels > 0)

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from dant_core.cli import main
-from dant_core.curation import LOG_FILE, cluster_margin
+from dant_core.curation_log import LOG_FILE
 from dant_core.errors import DantError
 from dant_core.results import load_result
+from dant_core.review import cluster_margin
 from dant_core.tracks import TRACKS_FILE, read_tsv
 
 N_SESSIONS = 4
