@@ -1,7 +1,13 @@
-"""The tracking pipeline, stage by stage (docs/method.md §2-8), with progress and cancellation."""
+"""The tracking pipeline as named stages (docs/method.md §2-8), with progress and cancellation.
+
+`run_tracking` preprocesses every unit (`compute_unit_features`), then tracks each shank on
+its own (`track_shank`): `start_motion` -> `run_motion_loop` -> `cluster_final` ->
+`curate_shank`, and `merge_shanks` puts the shanks back in global unit order.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +16,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from .autocuration import auto_curate
+from .autocuration import AutoCuration, auto_curate
 from .clustering import ClusteringRun, iterative_clustering
 from .dataset import Dataset, check_dataset_for_settings, load_manual_motion
 from .features import UnitFeatures, compute_unit_features, kernels_are_cached, peak_to_trough
@@ -51,6 +57,36 @@ class _Stages:
         self.progress("Overall", self.done, self.total)
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """What every stage of a run reads besides its own inputs."""
+
+    settings: Settings
+    channel_locations: np.ndarray  # (n_channel, 2) µm
+    neighbourhoods: ChannelNeighbourhoods
+    progress: ProgressFn
+    cancel: CancelToken
+    log: LogFn
+
+
+@dataclass(frozen=True)
+class ShankUnits:
+    """One shank's units and their features, in local order (index 0..n_local-1)."""
+
+    shank_id: int
+    units: np.ndarray  # (n_local,) global unit indices
+    sessions: np.ndarray  # (n_local,) session of each unit, 1..n_sessions
+    n_sessions: int
+    locations: np.ndarray  # (n_local, 3) µm
+    waveforms: np.ndarray  # (n_local, n_channel, n_sample) float32, uncorrected
+    trains: SpikeTrainVectors  # spike-train features, prepared once for every pass
+
+    @property
+    def depth(self) -> np.ndarray:
+        """(n_local,) µm along the probe, before motion correction."""
+        return self.locations[:, 1]
+
+
 def run_tracking(
     dataset: Dataset,
     settings: Settings,
@@ -60,22 +96,29 @@ def run_tracking(
 ) -> TrackingResult:
     """Track units across sessions: preprocess, estimate motion, cluster, curate."""
     started = time.perf_counter()
-    cancel = cancel or CancelToken()
     settings.validate()
-    _limit_numba_threads(int(settings.get("n_jobs")))
-    if not kernels_are_cached():
-        log("First run after installing: compiling the engine (about 20 s more, this time only)")
-    for note in check_dataset_for_settings(dataset, settings):
-        log(f"warning: {note}")
+    with engine_threads(int(settings.get("n_jobs"))):
+        result = _track(dataset, settings, progress, cancel or CancelToken(), log)
+    result.run_time_sec = time.perf_counter() - started
+    log(result.summary_text())
+    if result.n_clusters == 0:
+        log(_nothing_tracked(dataset.n_sessions))
+    return result
 
+
+def _track(
+    dataset: Dataset, settings: Settings, progress: ProgressFn, cancel: CancelToken, log: LogFn
+) -> TrackingResult:
+    """run_tracking's stages, in numba's thread limit."""
+    _prepare(dataset, settings, log)
     shank_ids = [int(s) for s in np.unique(dataset.channel_shanks)]
-    passes = _n_motion_passes(settings)
+    passes = n_motion_passes(settings)
     stages = _Stages(progress, 1 + len(shank_ids) * (passes + 2))
 
     log(f"Preprocessing {dataset.n_units} units from {dataset.n_sessions} sessions")
     features = compute_unit_features(dataset, settings, progress, cancel)
     # features.warnings (units with < 2 spikes) were already logged, once, by
-    # check_dataset_for_settings above, and only when a spike-train feature is used.
+    # check_dataset_for_settings, and only when a spike-train feature is used.
     stages.step()
 
     neighbourhoods = ChannelNeighbourhoods(
@@ -83,13 +126,8 @@ def run_tracking(
         dataset.channel_shanks,
         int(settings.get("waveformCorrection.n_nearest_channels")),
     )
-    manual = None
-    motion_path = settings.resolve_path("waveformCorrection.path_to_motion")
-    if motion_path is not None:
-        k, b = load_manual_motion(motion_path, dataset.n_sessions)
-        manual = Motion(np.asarray(k, float), np.asarray(b, float))
-        log(f"Starting from the manual motion in {motion_path}")
-
+    ctx = RunContext(settings, dataset.channel_locations, neighbourhoods, progress, cancel, log)
+    manual = _manual_motion(settings, dataset.n_sessions, log)
     shanks = []
     for shank in shank_ids:
         units = np.flatnonzero(features.unit_shanks == shank)
@@ -98,49 +136,65 @@ def run_tracking(
             continue
         if len(shank_ids) > 1:
             log(f"Shank {shank}: {units.size} units")
-        shanks.append(
-            _track_shank(
-                dataset,
-                settings,
-                features,
-                neighbourhoods,
-                shank,
-                units,
-                manual,
-                progress,
-                cancel,
-                log,
-                stages,
-            )
-        )
+        shank_units = select_shank(dataset, features, shank, units)
+        shanks.append(track_shank(shank_units, manual, ctx, stages))
     result = merge_shanks(dataset, settings, features, shanks)
-    result.run_time_sec = time.perf_counter() - started
     progress("Overall", stages.total, stages.total)
-    log(result.summary_text())
-    if result.n_clusters == 0:
-        log(
-            "warning: only one session, so there is nothing to track across sessions; "
-            "every unit is unmatched"
-            if dataset.n_sessions == 1
-            else "warning: no unit was matched across sessions; every unit is unmatched "
-            "(are the sessions from the same probe and position? is clustering.max_distance "
-            "large enough for the drift?)"
-        )
     return result
 
 
-def _limit_numba_threads(n_jobs: int) -> None:
-    """Honour `n_jobs` (joblib's convention: -1 all cores, -2 all but one) for numba kernels.
+def _prepare(dataset: Dataset, settings: Settings, log: LogFn) -> None:
+    """Say what the run will meet: a first compilation, the dataset's problems."""
+    if not kernels_are_cached():
+        log("First run after installing: compiling the engine (about 20 s more, this time only)")
+    for note in check_dataset_for_settings(dataset, settings):
+        log(f"warning: {note}")
 
-    The limit applies to the calling thread only, so a GUI worker thread can use fewer
-    cores than a command-line run.
+
+def _manual_motion(settings: Settings, n_sessions: int, log: LogFn) -> Motion | None:
+    """The motion given in `waveformCorrection.path_to_motion`, if any."""
+    motion_path = settings.resolve_path("waveformCorrection.path_to_motion")
+    if motion_path is None:
+        return None
+    k, b = load_manual_motion(motion_path, n_sessions)
+    log(f"Starting from the manual motion in {motion_path}")
+    return Motion(np.asarray(k, float), np.asarray(b, float))
+
+
+def _nothing_tracked(n_sessions: int) -> str:
+    if n_sessions == 1:
+        return (
+            "warning: only one session, so there is nothing to track across sessions; "
+            "every unit is unmatched"
+        )
+    return (
+        "warning: no unit was matched across sessions; every unit is unmatched "
+        "(are the sessions from the same probe and position? is clustering.max_distance "
+        "large enough for the drift?)"
+    )
+
+
+@contextlib.contextmanager
+def engine_threads(n_jobs: int):
+    """Run the block with numba's threads limited by `n_jobs` (joblib's convention: -1 all
+    cores, -2 all but one), never above the limit the calling thread already has.
+
+    numba's limit belongs to the calling thread: the GUI's worker thread sets it to every core
+    but one (to keep the window responsive) before calling run_tracking, and "all cores" here
+    must not undo that. The caller's limit is restored afterwards.
     """
+    previous = numba.get_num_threads()
     available = numba.config.NUMBA_NUM_THREADS
     n = n_jobs if n_jobs > 0 else available + 1 + n_jobs
-    numba.set_num_threads(int(min(max(n, 1), available)))
+    numba.set_num_threads(int(min(max(n, 1), previous)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
-def _n_motion_passes(settings: Settings) -> int:
+def n_motion_passes(settings: Settings) -> int:
+    """How many passes the motion loop makes at most (docs/method.md §6)."""
     sets = settings.motion_feature_sets()
     max_iter = int(settings.get("motionEstimation.max_iter"))
     if settings.get("motionEstimation.repeat_last_feature_set"):
@@ -148,176 +202,134 @@ def _n_motion_passes(settings: Settings) -> int:
     return min(max_iter, len(sets))
 
 
-def _track_shank(
-    dataset: Dataset,
-    settings: Settings,
-    features: UnitFeatures,
-    neighbourhoods: ChannelNeighbourhoods,
-    shank: int,
-    units: np.ndarray,
-    manual: Motion | None,
-    progress: ProgressFn,
-    cancel: CancelToken,
-    log: LogFn,
-    stages: _Stages,
-) -> ShankTracking:
-    """Motion loop, final clustering and auto-curation of one shank (docs/method.md §5-7)."""
-    n_session = dataset.n_sessions
-    sessions = dataset.sessions[units]
-    depth = features.locations[units, 1]
-    waveforms = features.waveforms[units]
-    channel_locations = dataset.channel_locations
-    n_templates = int(settings.get("waveformCorrection.n_templates"))
-    linear = bool(settings.get("waveformCorrection.linear_correction"))
-    max_distance = float(settings.get("clustering.max_distance"))
-    n_iter = int(settings.get("clustering.n_iter"))
-    weight_tol = float(settings.get("clustering.weight_tol"))
+def select_shank(dataset: Dataset, features: UnitFeatures, shank_id: int, units) -> ShankUnits:
+    """The units of one shank (`units`: their global indices) and their features."""
 
     def sub(x):
         return None if x is None else x[units]
 
-    # The spike-train features do not move: prepared once for every pass.
-    trains = SpikeTrainVectors(sub(features.auto_corr), sub(features.isi), sub(features.peth))
-
-    def correct(motion: Motion) -> np.ndarray:
-        return correct_waveforms(
-            waveforms, depth, sessions, motion, channel_locations, n_templates, progress, cancel
-        )
-
-    def cluster(names, corrected, motion: Motion, leaf_order=False, reuse=None):
-        """(run, computer); reuse: a _KeptPass on the same corrected waveforms, or None."""
-        if reuse is None:
-            computer = SimilarityComputer(corrected, neighbourhoods, trains=trains)
-        else:
-            computer = reuse.computer
-            if "Waveform" in reuse.run.feature_names:
-                k = reuse.run.feature_names.index("Waveform")
-                pairs = reuse.run.pairs
-                computer.remember_waveform_scores(pairs[:, 0], pairs[:, 1], reuse.run.scores[:, k])
-        run = iterative_clustering(
-            computer,
-            names,
-            depth - motion.at(sessions, depth),
-            n_session,
-            max_distance,
-            n_iter,
-            weight_tol,
-            progress,
-            cancel,
-            with_leaf_order=leaf_order,
-        )
-        for note in run.notes:
-            log(note)
-        return run, computer
-
-    if manual is not None:
-        initial = manual.copy()
-    elif settings.get("motionEstimation.initial_motion") == "registration":
-        initial = register_sessions(
-            features.locations[units], peak_to_trough(waveforms).max(axis=1), sessions, n_session
-        )
-        span = float(np.ptp(initial.constant))
-        if span > REGISTRATION_MIN_SPAN * max_distance:
-            log(f"Initial motion from registering the sessions' unit distributions: {span:.1f} µm")
-        else:
-            # Drift this small leaves every true partner among the candidate pairs, and
-            # the match-based loop refines it best from zero (pyDANT's start).
-            log(f"Registration finds little drift ({span:.1f} µm); starting from zero motion")
-            initial = Motion.zero(n_session)
-    else:
-        initial = Motion.zero(n_session)
-    started_from_zero = manual is None and not np.any(initial.constant)
-    corrected = waveforms[None] if started_from_zero else correct(initial)
-    corrected_with = None if started_from_zero else initial  # the motion `corrected` has
-    kept = None  # the previous pass, while small (see KEEP_PREVIOUS_PASS_BYTES)
-    reuse = None
-    motion = initial.copy()
-    history: list[MotionPass] = []
-    feature_sets = settings.motion_feature_sets()
-    n_pass = _n_motion_passes(settings)
-    stop_early = bool(settings.get("motionEstimation.stop_early"))
-    restored = None
-    for i in range(n_pass):
-        names = tuple(feature_sets[min(i, len(feature_sets) - 1)])
-        run, computer = cluster(names, corrected, motion)
-        n_matched = run.n_matched_pairs
-        log(f"Motion pass {i + 1}/{n_pass} ({', '.join(names)}): {n_matched} matched unit pairs")
-        stages.step()
-        if stop_early and i > 0 and n_matched <= history[i - 1].n_matched_pairs:
-            restored = initial if i == 1 else history[i - 2].motion
-            log(
-                f"Matches did not increase ({history[i - 1].n_matched_pairs} -> {n_matched}); "
-                f"motion correction stops and goes back to the motion of pass {i - 1}"
-                if i > 1
-                else f"Matches did not increase ({history[i - 1].n_matched_pairs} -> {n_matched}); "
-                "motion correction stops and goes back to the starting motion"
-            )
-            history.append(MotionPass(names, n_matched, None))
-            del run, computer, corrected  # free them before their successors (large n)
-            if kept is not None and kept.corrected_with is restored:
-                reuse = kept
-                corrected = kept.computer.waveforms
-            else:
-                kept = None
-                corrected = correct(restored)
-            stages.step(n_pass - i - 1)
-            break
-        good = _motion_pairs(run, sessions)
-        motion = estimate_motion(
-            depth, sessions, good, n_session, linear, seed=i, progress=progress, cancel=cancel
-        )
-        if motion.unlinked_sessions:
-            log(
-                "warning: no matched pair links session(s) "
-                + ", ".join(map(str, motion.unlinked_sessions))
-                + "; their motion is left at 0"
-            )
-        history.append(MotionPass(names, n_matched, motion))
-        kept = _KeptPass(corrected_with, computer, run)
-        if kept.nbytes > KEEP_PREVIOUS_PASS_BYTES:
-            kept = None
-        del run, computer, corrected  # free them before their successors (large n)
-        corrected = correct(motion)
-        corrected_with = motion
-
-    final_names = tuple(settings.get("clustering.features"))
-    final, computer = cluster(final_names, corrected, motion, leaf_order=True, reuse=reuse)
-    del kept, reuse
-    log(
-        f"Final clustering ({', '.join(final_names)}): {final.n_matched_pairs} matched pairs, "
-        f"weights {np.round(final.weights, 3).tolist()}, threshold {final.threshold:.3f}"
+    return ShankUnits(
+        shank_id=shank_id,
+        units=units,
+        sessions=dataset.sessions[units],
+        n_sessions=dataset.n_sessions,
+        locations=features.locations[units],
+        waveforms=features.waveforms[units],
+        trains=SpikeTrainVectors(sub(features.auto_corr), sub(features.isi), sub(features.peth)),
     )
+
+
+def track_shank(
+    shank: ShankUnits, manual: Motion | None, ctx: RunContext, stages: _Stages
+) -> ShankTracking:
+    """Motion loop, final clustering and auto-curation of one shank (docs/method.md §5-7)."""
+    initial = start_motion(shank, manual, ctx)
+    # A start at zero motion (not a manual one) needs no correction: the raw waveforms.
+    correct_start = manual is not None or bool(np.any(initial.constant))
+    loop = run_motion_loop(shank, initial, correct_start, ctx, stages)
+    final, computer = cluster_final(shank, loop, ctx)
     stages.step()
-
-    def block(local_units: np.ndarray) -> np.ndarray:
-        return computer.block_scores(local_units, local_units, final_names) @ final.weights
-
-    curated = auto_curate(
-        final.labels,
-        sessions,
-        block,
-        final.threshold,
-        bool(settings.get("autoCuration.auto_split")),
-    )
+    curated = curate_shank(shank, final, computer, ctx)
     stages.step()
     return ShankTracking(
-        shank_id=shank,
-        units=units,
+        shank_id=shank.shank_id,
+        units=shank.units,
         initial_motion=initial,
-        motion=motion,
-        restored_motion=restored,
-        passes=history,
+        motion=loop.motion,
+        restored_motion=loop.restored,
+        passes=loop.history,
         final=final,
         curation=curated,
-        corrected_waveforms=corrected,
+        corrected_waveforms=loop.corrected,
         computer=computer,
     )
 
 
+def start_motion(shank: ShankUnits, manual: Motion | None, ctx: RunContext) -> Motion:
+    """The motion the loop starts from: manual, registered, or zero (docs/method.md §5)."""
+    n_session = shank.n_sessions
+    if manual is not None:
+        return manual.copy()
+    if ctx.settings.get("motionEstimation.initial_motion") != "registration":
+        return Motion.zero(n_session)
+    initial = register_sessions(
+        shank.locations, peak_to_trough(shank.waveforms).max(axis=1), shank.sessions, n_session
+    )
+    span = float(np.ptp(initial.constant))
+    if span > REGISTRATION_MIN_SPAN * float(ctx.settings.get("clustering.max_distance")):
+        ctx.log(f"Initial motion from registering the sessions' unit distributions: {span:.1f} µm")
+        return initial
+    # Drift this small leaves every true partner among the candidate pairs, and the
+    # match-based loop refines it best from zero (pyDANT's start).
+    ctx.log(f"Registration finds little drift ({span:.1f} µm); starting from zero motion")
+    return Motion.zero(n_session)
+
+
+def correct(shank: ShankUnits, motion: Motion, ctx: RunContext) -> np.ndarray:
+    """Kriging-corrected waveforms (n_template, n_local, n_channel, n_sample) float32."""
+    return correct_waveforms(
+        shank.waveforms,
+        shank.depth,
+        shank.sessions,
+        motion,
+        ctx.channel_locations,
+        int(ctx.settings.get("waveformCorrection.n_templates")),
+        ctx.progress,
+        ctx.cancel,
+    )
+
+
+def cluster(
+    shank: ShankUnits,
+    names: tuple[str, ...],
+    corrected: np.ndarray,
+    motion: Motion,
+    ctx: RunContext,
+    leaf_order: bool = False,
+    reuse: KeptPass | None = None,
+) -> tuple[ClusteringRun, SimilarityComputer]:
+    """One iterative clustering run on `corrected` waveforms at depths corrected by `motion`.
+
+    reuse: a kept pass on the same corrected waveforms; its similarity computer and its
+    waveform scores are used instead of computing them again.
+    """
+    if reuse is None:
+        computer = SimilarityComputer(corrected, ctx.neighbourhoods, trains=shank.trains)
+    else:
+        computer = reuse.computer
+        if "Waveform" in reuse.run.feature_names:
+            k = reuse.run.feature_names.index("Waveform")
+            pairs = reuse.run.pairs
+            computer.remember_waveform_scores(pairs[:, 0], pairs[:, 1], reuse.run.scores[:, k])
+    s = ctx.settings
+    run = iterative_clustering(
+        computer,
+        names,
+        shank.depth - motion.at(shank.sessions, shank.depth),
+        shank.n_sessions,
+        float(s.get("clustering.max_distance")),
+        int(s.get("clustering.n_iter")),
+        float(s.get("clustering.weight_tol")),
+        ctx.progress,
+        ctx.cancel,
+        with_leaf_order=leaf_order,
+    )
+    for note in run.notes:
+        ctx.log(note)
+    return run, computer
+
+
 @dataclass(frozen=True)
-class _KeptPass:
-    """A motion pass kept for the final clustering: the motion its waveforms were corrected
-    with (None: not corrected), its similarity computer (holding those waveforms), its run."""
+class KeptPass:
+    """A motion pass kept so that the final clustering can reuse it.
+
+    An early stop goes back to the motion of the pass before the last. When that pass's
+    waveforms were corrected with exactly that motion, the final clustering reuses its
+    similarity computer (which holds those waveforms) and its waveform scores.
+
+    corrected_with: the motion its waveforms were corrected with (None: not corrected);
+    computer: its similarity computer; run: its clustering run.
+    """
 
     corrected_with: Motion | None
     computer: SimilarityComputer
@@ -329,6 +341,103 @@ class _KeptPass:
         n = self.computer.n_units
         graph = self.run.pairs.nbytes + self.run.scores.nbytes
         return self.computer.waveforms.nbytes + graph + 8 * n * n
+
+
+@dataclass
+class MotionLoopOutcome:
+    """What the motion loop hands to the final clustering (docs/method.md §6).
+
+    motion: the last estimated motion (the final clustering's depths; saved);
+    history: one MotionPass per pass made; restored: the motion an early stop went back to;
+    corrected: the waveforms for the final clustering, corrected with `restored` after an
+    early stop, else with `motion`; reuse: the kept pass holding `corrected`, if any.
+    """
+
+    motion: Motion
+    history: list[MotionPass]
+    restored: Motion | None
+    corrected: np.ndarray  # (n_template, n_local, n_channel, n_sample) float32
+    reuse: KeptPass | None
+
+
+def run_motion_loop(
+    shank: ShankUnits, initial: Motion, correct_start: bool, ctx: RunContext, stages: _Stages
+) -> MotionLoopOutcome:
+    """Cluster, estimate the motion from the good matches, correct, and again.
+
+    Each pass clusters with its feature set and estimates a new motion from the matches; with
+    `motionEstimation.stop_early`, a pass that matches no more pairs than the one before ends
+    the loop and the motion goes back to the one before that pass (docs/method.md §6).
+    """
+    s = ctx.settings
+    feature_sets = s.motion_feature_sets()
+    n_pass = n_motion_passes(s)
+    stop_early = bool(s.get("motionEstimation.stop_early"))
+    corrected = correct(shank, initial, ctx) if correct_start else shank.waveforms[None]
+    corrected_with = initial if correct_start else None  # the motion `corrected` has
+    kept = None  # the previous pass, while small (see KEEP_PREVIOUS_PASS_BYTES)
+    motion = initial.copy()
+    history: list[MotionPass] = []
+    for i in range(n_pass):
+        names = tuple(feature_sets[min(i, len(feature_sets) - 1)])
+        run, computer = cluster(shank, names, corrected, motion, ctx)
+        n_matched = run.n_matched_pairs
+        ctx.log(
+            f"Motion pass {i + 1}/{n_pass} ({', '.join(names)}): {n_matched} matched unit pairs"
+        )
+        stages.step()
+        if stop_early and i > 0 and n_matched <= history[i - 1].n_matched_pairs:
+            restored = initial if i == 1 else history[i - 2].motion
+            ctx.log(_stop_message(i, history[i - 1].n_matched_pairs, n_matched))
+            history.append(MotionPass(names, n_matched, None))
+            del run, computer, corrected  # free them before their successors (large n)
+            reuse = kept if kept is not None and kept.corrected_with is restored else None
+            kept = None  # not reused: freed before the restored waveforms are made
+            corrected = (
+                reuse.computer.waveforms if reuse is not None else correct(shank, restored, ctx)
+            )
+            stages.step(n_pass - i - 1)
+            return MotionLoopOutcome(motion, history, restored, corrected, reuse)
+        motion = estimate_shank_motion(shank, run, i, ctx)
+        history.append(MotionPass(names, n_matched, motion))
+        kept = KeptPass(corrected_with, computer, run)
+        if kept.nbytes > KEEP_PREVIOUS_PASS_BYTES:
+            kept = None
+        del run, computer, corrected  # free them before their successors (large n)
+        corrected = correct(shank, motion, ctx)
+        corrected_with = motion
+    return MotionLoopOutcome(motion, history, None, corrected, None)
+
+
+def _stop_message(i: int, before: int, now: int) -> str:
+    """The log line of an early stop at pass index `i` (0-based)."""
+    where = f"the motion of pass {i - 1}" if i > 1 else "the starting motion"
+    return (
+        f"Matches did not increase ({before} -> {now}); "
+        f"motion correction stops and goes back to {where}"
+    )
+
+
+def estimate_shank_motion(shank: ShankUnits, run: ClusteringRun, seed: int, ctx: RunContext):
+    """The motion that best explains a run's good matches (docs/method.md §5)."""
+    good = _motion_pairs(run, shank.sessions)
+    motion = estimate_motion(
+        shank.depth,
+        shank.sessions,
+        good,
+        shank.n_sessions,
+        bool(ctx.settings.get("waveformCorrection.linear_correction")),
+        seed=seed,
+        progress=ctx.progress,
+        cancel=ctx.cancel,
+    )
+    if motion.unlinked_sessions:
+        ctx.log(
+            "warning: no matched pair links session(s) "
+            + ", ".join(map(str, motion.unlinked_sessions))
+            + "; their motion is left at 0"
+        )
+    return motion
 
 
 def _motion_pairs(run: ClusteringRun, sessions: np.ndarray) -> np.ndarray:
@@ -343,6 +452,41 @@ def _motion_pairs(run: ClusteringRun, sessions: np.ndarray) -> np.ndarray:
         & (sessions[pairs[:, 0]] != sessions[pairs[:, 1]])
     )
     return pairs[keep]
+
+
+def cluster_final(shank: ShankUnits, loop: MotionLoopOutcome, ctx: RunContext):
+    """The final clustering with `clustering.features`, with its leaf order (§6).
+
+    Returns (run, similarity computer).
+    """
+    names = tuple(ctx.settings.get("clustering.features"))
+    final, computer = cluster(
+        shank, names, loop.corrected, loop.motion, ctx, leaf_order=True, reuse=loop.reuse
+    )
+    loop.reuse = None  # its scores are in `computer` now; the rest can go
+    ctx.log(
+        f"Final clustering ({', '.join(names)}): {final.n_matched_pairs} matched pairs, "
+        f"weights {np.round(final.weights, 3).tolist()}, threshold {final.threshold:.3f}"
+    )
+    return final, computer
+
+
+def curate_shank(
+    shank: ShankUnits, final: ClusteringRun, computer: SimilarityComputer, ctx: RunContext
+) -> AutoCuration:
+    """Auto-curation of the final clusters (docs/method.md §7)."""
+    names = final.feature_names
+
+    def block(local_units: np.ndarray) -> np.ndarray:
+        return computer.block_scores(local_units, local_units, names) @ final.weights
+
+    return auto_curate(
+        final.labels,
+        shank.sessions,
+        block,
+        final.threshold,
+        bool(ctx.settings.get("autoCuration.auto_split")),
+    )
 
 
 def _joined(parts: list, empty: np.ndarray) -> np.ndarray:

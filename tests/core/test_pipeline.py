@@ -254,3 +254,28 @@ def test_final_clustering_reuses_the_pass_it_goes_back_to(small_demo, monkeypatc
     np.testing.assert_array_equal(
         reused.shanks[0].corrected_waveforms, recomputed.shanks[0].corrected_waveforms
     )
+
+
+def test_a_callers_thread_limit_is_kept_and_restored(small_demo):
+    """The GUI caps numba's threads (every core but one) before run_tracking; with n_jobs -1
+    ("every core") the run must not raise that cap, and it leaves the caller's limit as it was.
+    """
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread here: no cap to undo")
+    ds = load_dataset(small_demo)
+    seen = set()
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        run_tracking(ds, Settings.defaults(), progress=lambda *_: seen.add(numba.get_num_threads()))
+        assert seen == {1}
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)
+    settings = Settings.defaults()
+    settings.set("n_jobs", 1)
+    seen.clear()
+    run_tracking(ds, settings, progress=lambda *_: seen.add(numba.get_num_threads()))
+    assert seen == {1} and numba.get_num_threads() == before  # n_jobs still caps, then undone
