@@ -82,14 +82,21 @@ def cmd_track(args) -> int:
 
     read_units_table(dataset.folder, dataset.n_units, dataset.sessions)  # checked before the run
     # Imported only now: a bad data folder or settings file is reported without the wait.
-    from .output_folder import check_output_folder
+    from .output_folder import check_output_folder, newest_previous
     from .pipeline import engine_threads, run_tracking
 
     # Refuse a folder that cannot take the results before the run, not after it.
     check_output_folder(output, dataset.n_units, dataset.folder, force=args.force)
     with engine_threads(int(settings.get("n_jobs"))):  # n_jobs holds for the save's matrices too
         result = run_tracking(dataset, settings, progress=_StderrProgress(), log=_log)
+        had_log = (output / "curation.jsonl").is_file()
         result.save(output, force=args.force)
+    kept = newest_previous(output, "curation.jsonl") if had_log else None
+    if kept is not None:
+        _log(
+            f"note: the curation log of the previous run belongs to its clusters, so it was "
+            f"moved to {kept}; this run starts without curation"
+        )
     s = result.summary()
     print(
         f"Tracked {s['units']} units over {s['sessions']} sessions: {s['clusters']} clusters, "

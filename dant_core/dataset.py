@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DatasetError
+from .memory import memory_problems
 from .plausibility import check_dataset as check_plausibility
 from .progress import ProgressFn, no_progress
 from .settings import Settings
@@ -579,6 +580,8 @@ def check_dataset_for_settings(dataset: Dataset, settings: Settings) -> list[str
             f"{', '.join(settings.where_used('PETH'))}; add {PETH} to the data folder "
             'or remove "PETH" from those settings'
         )
+    # Before the run: extreme histogram settings would fail with a bare MemoryError.
+    problems.extend(memory_problems(dataset.n_units, settings, used))
     motion_path = settings.resolve_path("waveformCorrection.path_to_motion")
     if motion_path is not None:
         try:

@@ -40,6 +40,11 @@ def export_curated(output_folder, curation_log=None, result=None) -> str:
     means no actions). Returns a short summary text.
     """
     folder = Path(output_folder)
+    # A run killed between the two renames of its save leaves the results moved aside
+    # (hidden beside the folder): put them back, as the GUI does when it opens the data.
+    from .output_folder import finish_interrupted_saves
+
+    finish_interrupted_saves(folder)
     if not folder.is_dir():
         raise DantError(f"output folder {folder} does not exist")
     if curation_log is not None:

@@ -9,9 +9,12 @@ process left unfinished is tidied up by the next one (`finish_interrupted_saves`
 from __future__ import annotations
 
 import errno
+import hashlib
+import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,14 +25,81 @@ import numpy as np
 from .errors import DantError
 from .pydant_output import RESULT_FILE
 
-# Files of a previous run larger than this are not kept (they can be recomputed).
+# Files of a previous run larger than this are not kept when we wrote them and they are
+# unchanged since (they can be recomputed); anything else is kept, whatever its size.
 KEEP_PREVIOUS_MAX_BYTES = 20_000_000
 PREVIOUS_RUNS = "previous_runs"
+# What a save wrote: {name: [size, mtime_ns]} of each file, so a later save can tell our
+# own recomputable arrays from files the user (or pyDANT) put there.
+WRITTEN_FILE = ".dant_written.json"
+# Hidden sibling names longer than this use a shortened output folder name (a legal
+# 240-character folder name plus ".tmp-<pid>-XXXXXXXX" would pass the 255-byte limit).
+_MAX_HIDDEN_STEM = 100
 
 
 def absolute_folder(folder) -> Path:
     """Absolute, normalised path (so `.` or `out/..` has a real name and parent)."""
     return Path(os.path.normpath(Path(folder).expanduser().absolute()))
+
+
+def _target_folder(folder) -> Path:
+    """The folder a save writes to: a symlinked output folder means its target (the link
+    stays a link)."""
+    out = absolute_folder(folder)
+    return Path(os.path.realpath(out)) if out.is_symlink() else out
+
+
+def _hidden_stem(out: Path) -> str:
+    """`.<name>` for the hidden siblings of `out`, shortened (with a hash) if long."""
+    name = out.name
+    if len(name.encode()) > _MAX_HIDDEN_STEM:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+        name = name.encode()[: _MAX_HIDDEN_STEM - 12].decode(errors="ignore") + "~" + digest
+    return f".{name}"
+
+
+def _record_written(folder: Path) -> None:
+    """Write WRITTEN_FILE listing every file just written into `folder`."""
+    written = {}
+    for item in folder.iterdir():
+        if item.is_file() and not item.is_symlink():
+            info = item.stat()
+            written[item.name] = [info.st_size, info.st_mtime_ns]
+    (folder / WRITTEN_FILE).write_text(json.dumps(written, indent=0))
+
+
+def _ours_and_unchanged(backup: Path, item: Path) -> bool:
+    """Whether `item` is a file a save wrote (listed in WRITTEN_FILE) and unchanged since."""
+    try:
+        written = json.loads((backup / WRITTEN_FILE).read_text())
+        size, mtime_ns = written[item.name]
+        info = item.lstat()
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return stat.S_ISREG(info.st_mode) and [info.st_size, info.st_mtime_ns] == [size, mtime_ns]
+
+
+def _folder_mode(inside: Path) -> int:
+    """The mode a new folder gets under this process's umask (e.g. 0o755 for umask 022),
+    read by making one in `inside` (os.umask would change it process-wide meanwhile)."""
+    probe = inside / ".mode-probe"
+    os.mkdir(probe)
+    try:
+        return stat.S_IMODE(probe.stat().st_mode)
+    finally:
+        os.rmdir(probe)
+
+
+def _check_writable(out: Path) -> None:
+    """Raise save_error now if the save could not create its hidden folder beside `out`
+    (before a run, not after it)."""
+    place = out.parent
+    while not place.exists() and place.parent != place:
+        place = place.parent
+    try:
+        shutil.rmtree(tempfile.mkdtemp(prefix=f"{_hidden_stem(out)}.tmp-{os.getpid()}-", dir=place))
+    except OSError as exc:
+        raise save_error(out, exc) from exc
 
 
 def _swap_in(new: Path, dst: Path) -> None:
@@ -38,7 +108,7 @@ def _swap_in(new: Path, dst: Path) -> None:
         os.replace(new, dst)
         return
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    backup = dst.parent / f".{dst.name}.previous-{stamp}-{os.getpid()}"
+    backup = dst.parent / f"{_hidden_stem(dst)}.previous-{stamp}-{os.getpid()}"
     os.replace(dst, backup)
     try:
         os.replace(new, dst)
@@ -52,10 +122,12 @@ def _swap_in(new: Path, dst: Path) -> None:
 
 
 def _keep_previous(backup: Path, dst: Path, stamp: str) -> None:
-    """Move the old run's small files from `backup` into `dst/previous_runs/<stamp>/`.
+    """Move what the old folder held from `backup` into `dst/previous_runs/<stamp>/`.
 
-    Older runs' `previous_runs/` entries move along; the user's own subfolders are kept
-    too. Files over KEEP_PREVIOUS_MAX_BYTES (recomputable arrays) are dropped with `backup`.
+    Older runs' `previous_runs/` entries move along. Everything is kept (files, folders,
+    links of the user or of pyDANT, whatever their size) except files over
+    KEEP_PREVIOUS_MAX_BYTES that a save of ours wrote and nobody changed since
+    (recomputable arrays): those are dropped with `backup`.
     """
     runs = dst / PREVIOUS_RUNS
     runs.mkdir(exist_ok=True)
@@ -66,13 +138,19 @@ def _keep_previous(backup: Path, dst: Path, stamp: str) -> None:
     keep = _unused(runs / stamp)
     keep.mkdir()
     for item in backup.iterdir():
-        if item.name == PREVIOUS_RUNS:
+        if item.name in (PREVIOUS_RUNS, WRITTEN_FILE):
             continue
-        if item.is_dir() and not item.is_symlink():
-            os.replace(item, keep / item.name)
-        elif item.is_file() and item.stat().st_size <= KEEP_PREVIOUS_MAX_BYTES:
-            os.replace(item, keep / item.name)
+        if item.lstat().st_size > KEEP_PREVIOUS_MAX_BYTES and _ours_and_unchanged(backup, item):
+            continue
+        os.replace(item, keep / item.name)
     shutil.rmtree(backup, ignore_errors=True)
+
+
+def newest_previous(output_folder, name: str) -> Path | None:
+    """`previous_runs/<time>/<name>` of the latest earlier run that had `name`, or None."""
+    runs = _target_folder(output_folder) / PREVIOUS_RUNS
+    found = sorted(runs.glob(f"*/{name}")) if runs.is_dir() else []
+    return found[-1] if found else None
 
 
 def _unused(path: Path) -> Path:
@@ -112,13 +190,13 @@ def finish_interrupted_saves(output_folder) -> list[str]:
     its small files go to `previous_runs/` as a finished save would have done.
     Returns what was done, one line each.
     """
-    out = absolute_folder(output_folder)
+    out = _target_folder(output_folder)
     parent = out.parent
     done: list[str] = []
     if not parent.is_dir():
         return done
-    tmp_prefix = f".{out.name}.tmp-"
-    previous_prefix = f".{out.name}.previous-"
+    tmp_prefix = f"{_hidden_stem(out)}.tmp-"
+    previous_prefix = f"{_hidden_stem(out)}.previous-"
     try:
         entries = sorted(parent.iterdir())
     except OSError:
@@ -159,7 +237,7 @@ def check_output_folder(output_folder, n_units: int, data_folder=None, force: bo
     dataset's results (a different number of units in its IdxCluster.npy, or one that
     cannot be read) unless `force`. Finishes saves a killed run left unfinished first.
     """
-    out = absolute_folder(output_folder)
+    out = _target_folder(output_folder)
     if out.parent == out:
         raise DantError(f"output folder {out} is the root of the file system; choose a folder")
     for ancestor in [out, *out.parents]:
@@ -182,6 +260,7 @@ def check_output_folder(output_folder, n_units: int, data_folder=None, force: bo
                 f"choose another output folder, e.g. {data / 'DANT_Output'}"
             )
     finish_interrupted_saves(out)
+    _check_writable(out)
     if not out.is_dir():
         return
     idx = out / "IdxCluster.npy"
@@ -252,7 +331,7 @@ def write_atomically(
     becomes a DantError naming the folder, with the folder left as it was.
     Returns the absolute output folder.
     """
-    output_folder = absolute_folder(output_folder)
+    output_folder = _target_folder(output_folder)
     check_output_folder(output_folder, n_units, data_folder, force)
     tmp = None
     try:
@@ -261,10 +340,14 @@ def write_atomically(
         # save in progress (`finish_interrupted_saves`).
         tmp = Path(
             tempfile.mkdtemp(
-                prefix=f".{output_folder.name}.tmp-{os.getpid()}-", dir=output_folder.parent
+                prefix=f"{_hidden_stem(output_folder)}.tmp-{os.getpid()}-",
+                dir=output_folder.parent,
             )
         )
+        # mkdtemp makes a private (0700) folder; the results get the usual umask mode.
+        os.chmod(tmp, _folder_mode(tmp))
         write_files(tmp)
+        _record_written(tmp)
         _swap_in(tmp, output_folder)
     except OSError as exc:
         raise save_error(output_folder, exc) from exc

@@ -426,6 +426,16 @@ def _(env):
     return env.track()
 
 
+@case("D41")
+def _(env):
+    return env.track(settings={"autoCorr": {"window": 10000, "binwidth": 0.00001}})
+
+
+@case("D42")
+def _(env):
+    return env.track(settings={"ISI": {"window": 100000, "binwidth": 0.00001}})
+
+
 # -- settings.json -------------------------------------------------------------------------
 
 
