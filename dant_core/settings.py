@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -329,6 +330,25 @@ def _range_ok(spec: SettingSpec, x: float) -> bool:
     return spec.maximum is None or x <= spec.maximum
 
 
+_WINDOWS_DRIVE = re.compile(r"[A-Za-z]:([\\/]|$)")
+
+
+def _portable_path(spec: SettingSpec, value: str) -> str:
+    """A path setting that means the same on every system: a backslash (Windows, as in the
+    pyDANT tutorial's ".\\DANT_Output") is a separator; a drive letter or a network share
+    cannot mean anything on Linux or macOS and is refused."""
+    if os.name == "nt":
+        return value
+    if _WINDOWS_DRIVE.match(value) or value.startswith("\\\\"):
+        raise SettingsError(
+            f"{spec.key}: {_show(value)} is a Windows path (a drive letter or a network "
+            "share), which does not exist on this system; give the folder as this system "
+            'names it, e.g. "/home/me/DANT_Output", or relative to the settings file, '
+            'e.g. "./DANT_Output"'
+        )
+    return value.replace("\\", "/")
+
+
 def _must(spec: SettingSpec, what: str, value: object) -> SettingsError:
     unit = f" ({spec.unit})" if spec.unit else ""
     return SettingsError(f"{spec.key}: must be {what}{unit}, got {_show(value)}")
@@ -392,7 +412,7 @@ def check_value(key: str, value: object) -> tuple[object, list[str]]:
         if not isinstance(value, str):
             what = 'a path (a string; "" for none)' if kind == "path" else "a string"
             raise _must(spec, what, value)
-        return value, warnings
+        return (_portable_path(spec, value) if kind == "path" else value), warnings
     if kind == "choice":
         if not isinstance(value, str) or value not in spec.choices:
             raise _must(spec, spec.allowed(), value)
@@ -424,6 +444,13 @@ def check_value(key: str, value: object) -> tuple[object, list[str]]:
     raise AssertionError(kind)  # pragma: no cover - kinds are checked in SettingSpec
 
 
+# At most this many bins per unit in an autocorrelogram or ISI histogram: a 0.01 ms bin
+# over 1 s. Narrower bins than the sampling period (1/30 ms on Neuropixels) hold nothing,
+# and 20,000 units of 100,000 bins already take 16 GB (dant_core/memory.py checks the
+# machine's memory too).
+MAX_HISTOGRAM_BINS = 100_000
+
+
 def _cross_key_problems(values: dict[str, object]) -> list[str]:
     problems = []
     for section in ("autoCorr", "ISI"):
@@ -432,6 +459,12 @@ def _cross_key_problems(values: dict[str, object]) -> list[str]:
             problems.append(
                 f"{section}.binwidth: must be <= {section}.window ({_number(window)} ms), "
                 f"got {_number(binwidth)}"
+            )
+        elif window / binwidth > MAX_HISTOGRAM_BINS:
+            problems.append(
+                f"{section}.binwidth: must be >= {section}.window / {MAX_HISTOGRAM_BINS:,} "
+                f"({_number(window / MAX_HISTOGRAM_BINS)} ms), got {_number(binwidth)} "
+                f"({window / binwidth:,.0f} bins per unit)"
             )
     if values["waveformCorrection.path_to_motion"]:
         first = values["motionEstimation.features"][0]

@@ -426,14 +426,21 @@ def _(env):
     return env.track()
 
 
+# As on a machine with 100 MB of memory (the largest histograms the schema allows, of 60
+# units, fit in a real one).
+_SMALL_MACHINE = "import dant_core.memory\ndant_core.memory.physical_memory_bytes = lambda: 10**8\n"
+
+
 @case("D41")
 def _(env):
-    return env.track(settings={"autoCorr": {"window": 10000, "binwidth": 0.00001}})
+    env.prelude = _SMALL_MACHINE
+    return env.track(settings={"autoCorr": {"window": 1000, "binwidth": 0.01}})
 
 
 @case("D42")
 def _(env):
-    return env.track(settings={"ISI": {"window": 100000, "binwidth": 0.00001}})
+    env.prelude = _SMALL_MACHINE
+    return env.track(settings={"ISI": {"window": 1000, "binwidth": 0.01}})
 
 
 # -- settings.json -------------------------------------------------------------------------
@@ -510,6 +517,16 @@ def _(env):
 @case("S14")
 def _(env):
     return env.track(settings={"motionEstimation": {"stop_early": "yes"}})
+
+
+@case("S15")
+def _(env):
+    return env.track(settings={"output_folder": "D:\\recordings\\DANT_Output"})
+
+
+@case("S16")
+def _(env):
+    return env.track(settings={"autoCorr": {"window": 1000, "binwidth": 0.0001}})
 
 
 # -- the manual motion file (waveformCorrection.path_to_motion) ---------------------------

@@ -181,3 +181,14 @@ def test_export_after_a_run_killed_between_its_two_renames(tracked, tmp_path):
     proc = _cli("export", str(target))
     assert proc.returncode == 0, proc.stderr
     assert (target / "IdxCluster.npy").is_file() and not aside.exists()
+
+
+def test_settings_written_on_windows_mean_the_same_folder(tmp_path):
+    """The pyDANT tutorial's ".\\DANT_Output" made a hidden folder literally named
+    `.\\DANT_Output` beside the data on Linux and macOS."""
+    from dant_core.settings import Settings
+
+    settings_file = tmp_path / "settings.json"
+    settings_file.write_text('{"output_folder": ".\\\\DANT_Output"}')
+    settings = Settings.load(settings_file)
+    assert settings.resolve_path("output_folder") == tmp_path / "DANT_Output"

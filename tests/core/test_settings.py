@@ -181,7 +181,8 @@ def test_round_trip_save_load(tmp_path):
     settings.set("clustering.max_distance", 62.5)
     settings.set("clustering.weight_tol", 1e-6)
     settings.set("motionEstimation.features", [["Waveform"], ["Waveform", "ISI", "PETH"]])
-    settings.set("output_folder", 'C:\\data\\out "quoted"')
+    # Quotes survive the round trip (a backslash is read as a separator: test_output_safety).
+    settings.set("output_folder", '/data/out "quoted" ü')
     settings.set("waveformCorrection.n_templates", 1.0)
     settings.set("motionEstimation.initial_motion", "none")
     settings.set("spikeLocation.location_algorithm", "center_of_mass")
