@@ -654,6 +654,14 @@ def _(env):
     return env.export([label, {"action": "undo", "undoes": named}])
 
 
+@case("C16")
+def _(env):
+    idx, _ = _units(env)
+    loose = [int(u) for u in np.flatnonzero(idx < 0)[:2]]
+    (env.root / "pair.txt").write_text(f"{loose[0]} {loose[1]}")
+    return env.export([{"action": "reject_units", "units": loose}])
+
+
 @case("C13")
 def _(env):
     # The run's data folder was moved away after tracking.
