@@ -1,4 +1,4 @@
-"""Command line: `dant track | demo | export`.
+"""Command line: `dant track | demo | export | import`.
 
 Bad input ends with exit code 2 and one line `error: <message>` as the last line on stderr
 (progress, log and `warning:` lines may come before it; a traceback only with --debug); an
@@ -191,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(cluster_dant_track.tsv for phy; a unit property for SpikeInterface analyzers)",
     )
     p.set_defaults(func=cmd_export)
+
+    from .cli_import import add_parser as add_import_parser
+
+    add_import_parser(sub, common)
     return parser
 
 
