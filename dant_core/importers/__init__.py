@@ -11,9 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..progress import CancelToken, ProgressFn, no_progress
+from .analyzer import is_analyzer_folder, plan_analyzer
 from .channels import channel_union
 from .common import ImportDataError, ImportOptions, SessionPlan
 from .kilosort import is_kilosort_folder, plan_kilosort
+from .matlab import is_matlab_folder, plan_matlab
 from .writer import check_output, write_data_folder
 
 __all__ = [
@@ -35,9 +37,14 @@ def plan_session(folder, index: int, options: ImportOptions) -> SessionPlan:
         raise ImportDataError(f"{folder}: is not a folder")
     if is_kilosort_folder(folder):
         return plan_kilosort(folder.absolute(), index, options)
+    if is_analyzer_folder(folder):
+        return plan_analyzer(folder.absolute(), index, options)
+    if is_matlab_folder(folder):
+        return plan_matlab(folder.absolute(), index, options)
     raise ImportDataError(
         f"{folder}: not a session folder this import reads (a Kilosort/phy folder with "
-        "spike_times.npy and spike_clusters.npy)"
+        "spike_times.npy and spike_clusters.npy, a SpikeInterface analyzer folder, or a "
+        "folder with spikeInfo.mat)"
     )
 
 
@@ -83,7 +90,7 @@ def import_sessions(
         progress("Sessions", i, len(plans))
         if cancel is not None:
             cancel.check()
-        sessions.append(plan.load(progress, cancel))
+        sessions.extend(plan.load_all(progress, cancel))
     progress("Sessions", len(plans), len(plans))
     union = channel_union(sessions)
     warnings = [w for s in sessions for w in s.warnings]

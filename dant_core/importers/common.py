@@ -68,10 +68,12 @@ class SessionData:
     units: list[dict]
     info: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    peth: np.ndarray | None = None  # (n_unit, n_point) when the source has PETHs
+    name_suffix: str = ""  # tells apart several sessions read from one file
 
     @property
     def name(self) -> str:
-        return self.folder.name
+        return f"{self.folder.name} {self.name_suffix}".strip()
 
 
 def output_times(sample_rate: float, n_before: float) -> np.ndarray:
@@ -165,6 +167,10 @@ class SessionPlan:
 
     def load(self, progress, cancel) -> SessionData:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def load_all(self, progress, cancel) -> list[SessionData]:
+        """The sessions this source holds (one folder is one session, except spikeInfo.mat)."""
+        return [self.load(progress, cancel)]
 
 
 def choose_spikes(times: np.ndarray, max_spikes: int, rng: np.random.Generator) -> np.ndarray:

@@ -46,11 +46,12 @@ def check_output(out: Path) -> None:
         )
 
 
-def suited_settings(n_channels_per_shank: int) -> Settings:
-    """Default settings for data without PETH, with channel counts that fit the probe."""
+def suited_settings(n_channels_per_shank: int, peth: bool = False) -> Settings:
+    """Default settings, without PETH unless there is one, with channel counts that fit."""
     settings = Settings.defaults()
-    settings.set("motionEstimation.features", [["AutoCorr"], ["Waveform", "AutoCorr"]])
-    settings.set("clustering.features", ["Waveform", "AutoCorr"])
+    if not peth:
+        settings.set("motionEstimation.features", [["AutoCorr"], ["Waveform", "AutoCorr"]])
+        settings.set("clustering.features", ["Waveform", "AutoCorr"])
     for key in ("waveformCorrection.n_nearest_channels", "spikeLocation.n_nearest_channels"):
         if settings.get(key) > n_channels_per_shank:
             settings.set(key, n_channels_per_shank)
@@ -90,6 +91,14 @@ def write_data_folder(
 ) -> dict:
     """Write OUT atomically; return the import record (also written as import.json)."""
     check_output(out)
+    lengths = {s.waveforms.shape[2] for s in sessions}
+    if len(lengths) > 1:
+        first = sessions[0]
+        other = next(s for s in sessions if s.waveforms.shape[2] != first.waveforms.shape[2])
+        raise ImportDataError(
+            f"{other.folder}: its waveforms have {other.waveforms.shape[2]} samples but "
+            f"{first.folder}'s have {first.waveforms.shape[2]}; import them separately"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.importing-{os.getpid()}"
     if tmp.exists():
@@ -108,11 +117,12 @@ def write_data_folder(
 
 def _write(folder: Path, sessions, union: ChannelUnion, options: dict, warnings) -> dict:
     n_unit = sum(len(s.units) for s in sessions)
+    n_sample = sessions[0].waveforms.shape[2]
     waveforms = np.lib.format.open_memmap(
         folder / "waveform_all.npy",
         mode="w+",
         dtype=np.float32,
-        shape=(n_unit, union.positions.shape[0], N_SAMPLE),
+        shape=(n_unit, union.positions.shape[0], n_sample),
     )
     k = 0
     peak = np.zeros(n_unit, dtype=np.int64)
@@ -142,8 +152,15 @@ def _write(folder: Path, sessions, union: ChannelUnion, options: dict, warnings)
         f.write("\t".join(header) + "\n")
         for r in rows:
             f.write("\t".join(r) + "\n")
+    peth_points = {None if s.peth is None else s.peth.shape[1] for s in sessions}
+    has_peth = len(peth_points) == 1 and None not in peth_points
+    if has_peth:
+        np.save(folder / "peth.npy", np.concatenate([s.peth for s in sessions]))
+    elif peth_points - {None}:
+        warnings = [*warnings, "PETH left out: not every session has one of the same length"]
     per_shank = int(np.bincount(np.unique(union.shanks, return_inverse=True)[1]).min())
-    suited_settings(per_shank).save(folder / SETTINGS_JSON)
+    suited_settings(per_shank, has_peth).save(folder / SETTINGS_JSON)
+    native = all(s.sample_rate > 0 for s in sessions) and n_sample == N_SAMPLE
     record = {
         "written_by": f"dant import (DANT Desktop {__version__})",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -153,12 +170,12 @@ def _write(folder: Path, sessions, union: ChannelUnion, options: dict, warnings)
             "sessions": len(sessions),
             "channels": int(union.positions.shape[0]),
             "shanks": int(n_shanks),
-            "waveform_samples": N_SAMPLE,
-            "waveform_rate_hz": OUTPUT_RATE,
-            "spike_time_at_sample": SPIKE_SAMPLE,
+            "waveform_samples": n_sample,
+            "waveform_rate_hz": OUTPUT_RATE if native else None,
+            "spike_time_at_sample": SPIKE_SAMPLE if native else None,
             "waveform_units": "µV",
             "spike_time_units": "ms",
-            "peth": False,
+            "peth": has_peth,
         },
         "channels": {
             "union": int(union.positions.shape[0]),

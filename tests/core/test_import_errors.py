@@ -9,6 +9,7 @@ The sessions are tiny hand-made Kilosort folders (no SpikeInterface needed): 16 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ def set_param(folder: Path, key: str, value: str) -> None:
     (folder / "params.py").write_text("\n".join(lines + [f"{key} = {value}"]) + "\n")
 
 
-def case(case_id: str, root: Path) -> tuple[list[str], dict[str, str]]:
+def case(case_id: str, root: Path, monkeypatch) -> tuple[list[str], dict[str, str]]:
     """CLI arguments of one documented case and its placeholder values."""
     out = root / "out"
     s = root / "day1"
@@ -83,6 +84,25 @@ def case(case_id: str, root: Path) -> tuple[list[str], dict[str, str]]:
         s.mkdir()
         return ["import", str(out), str(s)], values
     if case_id == "IM02":
+        return ["import", str(out), str(s)], values
+    if case_id == "IM16":  # an analyzer folder whose templates were never computed
+        (s / "recording_info").mkdir(parents=True)
+        (s / "spikeinterface_info.json").write_text('{"object": "SortingAnalyzer"}')
+        (s / "settings.json").write_text('{"return_in_uV": true}')
+        (s / "recording_info" / "recording_attributes.json").write_text(
+            '{"sampling_frequency": 30000.0, "num_channels": 4, "num_samples": [30000]}'
+        )
+        return ["import", str(out), str(s), "--labels", "all"], values
+    if case_id == "IM17":  # a zarr analyzer, SpikeInterface not installed
+        s = root / "day1.zarr"
+        s.mkdir()
+        (s / ".zattrs").write_text("{}")
+        monkeypatch.setitem(sys.modules, "spikeinterface.core", None)
+        return ["import", str(out), str(s)], {**values, "session": str(s)}
+    if case_id == "IM18":  # a MATLAB v7.3 file, h5py not installed
+        s.mkdir()
+        (s / "spikeInfo.mat").write_bytes(b"MATLAB 7.3 MAT-file".ljust(512))
+        monkeypatch.setitem(sys.modules, "h5py", None)
         return ["import", str(out), str(s)], values
     tiny_kilosort(s)
     if case_id == "IM03":
@@ -135,7 +155,7 @@ def case(case_id: str, root: Path) -> tuple[list[str], dict[str, str]]:
     raise AssertionError(f"no case for {case_id}")
 
 
-CASES = [f"IM{i:02d}" for i in range(1, 16)]
+CASES = [f"IM{i:02d}" for i in range(1, 19)]
 
 
 def test_every_documented_row_has_a_case():
@@ -151,8 +171,8 @@ def _pattern(message: str, values: dict[str, str]) -> re.Pattern:
 
 
 @pytest.mark.parametrize("case_id", CASES)
-def test_documented_message(case_id, tmp_path, capsys):
-    args, values = case(case_id, tmp_path)
+def test_documented_message(case_id, tmp_path, capsys, monkeypatch):
+    args, values = case(case_id, tmp_path, monkeypatch)
     before = sorted(p.name for p in tmp_path.iterdir())
     code = main(args)  # in-process: the CLI's own handling, without an interpreter per case
     err = capsys.readouterr().err
