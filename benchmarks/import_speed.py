@@ -10,7 +10,7 @@ unit's waveform on its 10 largest channels, ours (µV / gain) against UnitMatch'
 two halves (counts), on a common window.
 
 usage: python benchmarks/import_speed.py [--units 150] [--seconds 120] [--spikes 1000]
-       [--unitmatch-python /path/to/unitmatch/venv/bin/python] [--work /tmp/dant_import_bench]
+       [--unitmatch-python UNITMATCH_VENV/bin/python] [--work DIR]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -116,8 +117,12 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=150)
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--spikes", type=int, default=1000, help="spikes per unit, both tools")
-    parser.add_argument("--unitmatch-python", default="/work/unitmatch_venv/bin/python")
-    parser.add_argument("--work", default="/tmp/dant_import_bench")
+    parser.add_argument(
+        "--unitmatch-python",
+        default=os.environ.get("UNITMATCH_PYTHON", "python"),
+        help="interpreter of a venv with unitmatchpy (default: $UNITMATCH_PYTHON)",
+    )
+    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "dant_import_bench"))
     parser.add_argument("--keep", action="store_true", help="reuse the session if present")
     args = parser.parse_args()
     work = Path(args.work)

@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .cli_import import add_parser as add_import_parser
 
-    add_import_parser(sub, common)
+    add_import_parser(sub, common, progress=_StderrProgress)
     return parser
 
 

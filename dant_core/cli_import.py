@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 
-def add_parser(sub, common) -> None:
+def add_parser(sub, common, progress) -> None:
+    """Add `import` to the subparsers; `progress()` makes the command line's progress printer."""
     p = sub.add_parser(
         "import",
         parents=[common],
@@ -37,7 +38,7 @@ def add_parser(sub, common) -> None:
         help="spikes averaged per unit (a random sample; all when fewer)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the spike sample")
-    p.set_defaults(func=cmd_import)
+    p.set_defaults(func=cmd_import, make_progress=progress)
 
 
 def _raw_paths(pairs: list[str], sessions: list[str]):
@@ -65,7 +66,6 @@ def _raw_paths(pairs: list[str], sessions: list[str]):
 def cmd_import(args: argparse.Namespace) -> int:
     import sys
 
-    from .cli import _StderrProgress
     from .importers import ImportDataError, ImportOptions, import_sessions, plan_sessions
 
     labels = tuple(x.strip() for x in args.labels.split(",") if x.strip())
@@ -90,7 +90,9 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"{by_label}; importing {plan.n_units}; waveforms from {plan.waveform_source}; "
             f"scaling {plan.scaling}\n"
         )
-    record = import_sessions(Path(args.out), args.sessions, options, _StderrProgress(), plans=plans)
+    record = import_sessions(
+        Path(args.out), args.sessions, options, args.make_progress(), plans=plans
+    )
     for w in record["warnings"]:
         sys.stderr.write(f"warning: {w}\n")
     o = record["output"]

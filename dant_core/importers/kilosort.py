@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from ..progress import CancelToken, ProgressFn, no_progress
-from . import extract
 from .common import (
     ImportDataError,
     ImportOptions,
@@ -26,12 +25,13 @@ from .common import (
     peak_channel_and_sign,
     resample_to_output,
 )
+from .extract import HIGHPASS_HZ, HIGHPASS_ORDER, finish_waveforms, mean_windows
 from .labels import UNLABELLED, folder_labels
 from .rawfile import (
     PARAMS,
     RawRecording,
-    _file_name,
     dat_path_of,
+    file_name,
     locate_raw,
     raw_recording,
     read_params,
@@ -128,16 +128,15 @@ class KilosortPlan(SessionPlan):
         rng = np.random.default_rng(self.options.seed)
         if self.waveform_source == "raw recording":
             used = [choose_spikes(s, self.options.max_spikes, rng) for s in self.unit_spikes]
-            means, counts = extract.mean_windows(
+            means, counts = mean_windows(
                 self.raw.memmap(), used, self.channel_map, self.sample_rate, progress, cancel
             )
             highpass = not bool(self.params.get("hp_filtered", False))
-            waveforms = extract.finish_waveforms(
+            waveforms = finish_waveforms(
                 means, self.sample_rate, self.uv[self.channel_map], highpass
             )
             self.info["filter"] = (
-                f"high-pass Butterworth order {extract.HIGHPASS_ORDER} at "
-                f"{extract.HIGHPASS_HZ:g} Hz, zero phase"
+                f"high-pass Butterworth order {HIGHPASS_ORDER} at {HIGHPASS_HZ:g} Hz, zero phase"
                 if highpass
                 else "none (params.py: hp_filtered = True)"
             )
@@ -318,7 +317,7 @@ def _uv_beside_folder(
             f"given explicitly: {options.uv_per_bit:g} µV per bit"
         )
     if params is not None and params.get("dat_path"):
-        name = _file_name(dat_path_of(params, folder))
+        name = file_name(dat_path_of(params, folder))
         for place in (folder, folder.parent):
             meta = meta_beside(place / name)
             if meta is not None:

@@ -45,7 +45,7 @@ def read_params(folder: Path) -> dict | None:
     return params
 
 
-def _file_name(dat_path: str) -> str:
+def file_name(dat_path: str) -> str:
     """The file name of a path written on any system (a Windows path read on Linux too)."""
     if "\\" in dat_path or (len(dat_path) > 1 and dat_path[1] == ":"):
         return PureWindowsPath(dat_path).name
@@ -73,7 +73,7 @@ def locate_raw(folder: Path, dat_path: str, explicit: Path | None) -> tuple[Path
         if not explicit.is_file():
             raise ImportDataError(f"{explicit}: the raw file given for {folder} does not exist")
         return explicit, "given explicitly"
-    name = _file_name(dat_path)
+    name = file_name(dat_path)
     if name in WHITENED_COPIES:
         raise ImportDataError(
             f"{folder / PARAMS}: dat_path names {name}, Kilosort's whitened copy of the data; "
