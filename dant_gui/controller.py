@@ -314,8 +314,12 @@ class Controller(QObject):
                 notes.append(f"Using the settings in {local}")
                 notes.extend(f"warning: {w}" for w in settings.warnings)
             except SettingsError as exc:
-                notes.append(f"warning: settings.json in the data folder ignored: {exc}")
-                settings.base_dir = folder
+                # Never open (and so never run) with settings the user did not ask for: the
+                # CLI refuses this file too. Nothing changed; the dialog says what to do.
+                raise SettingsError(
+                    f"{exc}\nFix the settings.json in the data folder, or move it away to "
+                    "open the folder with the default settings."
+                ) from exc
         else:
             # Relative paths (output_folder "./DANT_Output") then live in the data folder.
             settings.base_dir = folder
