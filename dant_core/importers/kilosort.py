@@ -128,10 +128,16 @@ class KilosortPlan(SessionPlan):
         rng = np.random.default_rng(self.options.seed)
         if self.waveform_source == "raw recording":
             used = [choose_spikes(s, self.options.max_spikes, rng) for s in self.unit_spikes]
-            means, counts = mean_windows(
-                self.raw.memmap(), used, self.channel_map, self.sample_rate, progress, cancel
-            )
             highpass = not bool(self.params.get("hp_filtered", False))
+            means, counts = mean_windows(
+                self.raw.memmap(),
+                used,
+                self.channel_map,
+                self.sample_rate,
+                progress,
+                cancel,
+                padded=highpass,
+            )
             waveforms = finish_waveforms(
                 means, self.sample_rate, self.uv[self.channel_map], highpass
             )
