@@ -44,6 +44,8 @@ def parse_log(path) -> list[LogLine]:
     if not path.is_file():
         return []
     data = path.read_bytes()
+    # A byte-order mark (Notepad and other Windows editors write one) is not part of line 1.
+    data = data.removeprefix(b"\xef\xbb\xbf")
     raw = data.split(b"\n")
     lines = []
     for i, chunk in enumerate(raw):

@@ -192,3 +192,12 @@ def test_settings_written_on_windows_mean_the_same_folder(tmp_path):
     settings_file.write_text('{"output_folder": ".\\\\DANT_Output"}')
     settings = Settings.load(settings_file)
     assert settings.resolve_path("output_folder") == tmp_path / "DANT_Output"
+
+
+def test_a_curation_log_saved_with_a_utf8_bom_is_read(tracked, tmp_path, capsys):
+    """Notepad and other Windows editors put a byte-order mark before the first line."""
+    _, out = tracked
+    target = Path(shutil.copytree(out, tmp_path / "out"))
+    line = '{"action": "label", "unit": 0, "label": "good"}\r\n'
+    (target / "curation.jsonl").write_bytes(b"\xef\xbb\xbf" + line.encode())
+    assert dant_main(["export", str(target)]) == 0, capsys.readouterr().err
