@@ -174,6 +174,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self.open_action)
+        menu.addAction("Import sessions…", self.show_import_dialog)
         self.recent_menu = menu.addMenu("Recent folders")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         menu.addSeparator()
@@ -358,6 +359,15 @@ class MainWindow(QMainWindow):
                     self.tabs.setCurrentIndex(i)
                     return True
         return False
+
+    def show_import_dialog(self):
+        """File ▸ Import sessions…: sorter output in, a new data folder out, then opened."""
+        from .import_dialog import ImportDialog
+
+        dialog = ImportDialog(self)
+        dialog.imported.connect(lambda out: (dialog.accept(), self.open_folder(out)))
+        dialog.show()
+        return dialog
 
     def open_folder(self, folder) -> bool:
         """Load a data folder; a bad one gives an error dialog and changes nothing."""
