@@ -13,8 +13,9 @@ weighted similarity minus the amplitude-dependent threshold (amplitude_threshold
 3. Rescue: an unmatched unit joins a cluster, or pairs with another unmatched unit, when
    its session is free there, its corrected depth is within `clustering.max_distance` of
    every unit there (they are candidate pairs), its mean margin to them is positive and
-   the match is mutual-best (it fits nothing better, and no other unmatched unit of its
-   session fits that cluster better). Two clusters of several units never merge here.
+   the match is mutual-best (it fits no other cluster better, and no other unmatched unit
+   of its session fits that cluster better); two unmatched units that fit no cluster pair
+   when each is the other's best. Two clusters of several units never merge here.
 
 Every change is recorded as a Decision (docs/auto_curation.md), with the curation-log
 actions (docs/curation_format.md) that take it back.
@@ -31,6 +32,10 @@ import scipy.sparse
 from .amplitude_threshold import ThresholdCurve, fit_threshold_curve
 from .autocuration import AutoCuration, connected_components, renumber
 from .clustering import ClusteringRun, same_cluster
+
+# Saved with a result: the method, per shank the threshold curve and the motion start
+# choice, and every automatic decision (docs/auto_curation.md).
+AUTO_CURATION_FILE = "AutoCuration.json"
 
 
 @dataclass(frozen=True)
@@ -87,23 +92,35 @@ def margin_block(
 def constrained_average_linkage(margin: np.ndarray, sessions: np.ndarray) -> list[list[int]]:
     """Groups of 0..m-1 by average linkage on `margin` (m, m): repeatedly merge the two
     groups with the highest mean margin between them, among groups with disjoint sessions,
-    while that mean is positive. Ties go to the lowest (first, second) group pair."""
-    groups: list[list[int]] = [[i] for i in range(margin.shape[0])]
-    while len(groups) > 1:
-        best, best_pair = 0.0, None
-        for a in range(len(groups)):
-            sa = set(sessions[groups[a]].tolist())
-            for b in range(a + 1, len(groups)):
-                if sa & set(sessions[groups[b]].tolist()):
-                    continue
-                mean = float(margin[np.ix_(groups[a], groups[b])].mean())
-                if mean > best:
-                    best, best_pair = mean, (a, b)
-        if best_pair is None:
+    while that mean is positive. Ties go to the lowest (first, second) group pair.
+
+    Kept as sums of margins between groups and a group x session table, so a merge costs
+    O(m) and the whole run O(m^2) array work (m is at most a few times the sessions)."""
+    m = margin.shape[0]
+    members: list[list[int]] = [[i] for i in range(m)]
+    sums = np.array(margin, dtype=np.float64, copy=True)
+    size = np.ones(m)
+    _, session_index = np.unique(sessions, return_inverse=True)
+    has = np.zeros((m, int(session_index.max(initial=-1)) + 1), dtype=bool)
+    has[np.arange(m), session_index] = True
+    alive = np.ones(m, dtype=bool)
+    while alive.sum() > 1:
+        overlap = (has.astype(np.int64) @ has.T.astype(np.int64)) > 0
+        mean = sums / np.outer(size, size)
+        allowed = ~overlap & alive[:, None] & alive[None, :]
+        allowed &= np.triu(np.ones((m, m), dtype=bool), 1)
+        score = np.where(allowed, mean, -np.inf)
+        a, b = np.unravel_index(int(np.argmax(score)), score.shape)
+        if not score[a, b] > 0:
             break
-        a, b = best_pair
-        groups[a] = sorted(groups[a] + groups[b])
-        del groups[b]
+        members[a] = sorted(members[a] + members[b])
+        sums[a, :] += sums[b, :]
+        sums[:, a] += sums[:, b]
+        size[a] += size[b]
+        has[a] |= has[b]
+        alive[b] = False
+        has[b] = False
+    groups = [members[i] for i in np.flatnonzero(alive)]
     return sorted(groups, key=lambda grp: grp[0])
 
 
@@ -223,9 +240,13 @@ def _best_targets(labels, sessions, graph, unmatched):
             if score > 0:
                 options.append((score, ("c", int(k))))
                 fits.setdefault((int(k), int(sessions[u])), []).append((score, int(u)))
-        for v, m in zip(nb[lab <= 0], mg[lab <= 0], strict=True):
-            if m > 0 and sessions[v] != sessions[u]:
-                options.append((float(m), ("u", int(v))))
+        # A unit that fits a cluster does not start a new one: a pair of unmatched units
+        # next to a cluster of their neuron would become a second cluster of it, and two
+        # clusters of several units never merge here.
+        if not options:
+            for v, m in zip(nb[lab <= 0], mg[lab <= 0], strict=True):
+                if m > 0 and sessions[v] != sessions[u]:
+                    options.append((float(m), ("u", int(v))))
         if options:
             # Highest score; on a tie the first option (clusters by id, then units).
             best[int(u)] = max(options, key=lambda o: o[0])
@@ -241,7 +262,7 @@ def rescue_unmatched(
     """Step 3. labels (n,) after steps 1-2 (-1 unmatched); pairs (n_pair, 2) the candidate
     pairs (corrected depths within max_distance) with their margins (n_pair,). In rounds,
     each cluster takes at most one unit per round, so every attach is judged against the
-    cluster as it then is."""
+    cluster as it then is; likewise new pairs near one another form one at a time."""
     labels = labels.astype(np.int64).copy()
     n = labels.size
     graph = _margin_graph(n, np.asarray(pairs), np.asarray(margins, dtype=np.float64))
@@ -267,10 +288,19 @@ def rescue_unmatched(
             before = tuple(int(v) for v in np.flatnonzero(labels == k))
             labels[u] = k
             decisions.append(Decision("attach", (u,), ((u,), before), score))
-        for u, v, score in new_pairs:
+        # New pairs, best first; a pair near one formed in this round (a unit with a positive
+        # margin to it) waits a round, to join that cluster rather than start a second one
+        # of the same neuron (two clusters of several units never merge here).
+        near: set[int] = set()
+        for u, v, score in sorted(new_pairs, key=lambda p: (-p[2], p[0])):
+            if u in near or v in near:
+                continue
             next_id += 1
             labels[[u, v]] = next_id
             decisions.append(Decision("pair", (u, v), (), score))
+            for w in (u, v):
+                row = graph.getrow(w)
+                near.update(row.indices[row.data > 0].tolist())
     return labels, decisions
 
 
@@ -327,3 +357,46 @@ def curate_run(
     return adaptive_curate(
         run.labels, sessions, log_amplitude, block_similarity, curve, pairs, similarity, split
     )
+
+
+def auto_curation_record(shanks, settings_dict: dict) -> dict:
+    """The content of AUTO_CURATION_FILE for a result's shanks (results.ShankTracking):
+    units as global 0-based indices (docs/auto_curation.md)."""
+    curation = settings_dict.get("autoCuration", {})
+    motion = settings_dict.get("motionEstimation", {})
+    out: dict = {
+        "format": 1,
+        "method": curation.get("method", "pydant"),
+        "initial_motion": motion.get("initial_motion", "none"),
+        "shanks": [],
+        "decisions": [],
+    }
+    for sh in shanks:
+        curve = getattr(sh.curation, "threshold_curve", None)
+        out["shanks"].append(
+            {
+                "shank": int(sh.shank_id),
+                "threshold_curve": curve.to_dict() if curve is not None else None,
+                "motion_start": getattr(sh.curation, "motion_start", None),
+            }
+        )
+        for d in getattr(sh.curation, "decisions", ()):
+            out["decisions"].append({"shank": int(sh.shank_id), **d.to_record(sh.units)})
+    return out
+
+
+def load_auto_curation(output_folder) -> dict | None:
+    """The AUTO_CURATION_FILE record of an output folder (docs/auto_curation.md), or None
+    when the run predates it (or was made by pyDANT)."""
+    import json
+    from pathlib import Path
+
+    path = Path(output_folder) / AUTO_CURATION_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def curation_summary(curated: AutoCuration) -> str:
+    """One log line: how many decisions of each kind the adaptive curation made."""
+    kinds = [d.kind for d in curated.decisions]
+    counts = ", ".join(f"{kinds.count(k)} {k}" for k in ("split", "recluster", "attach", "pair"))
+    return f"Adaptive curation: {counts} decisions"

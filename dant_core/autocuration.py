@@ -22,6 +22,8 @@ class AutoCuration:
     decisions: the adaptive curation's decisions (adaptive_curation.Decision), in the
     shank's local unit indices; empty for pyDANT's curation. threshold_curve: the
     amplitude-dependent threshold the adaptive curation used (None for pyDANT's).
+    motion_start: how the motion start was chosen (motion_start.py; None unless
+    `motionEstimation.initial_motion` is "evidence"), saved with the curation record.
     """
 
     idx_cluster: np.ndarray
@@ -29,6 +31,7 @@ class AutoCuration:
     types: np.ndarray
     decisions: tuple = ()
     threshold_curve: object = None
+    motion_start: dict | None = None
 
 
 def connected_components(adjacency: np.ndarray) -> tuple[int, np.ndarray]:

@@ -27,6 +27,7 @@ import numpy as np
 
 from .clustering import ClusteringRun, same_cluster
 from .motion import Motion
+from .registration import register_sessions
 
 
 @dataclass(frozen=True)
@@ -116,3 +117,41 @@ def choose_motion_start(
     evidence = [start_evidence(n, m, evaluate(m), sessions) for n, m in candidates]
     win, reason = choose(evidence, default)
     return win, evidence, reason
+
+
+def evidence_start(units, manual, feature_sets, corrected_with, cluster_pass, log):
+    """The start of one shank's motion loop chosen by evidence: (motion, record).
+
+    units: (locations (n, 3) µm, amplitude (n,) µV, sessions (n,) 1-based, n_session);
+    manual: the manual motion or None; feature_sets: (motionEstimation feature sets,
+    clustering.features) — the evidence pass uses the first motion set that compares
+    waveforms, else the final one; corrected_with(motion): the waveforms corrected with
+    a start; cluster_pass(names, corrected, motion): one clustering run; log(str).
+    record: the winner, the reason and every candidate's evidence (saved with the result).
+    """
+    locations, amplitude, sessions, n_session = units
+    candidates = [("manual", manual.copy())] if manual is not None else []
+    candidates.append(("zero", Motion.zero(n_session)))
+    registered = register_sessions(locations, amplitude, sessions, n_session)
+    if np.ptp(registered.constant) > 0:
+        candidates.append(("registration", registered))
+    default = candidates[0][0]
+    if len(candidates) == 1:
+        log("Motion start: zero (registration finds no drift)")
+        return candidates[0][1], {"chosen": default, "reason": "the only candidate"}
+    motion_sets, final_names = feature_sets
+    sets = [tuple(f) for f in motion_sets]
+    names = next((f for f in sets if "Waveform" in f), tuple(final_names))
+
+    def evaluate(motion: Motion) -> ClusteringRun:
+        return cluster_pass(names, corrected_with(motion), motion)
+
+    win, evidence, reason = choose_motion_start(candidates, default, evaluate, sessions)
+    log(f"Motion start: {reason}")
+    record = {
+        "chosen": candidates[win][0],
+        "reason": reason,
+        "feature_set": list(names),
+        "candidates": [e.to_dict() for e in evidence],
+    }
+    return candidates[win][1], record

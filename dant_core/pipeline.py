@@ -8,6 +8,7 @@ its own (`track_shank`): `start_motion` -> `run_motion_loop` -> `cluster_final` 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,11 +17,13 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from .adaptive_curation import curate_run, curation_summary
 from .autocuration import AutoCuration, auto_curate
 from .clustering import ClusteringRun, iterative_clustering
 from .dataset import Dataset, check_dataset_for_settings, load_manual_motion
 from .features import UnitFeatures, compute_unit_features, kernels_are_cached, peak_to_trough
 from .motion import Motion, correct_waveforms, estimate_motion
+from .motion_start import evidence_start
 from .progress import CancelToken, ProgressFn, no_progress
 from .registration import register_sessions
 from .settings import Settings
@@ -223,13 +226,14 @@ def track_shank(
     shank: ShankUnits, manual: Motion | None, ctx: RunContext, stages: _Stages
 ) -> ShankTracking:
     """Motion loop, final clustering and auto-curation of one shank (docs/method.md §5-7)."""
-    initial = start_motion(shank, manual, ctx)
+    initial, start_record = start_motion(shank, manual, ctx)
     # A start at zero motion (not a manual one) needs no correction: the raw waveforms.
     correct_start = manual is not None or bool(np.any(initial.constant))
     loop = run_motion_loop(shank, initial, correct_start, ctx, stages)
     final, computer = cluster_final(shank, loop, ctx)
     stages.step()
     curated = curate_shank(shank, final, computer, ctx)
+    curated = dataclasses.replace(curated, motion_start=start_record)
     stages.step()
     return ShankTracking(
         shank_id=shank.shank_id,
@@ -245,24 +249,39 @@ def track_shank(
     )
 
 
-def start_motion(shank: ShankUnits, manual: Motion | None, ctx: RunContext) -> Motion:
-    """The motion the loop starts from: manual, registered, or zero (docs/method.md §5)."""
+def start_motion(shank: ShankUnits, manual: Motion | None, ctx: RunContext):
+    """(the motion the loop starts from, the evidence record or None): chosen by evidence
+    among manual, zero and registered (`initial_motion` "evidence", motion_start.py), else
+    manual, registered (when it finds enough drift) or zero (docs/method.md §5)."""
     n_session = shank.n_sessions
+    method = ctx.settings.get("motionEstimation.initial_motion")
+    amplitude = peak_to_trough(shank.waveforms).max(axis=1)
+    if method == "evidence":
+        return evidence_start(
+            (shank.locations, amplitude, shank.sessions, n_session),
+            manual,
+            (ctx.settings.motion_feature_sets(), ctx.settings.get("clustering.features")),
+            lambda m: shank.waveforms[None] if _is_zero(m) else correct(shank, m, ctx),
+            lambda names, corrected, m: cluster(shank, names, corrected, m, ctx)[0],
+            ctx.log,
+        )
     if manual is not None:
-        return manual.copy()
-    if ctx.settings.get("motionEstimation.initial_motion") != "registration":
-        return Motion.zero(n_session)
-    initial = register_sessions(
-        shank.locations, peak_to_trough(shank.waveforms).max(axis=1), shank.sessions, n_session
-    )
+        return manual.copy(), None
+    if method != "registration":
+        return Motion.zero(n_session), None
+    initial = register_sessions(shank.locations, amplitude, shank.sessions, n_session)
     span = float(np.ptp(initial.constant))
     if span > REGISTRATION_MIN_SPAN * float(ctx.settings.get("clustering.max_distance")):
         ctx.log(f"Initial motion from registering the sessions' unit distributions: {span:.1f} µm")
-        return initial
+        return initial, None
     # Drift this small leaves every true partner among the candidate pairs, and the
     # match-based loop refines it best from zero (pyDANT's start).
     ctx.log(f"Registration finds little drift ({span:.1f} µm); starting from zero motion")
-    return Motion.zero(n_session)
+    return Motion.zero(n_session), None
+
+
+def _is_zero(motion: Motion) -> bool:
+    return not np.any(motion.constant) and not np.any(motion.linear)
 
 
 def correct(shank: ShankUnits, motion: Motion, ctx: RunContext) -> np.ndarray:
@@ -474,19 +493,20 @@ def cluster_final(shank: ShankUnits, loop: MotionLoopOutcome, ctx: RunContext):
 def curate_shank(
     shank: ShankUnits, final: ClusteringRun, computer: SimilarityComputer, ctx: RunContext
 ) -> AutoCuration:
-    """Auto-curation of the final clusters (docs/method.md §7)."""
+    """Auto-curation of the final clusters: adaptive (docs/auto_curation.md) or pyDANT's
+    (docs/method.md §7), by `autoCuration.method`."""
     names = final.feature_names
 
     def block(local_units: np.ndarray) -> np.ndarray:
         return computer.block_scores(local_units, local_units, names) @ final.weights
 
-    return auto_curate(
-        final.labels,
-        shank.sessions,
-        block,
-        final.threshold,
-        bool(ctx.settings.get("autoCuration.auto_split")),
-    )
+    split = bool(ctx.settings.get("autoCuration.auto_split"))
+    if ctx.settings.get("autoCuration.method") == "adaptive":
+        amplitude = peak_to_trough(shank.waveforms).max(axis=1)  # µV at the peak channel
+        curated = curate_run(final, shank.sessions, amplitude, block, split)
+        ctx.log(curation_summary(curated))
+        return curated
+    return auto_curate(final.labels, shank.sessions, block, final.threshold, split)
 
 
 def _joined(parts: list, empty: np.ndarray) -> np.ndarray:

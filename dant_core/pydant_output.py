@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .adaptive_curation import AUTO_CURATION_FILE, auto_curation_record
 from .autocuration import CURATION_TYPE_NAMES
 from .motion import LINEAR_SCALE
 from .similarity import MAX_SIMILARITY
@@ -89,6 +90,8 @@ def write_output_files(result, folder: Path) -> None:
     from .tracks import TRACKS_FILE, tracks_file_bytes
 
     (folder / TRACKS_FILE).write_bytes(tracks_file_bytes(result))
+    record = auto_curation_record(result.shanks, result.settings_dict)
+    (folder / AUTO_CURATION_FILE).write_text(json.dumps(record, indent=1))
 
 
 def _write_corrected_waveforms(result, path: Path, chunk: int = 256) -> None:

@@ -230,11 +230,14 @@ SCHEMA: tuple[SettingSpec, ...] = (
     SettingSpec(
         "motionEstimation.initial_motion",
         "choice",
-        "registration",
-        "Starting motion: 'registration' aligns the sessions' unit distributions (depth,"
-        " position, amplitude) before any match exists, for large drift; 'none' starts at"
-        " zero exactly as pyDANT does",
-        choices=("none", "registration"),
+        "evidence",
+        "Starting motion: 'evidence' runs one clustering pass from each candidate start"
+        " (zero, the registration of the sessions' unit distributions, the manual motion when"
+        " given) and continues from the one with more matched pairs and at least as good a"
+        " separation of matched and unmatched similarities; 'registration' uses the"
+        " registration when it finds more than half of max_distance of drift; 'none' starts"
+        " at zero (or the manual motion) exactly as pyDANT does",
+        choices=("none", "registration", "evidence"),
     ),
     SettingSpec(
         "clustering.max_distance",
@@ -270,6 +273,18 @@ SCHEMA: tuple[SettingSpec, ...] = (
         "bool",
         True,
         "Split a cluster into the parts whose units are good matches of each other",
+    ),
+    SettingSpec(
+        "autoCuration.method",
+        "choice",
+        "adaptive",
+        "'adaptive': the split threshold depends on the pair's amplitude (small neurons'"
+        " recordings correlate less), a cluster with two units of one session is"
+        " re-clustered instead of dropping one, and unmatched units may rejoin a cluster"
+        " (mutual-best, positive margin); every decision is saved in AutoCuration.json."
+        " 'pydant': pyDANT's curation exactly (one global threshold, the weaker unit of a"
+        " session conflict dropped)",
+        choices=("adaptive", "pydant"),
     ),
 )
 

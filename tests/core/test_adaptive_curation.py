@@ -212,3 +212,18 @@ def test_two_unmatched_units_pair_only_when_each_is_the_others_best():
 
 def test_pair_log_amplitude_is_the_log_geometric_mean():
     assert pair_log_amplitude(20.0, 80.0) == pytest.approx(np.log(40.0))
+
+
+def test_unmatched_recordings_of_one_neuron_grow_one_cluster_not_several():
+    """Six unmatched units of one neuron (sessions 0-5), all alike: mutual-best pairs 0-1,
+    2-3 and 4-5 would make three clusters that may never merge; one grows instead."""
+    labels = np.full(6, -1)
+    sessions = np.arange(6)
+    pairs = _all_pairs(6)
+    margins = np.full(len(pairs), 0.5)
+    for k, (i, j) in enumerate(pairs):
+        if (i, j) in ((0, 1), (2, 3), (4, 5)):
+            margins[k] = 1.0
+    out, decisions = rescue_unmatched(labels, sessions, pairs, margins)
+    assert np.all(out == out[0]) and out[0] > 0
+    assert [d.kind for d in decisions] == ["pair", "attach", "attach", "attach", "attach"]

@@ -21,6 +21,7 @@ def case(request):
     reference = folder / variant
     settings = Settings.load(reference / "settings.json")
     settings.set("motionEstimation.initial_motion", "none")  # pyDANT-compatible mode
+    settings.set("autoCuration.method", "pydant")
     result = run_tracking(load_dataset(folder), settings)
     truth = np.load(folder / "truth" / "gt_neuron_id.npy")
     return result, reference, truth

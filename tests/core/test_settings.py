@@ -13,7 +13,7 @@ from .fixtures import fixtures_dir
 TEMPLATE = Path(__file__).resolve().parents[2] / "resources" / "settings_template.json"
 
 # pyDANT 1.1.4's defaults (docs/method.md §9), plus our own key
-# motionEstimation.initial_motion (issue 7: on by default).
+# motionEstimation.initial_motion (issues 7 and 15) and autoCuration.method (issue 15).
 PYDANT_DEFAULTS = {
     "path_to_data": ".",
     "output_folder": "./DANT_Output",
@@ -36,12 +36,13 @@ PYDANT_DEFAULTS = {
     "motionEstimation.max_iter": 15,
     "motionEstimation.repeat_last_feature_set": True,
     "motionEstimation.stop_early": True,
-    "motionEstimation.initial_motion": "registration",
+    "motionEstimation.initial_motion": "evidence",
     "clustering.max_distance": 100,
     "clustering.features": ["Waveform", "AutoCorr"],
     "clustering.n_iter": 10,
     "clustering.weight_tol": 1e-8,
     "autoCuration.auto_split": True,
+    "autoCuration.method": "adaptive",
 }
 
 
@@ -63,7 +64,12 @@ def test_schema_entries_are_complete():
     assert SCHEMA_BY_KEY["clustering.max_distance"].unit == "µm"
     assert SCHEMA_BY_KEY["clustering.max_distance"].group == "clustering"
     assert SCHEMA_BY_KEY["n_jobs"].group == ""
-    assert SCHEMA_BY_KEY["motionEstimation.initial_motion"].choices == ("none", "registration")
+    assert SCHEMA_BY_KEY["motionEstimation.initial_motion"].choices == (
+        "none",
+        "registration",
+        "evidence",
+    )
+    assert SCHEMA_BY_KEY["autoCuration.method"].choices == ("adaptive", "pydant")
 
 
 def test_to_dict_has_pydant_layout():
