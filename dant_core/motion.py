@@ -226,10 +226,17 @@ def estimate_motion(
     seed: int = 0,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
+    groups: np.ndarray | None = None,
 ) -> Motion:
     """Motion from matched pairs (n_pair, 2) of units in different sessions, with bootstrap CI.
 
     locations_y: (n_unit,) raw depths (µm); sessions: (n_unit,) 1-based.
+    groups: (n_pair,) the independent sampling unit of each pair, e.g. the cluster (neuron)
+    both its units belong to. The pairs of one cluster share units, and so share each unit's
+    location error: the bootstrap draws whole groups, with all their pairs, so the interval
+    reflects how many neurons the motion rests on, not how many pairs they make (a cluster of
+    n units gives up to n(n-1)/2 pairs but only n - 1 independent differences). None: every
+    pair is its own group (only right when pairs share no unit).
     """
     if pairs.shape[0] == 0:
         motion = Motion.zero(n_session)
@@ -245,15 +252,23 @@ def estimate_motion(
     linked = np.unique(session_pairs)
     motion.unlinked_sessions = tuple(int(s) for s in range(1, n_session + 1) if s not in linked)
 
-    # Bootstrap: a resample is the same design with pairs weighted by how often drawn.
+    # Bootstrap: a resample is the same design with each pair weighted by how often its group
+    # was drawn.
+    if groups is None:
+        group_of_pair = np.arange(dy.size)
+    else:
+        if np.shape(groups) != (dy.size,):
+            raise ValueError(f"groups: expected shape ({dy.size},), got {np.shape(groups)}")
+        group_of_pair = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
+    n = int(group_of_pair.max()) + 1
     rng = np.random.default_rng(seed)
     boot = np.zeros((N_BOOTSTRAP, 3, n_session))
-    n = dy.size
     index = _session_pair_index(session_pairs, n_session)
     for r in range(N_BOOTSTRAP):
         if cancel is not None and r % 20 == 0:
             cancel.check()
-        counts = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
+        drawn = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
+        counts = drawn[group_of_pair]
         kb, bb = _solve_weighted(index, dy, depth, counts, n_session, linear)
         d = depth[counts > 0]
         for row, at in enumerate((np.average(depth, weights=counts), d.min(), d.max())):

@@ -449,6 +449,7 @@ def estimate_shank_motion(shank: ShankUnits, run: ClusteringRun, seed: int, ctx:
         seed=seed,
         progress=ctx.progress,
         cancel=ctx.cancel,
+        groups=run.labels[good[:, 0]],  # clusters, the independent units (neurons)
     )
     if motion.unlinked_sessions:
         ctx.log(

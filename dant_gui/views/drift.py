@@ -35,6 +35,7 @@ from .common import (
 )
 
 BAND_COLOR = QColor(90, 120, 200, 90)
+BAND_EDGE_COLOR = QColor(40, 70, 170)
 PROBE_LINE_COLORS = {"top": "#1f77b4", "middle": "#7f7f7f", "bottom": "#ff7f0e"}
 PASS_COLORS = ["#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd"]
 _FEATURE_ABBREV = {"Waveform": "Waveform", "AutoCorr": "ACG", "ISI": "ISI", "PETH": "PETH"}
@@ -114,6 +115,9 @@ class DriftView(ViewBase):
         self.band_low = pg.PlotDataItem()
         self.band_high = pg.PlotDataItem()
         self.band = pg.FillBetweenItem(self.band_low, self.band_high, brush=pg.mkBrush(BAND_COLOR))
+        # The band is often a few µm wide on a curve spanning tens of µm: error bars with caps
+        # show it at every session even where the fill is thinner than a line.
+        self.band_bars = pg.ErrorBarItem(beam=0.3, pen=pg.mkPen(BAND_EDGE_COLOR, width=1.5))
         self.initial_curve = pg.PlotDataItem(
             pen=pg.mkPen("#8c8c8c", width=2, style=Qt.PenStyle.DashLine)
         )
@@ -248,14 +252,21 @@ class DriftView(ViewBase):
             plot.addItem(self.band_low)
             plot.addItem(self.band_high)
             plot.addItem(self.band)
+            mid = self.motion_values(motion)
+            low, high = np.asarray(motion.ci_low)[0], np.asarray(motion.ci_high)[0]
+            self.band_bars.setData(
+                x=x, y=mid, top=np.maximum(high - mid, 0.0), bottom=np.maximum(mid - low, 0.0)
+            )
+            plot.addItem(self.band_bars)
             # A FillBetweenItem has no legend entry of its own: a proxy gives one.
             self.legend.addItem(
                 pg.BarGraphItem(x=[0], height=[0], width=0, brush=pg.mkBrush(BAND_COLOR), pen=None),
-                "95% interval (bootstrap)",
+                "95% interval (bootstrap over clusters)",
             )
         else:
             self.band_low.setData([], [])
             self.band_high.setData([], [])
+            self.band_bars.setData(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0))
 
         ref = self._reference_depth(motion)
         linear = bool(np.any(motion.linear)) or bool(np.any(sh.initial_motion.linear))
@@ -291,6 +302,9 @@ class DriftView(ViewBase):
         info = f"Motion range {np.ptp(values):.1f} µm over {n_s} sessions"
         if getattr(motion, "n_pairs", 0):
             info += f" · estimated from {motion.n_pairs} matched pairs"
+        if motion.ci_low is not None and motion.ci_high is not None:
+            half = 0.5 * (np.asarray(motion.ci_high)[0] - np.asarray(motion.ci_low)[0])
+            info += f" · 95% interval ±{np.median(half):.1f} µm (median)"
         if unlinked:
             info += " · no match links session(s) " + ", ".join(map(str, unlinked))
         self.info_label.setText(info)

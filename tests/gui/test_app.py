@@ -39,6 +39,13 @@ def test_run_fills_drift_and_cluster_views(window, qtbot, demo_folder, dialog_lo
     np.testing.assert_allclose(y, motion.constant)
     np.testing.assert_allclose(window.drift_view.band_low.getData()[1], motion.ci_low[0])
     np.testing.assert_allclose(window.drift_view.band_high.getData()[1], motion.ci_high[0])
+    # ... also as error bars on the points (a band thinner than a line is still seen).
+    bars = window.drift_view.band_bars.opts
+    np.testing.assert_allclose(bars["y"], motion.constant)
+    np.testing.assert_allclose(bars["y"] + bars["top"], np.maximum(motion.ci_high[0], y))
+    np.testing.assert_allclose(bars["y"] - bars["bottom"], np.minimum(motion.ci_low[0], y))
+    half = np.median(motion.ci_high[0] - motion.ci_low[0]) / 2
+    assert f"95% interval ±{half:.1f} µm" in window.drift_view.info_label.text()
     # One scatter point per unit, at its motion-corrected depth.
     depths = window.drift_view.depth_scatter.getData()[1]
     corrected = result.locations[:, 1] - motion.at(result.sessions, result.locations[:, 1])
