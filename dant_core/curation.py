@@ -600,3 +600,17 @@ def renumber_by_first_unit(labels: np.ndarray) -> np.ndarray:
     number[np.flatnonzero(keep)[order]] = np.arange(1, order.size + 1)
     out[pos] = number[inverse.ravel()]
     return out
+
+
+def export_numbers(labels: np.ndarray) -> dict[int, int]:
+    """Cluster id -> the number IdxCluster.npy gives that cluster when exported now
+    (`renumber_by_first_unit`); clusters of one unit (exported unmatched) are absent.
+
+    Curation ids are never reused, so they drift from the file's 1..K numbering: the window
+    shows these numbers, so the numbers users quote are the ones in the files.
+    """
+    labels = np.asarray(labels, dtype=np.int64).ravel()
+    numbers = renumber_by_first_unit(labels)
+    pos = np.flatnonzero(numbers > 0)
+    ids, first = np.unique(labels[pos], return_index=True)
+    return dict(zip(ids.tolist(), numbers[pos[first]].tolist(), strict=True))

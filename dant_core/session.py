@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from .cluster_stats import MARGIN, ClusterStatistics
-from .curation import REVIEWED_LABELS, CurationError, UpdateInfo, renumber_by_first_unit
+from .curation import (
+    REVIEWED_LABELS,
+    CurationError,
+    UpdateInfo,
+    export_numbers,
+    renumber_by_first_unit,
+)
 from .curation_log import LABELS_FILE, LOG_FILE, Curator
 from .errors import DantError
 from .selection_plan import SelectionNeeded, plan_gesture
@@ -92,6 +98,7 @@ class Session:
         self._navigation: np.ndarray | None = None  # cluster ids in the table's order
         self._corrected_depth: np.ndarray | None = None
         self._exported_labels = self._labels_on_disk()
+        self._numbers: dict[int, int] | None = None  # cluster id -> number in the files
 
     # ----- the clusters ----------------------------------------------------------------------
 
@@ -120,6 +127,21 @@ class Session:
             return None
         k = int(labels[int(unit)])
         return k if k > 0 else None
+
+    def cluster_number(self, cluster) -> int | None:
+        """The number of `cluster` in IdxCluster.npy as exported now, which is what the window
+        shows (None: no such cluster, or one unit, exported as unmatched). Curation ids are
+        internal: never reused, so they drift from the files' 1..K numbering."""
+        if cluster is None:
+            return None
+        if self._numbers is None:
+            self._numbers = export_numbers(self.labels)
+        return self._numbers.get(int(cluster))
+
+    def cluster_name(self, cluster) -> str:
+        """"cluster N" with N the files' number (see cluster_number)."""
+        number = self.cluster_number(cluster)
+        return "unmatched (one unit)" if number is None else f"cluster {number}"
 
     def cluster_label(self, cluster) -> str:
         """The curation label of a cluster ("good", "reviewed", ...) or ""."""
@@ -312,6 +334,7 @@ class Session:
         )
         order = self.navigation_order().copy()
         info = apply()
+        self._numbers = None
         self.stats.forget(info.removed_clusters)
         changed = self.select(self._selection_after_edit(before, members, order))
         return Edit(info, changed)

@@ -116,6 +116,14 @@ class Controller(QObject):
     def cluster_label(self, cluster) -> str:
         return "" if self.session is None else self.session.cluster_label(cluster)
 
+    def cluster_number(self, cluster) -> int | None:
+        """The cluster's number in the exported files: the one the window shows."""
+        return None if self.session is None else self.session.cluster_number(cluster)
+
+    def cluster_name(self, cluster) -> str:
+        """"cluster N", N as in the exported files."""
+        return "cluster ?" if self.session is None else self.session.cluster_name(cluster)
+
     def cluster_ids(self) -> np.ndarray:
         return _empty_units() if self.session is None else self.session.cluster_ids()
 

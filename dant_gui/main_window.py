@@ -446,7 +446,7 @@ class MainWindow(QMainWindow):
         if nxt is None:
             text = f"All {total} clusters are reviewed"
         else:
-            text = f"Reviewed {done} / {total}; now cluster {nxt}"
+            text = f"Reviewed {done} / {total}; now {self.controller.cluster_name(nxt)}"
         self.statusBar().showMessage(text, STATUS_MS)
 
     def _label_selected(self, label: str) -> None:

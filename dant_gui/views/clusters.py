@@ -115,7 +115,8 @@ class ClusterTableModel(QAbstractTableModel):
 
     def _sort_keys(self, column: int) -> np.ndarray:
         if column == ID:
-            return self.ids.astype(float)
+            number = self.controller.cluster_number
+            return np.array([number(int(k)) or -1 for k in self.ids], dtype=float)
         if column == UNITS:
             return self.n_units.astype(float)
         if column == SESSIONS:
@@ -220,8 +221,9 @@ class ClusterTableModel(QAbstractTableModel):
 
     def _value(self, row: int, col: int):
         """Raw value of a cell; None for a similarity still being computed."""
-        if col == ID:
-            return int(self.ids[row])
+        if col == ID:  # the number the exported files give it, not the internal id
+            number = self.controller.cluster_number(int(self.ids[row]))
+            return -1 if number is None else number
         if col == UNITS:
             return int(self.n_units[row])
         if col == SESSIONS:
@@ -248,6 +250,8 @@ class ClusterTableModel(QAbstractTableModel):
                 return f"{v} / {self.n_sessions}"
             if col == DEPTH:
                 return f"{v:.0f}"
+            if col == ID and v < 0:
+                return "–"
             if col in (MEAN_SIM, MIN_SIM):
                 if v is None:
                     return "…"
@@ -294,7 +298,7 @@ class ClusterFilterProxy(QSortFilterProxyModel):
         if model.n_units[source_row] < self.min_units:
             return False
         if self.text:
-            return self.text in str(int(model.ids[source_row]))
+            return self.text in str(model.controller.cluster_number(int(model.ids[source_row])))
         return True
 
 

@@ -463,7 +463,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self.block = self._block(None)
         s = np.asarray(result.sessions)[units]
         what = (
-            f"Cluster {self.cluster}"
+            self.controller.cluster_name(self.cluster).capitalize()
             if self.cluster is not None
             else "Selected units (no common cluster)"
         )

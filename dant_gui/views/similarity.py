@@ -661,7 +661,7 @@ class SimilarityView(ViewBase):
 
         def unit_text(u):
             k = int(labels[u])
-            cl = f"cluster {k}" if k > 0 else "unmatched"
+            cl = self.controller.cluster_name(k) if k > 0 else "unmatched"
             return f"unit {u} (session {int(s[u])}, {cl}, y {y[u]:.0f} µm)"
 
         name = WEIGHTED.lower() if self.feature is None else f"{self.feature} score"

@@ -454,3 +454,34 @@ def test_unreadable_log_lines_are_skipped_and_shown_once(window, qtbot, tracked_
     assert "curation.jsonl line 2" in window.log_view.toPlainText()
     window.controller.select_cluster(int(c.cluster_ids()[0]))  # no second dialog on later events
     assert len([d for d in dialog_log if d.kind == "warning"]) == 1
+
+
+def test_cluster_numbers_on_screen_are_the_numbers_in_the_exported_files(
+    window, qtbot, tracked_folder, dialog_log
+):
+    """After a merge and a split (new curation ids, never reused) the table and the detail
+    title show each cluster under the number Export then writes to IdxCluster.npy."""
+    c = _open(qtbot, window, tracked_folder, dialog_log)
+    table = window.cluster_table
+    sets = _session_sets(c)
+    c1, c2 = next(p for p in combinations(sets, 2) if not sets[p[0]] & sets[p[1]])
+    c.select_clusters([c1, c2])
+    _press(window, Qt.Key.Key_G)
+    merged = c.selected_cluster
+    big = _cluster_with(c.idx_cluster, 4)
+    c.select_units(c.units_of(big)[:2])
+    _press(window, Qt.Key.Key_K)
+    shown = {}
+    for row in range(table.proxy.rowCount()):
+        shown[table.cluster_at(row)] = table.proxy.index(row, 0).data()
+    c.select_cluster(merged)
+    title = window.views["Cluster detail"].title_label.text()
+    _press(window, Qt.Key.Key_S, CTRL)
+    exported = np.load(c.output_folder / "IdxCluster.npy")
+
+    assert title.startswith(f"Cluster {shown[merged]}:"), title
+    assert merged > len(_clusters(exported))  # the curation id is not the file's number
+    for cluster, text in shown.items():
+        numbers = np.unique(exported[c.units_of(cluster)])
+        assert numbers.tolist() == [int(text)], (cluster, text, numbers)
+    assert not dialog_log
