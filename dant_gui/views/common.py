@@ -104,6 +104,8 @@ def _render_svg(item, path: Path) -> None:
     from PyQt6.QtGui import QPainter, QPicture
     from PyQt6.QtSvg import QSvgGenerator
 
+    from .svg_tidy import bake_transforms
+
     scene = item.scene() if hasattr(item, "scene") and callable(item.scene) else item
     rect = item.sceneBoundingRect() if hasattr(item, "sceneBoundingRect") else scene.sceneRect()
     target = QRectF(0, 0, rect.width(), rect.height())
@@ -126,6 +128,8 @@ def _render_svg(item, path: Path) -> None:
         for i in items:
             i.setExportMode(False)
         painter.end()
+    # Qt's pens rely on non-scaling-stroke, which other renderers ignore (see svg_tidy).
+    path.write_text(bake_transforms(path.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def export_widget(widget: QWidget, path) -> Path:
