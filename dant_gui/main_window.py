@@ -747,6 +747,18 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self.controller.wait_for_job()
+        c = self.controller
+        if c.curator is not None and not c.exported:
+            # The log keeps every action, but the files analyses read do not have them yet.
+            text = (
+                "Your curation is saved (curation.jsonl), but it is not exported: "
+                "IdxCluster.npy and the other output files still hold the clusters before it. "
+                "Quit without exporting? (Curate ▸ Export, Ctrl+S, writes them; the "
+                "curation is there when you reopen the folder.)"
+            )
+            if not dialogs.question(self, "Quit without exporting?", text):
+                event.ignore()
+                return
         self.stop_background_work()
         super().closeEvent(event)
 

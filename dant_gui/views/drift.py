@@ -142,6 +142,7 @@ class DriftView(ViewBase):
         # Before a result there is nothing to plot: a sentence beats empty axes.
         self.placeholder = QLabel(self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)  # long hints must not set the window's width
         self.placeholder.setStyleSheet("color: #606060; font-size: 13pt;")
         self.pages = QStackedWidget(self)
         self.pages.addWidget(self.placeholder)

@@ -175,6 +175,16 @@ class SimilarityView(ViewBase):
             "Hover over the matrix to see a pair; click to select it."
         )
         self.info_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Neither a long pair description nor long combo entries may widen the window past a
+        # laptop screen: the label is cut (its tooltip has it all), the combos show 8 chars.
+        self.info_label.setSizePolicy(
+            QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred
+        )
+        for combo in (self.feature_combo, self.order_combo):
+            combo.setSizeAdjustPolicy(
+                QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(8)
 
         top = QtWidgets.QHBoxLayout()
         top.addWidget(QtWidgets.QLabel("Show"))

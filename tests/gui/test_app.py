@@ -26,6 +26,13 @@ def _run_to_end(window, qtbot):
     return window.controller.result
 
 
+def test_empty_window_fits_a_laptop_screen(window):
+    """1366 x 768 minus the window frame and a taskbar; long hint texts and combo entries
+    (the drift placeholder, the similarity view's bar) once made it 1384 px wide."""
+    assert window.minimumSizeHint().width() <= 1350
+    assert window.minimumSizeHint().height() <= 700
+
+
 def test_run_fills_drift_and_cluster_views(window, qtbot, demo_folder, dialog_log):
     _open(window, demo_folder, dialog_log)
     assert window.run_button.isEnabled()
@@ -85,6 +92,11 @@ def test_run_fills_drift_and_cluster_views(window, qtbot, demo_folder, dialog_lo
     saved = np.load(window.controller.output_folder / "IdxCluster.npy")
     np.testing.assert_array_equal(saved, result.idx_cluster)
     assert str(result.n_clusters) in window.statusBar().currentMessage()
+
+    # With every view filled, the window still fits a 1366 x 768 laptop screen (with its
+    # frame and a taskbar).
+    assert window.minimumSizeHint().width() <= 1350
+    assert window.minimumSizeHint().height() <= 700
 
     # Filters hide clusters and say so.
     table.min_units.setValue(result.n_sessions)

@@ -485,3 +485,28 @@ def test_cluster_numbers_on_screen_are_the_numbers_in_the_exported_files(
         numbers = np.unique(exported[c.units_of(cluster)])
         assert numbers.tolist() == [int(text)], (cluster, text, numbers)
     assert not dialog_log
+
+
+def test_quitting_with_unexported_curation_asks_first(
+    window, qtbot, tracked_folder, dialog_log, monkeypatch
+):
+    from dant_gui import dialogs
+
+    c = _open(qtbot, window, tracked_folder, dialog_log)
+    window.close()  # nothing curated: no question
+    assert not dialog_log and not window.isVisible()
+    window.show()
+    _activate(qtbot, window)
+    cluster = _cluster_with(c.idx_cluster, 3)
+    c.select_units([int(c.units_of(cluster)[0])])
+    _press(window, Qt.Key.Key_R)
+    assert not c.exported
+
+    answers = []
+    monkeypatch.setattr(dialogs, "hook", lambda request: answers.append(request) or False)
+    window.close()  # "No": the window stays
+    assert window.isVisible() and len(answers) == 1
+    assert answers[0].kind == "question" and "not exported" in answers[0].text
+    _press(window, Qt.Key.Key_S, CTRL)  # export, then quitting asks nothing
+    window.close()
+    assert not window.isVisible() and len(answers) == 1
