@@ -316,7 +316,9 @@ def test_reopening_the_folder_shows_the_same_curation(
     history = [(e.text, e.done) for e in c.history_entries()]
     assert [done for _, done in history] == [True, True, False]
     window.stop_background_work()
-    window.close()
+    window.close()  # not exported: the window asks (the fixture answers yes)
+    assert [d.title for d in dialog_log] == ["Quit without exporting?"]
+    dialog_log.clear()
 
     again = MainWindow()
     qtbot.addWidget(again)
@@ -476,7 +478,8 @@ def test_cluster_numbers_on_screen_are_the_numbers_in_the_exported_files(
         shown[table.cluster_at(row)] = table.proxy.index(row, 0).data()
     c.select_cluster(merged)
     title = window.views["Cluster detail"].title_label.text()
-    _press(window, Qt.Key.Key_S, CTRL)
+    with qtbot.waitSignal(c.export_finished, timeout=60_000):  # written on a worker
+        _press(window, Qt.Key.Key_S, CTRL)
     exported = np.load(c.output_folder / "IdxCluster.npy")
 
     assert title.startswith(f"Cluster {shown[merged]}:"), title
@@ -507,6 +510,7 @@ def test_quitting_with_unexported_curation_asks_first(
     window.close()  # "No": the window stays
     assert window.isVisible() and len(answers) == 1
     assert answers[0].kind == "question" and "not exported" in answers[0].text
-    _press(window, Qt.Key.Key_S, CTRL)  # export, then quitting asks nothing
+    with qtbot.waitSignal(c.export_finished, timeout=60_000):  # then quitting asks nothing
+        _press(window, Qt.Key.Key_S, CTRL)
     window.close()
     assert not window.isVisible() and len(answers) == 1
