@@ -139,7 +139,7 @@ class Session:
         return self._numbers.get(int(cluster))
 
     def cluster_name(self, cluster) -> str:
-        """"cluster N" with N the files' number (see cluster_number)."""
+        """The text `cluster N`, N the files' number (see cluster_number)."""
         number = self.cluster_number(cluster)
         return "unmatched (one unit)" if number is None else f"cluster {number}"
 

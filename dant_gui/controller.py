@@ -121,7 +121,7 @@ class Controller(QObject):
         return None if self.session is None else self.session.cluster_number(cluster)
 
     def cluster_name(self, cluster) -> str:
-        """"cluster N", N as in the exported files."""
+        """The text `cluster N`, N as in the exported files."""
         return "cluster ?" if self.session is None else self.session.cluster_name(cluster)
 
     def cluster_ids(self) -> np.ndarray:
