@@ -61,6 +61,12 @@ def ensure_demo(folder: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
 
+    from .qt_libraries import missing_message, missing_packages, uses_xcb
+
+    if uses_xcb() and (missing := missing_packages()):
+        print(missing_message(missing), file=sys.stderr)  # Qt itself would abort unclearly
+        return 2
+
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
