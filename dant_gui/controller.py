@@ -384,8 +384,27 @@ class Controller(QObject):
                 continue
             self.output_folder = out
             self.run_log.emit(f"Loaded existing results from {out}: {result.summary_text()}")
+            self._show_settings_of(out)
             return result
         return None
+
+    def _show_settings_of(self, out: Path) -> None:
+        """Show the settings that made the results in `out` (its settings.json), not the
+        defaults or the data folder's, so the form tells how these results were made."""
+        made_file = out / "settings.json"
+        if not made_file.is_file():
+            return
+        try:
+            made = Settings.load(made_file)
+        except SettingsError as exc:
+            self.run_log.emit(f"warning: the settings of these results cannot be read: {exc}")
+            return
+        if made == self.settings:
+            return
+        made.base_dir = self.settings.base_dir
+        self.settings = made  # settings_path stays: saving never writes into the results
+        self.run_log.emit(f"Showing the settings that made these results ({made_file})")
+        self.settings_changed.emit()
 
     def set_settings(self, settings: Settings, path: Path | None = None) -> None:
         """Replace the settings (loaded from `path`, or reset); output folder follows them."""

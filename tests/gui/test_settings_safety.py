@@ -21,3 +21,21 @@ def test_an_invalid_settings_json_in_the_data_folder_is_shown_and_not_replaced(
     (demo_folder / "settings.json").write_text('{"clustering": {"max_distance": 70}}')
     assert window.open_folder(demo_folder)
     assert window.controller.settings.get("clustering.max_distance") == 70
+
+
+def test_a_reopened_result_shows_the_settings_that_made_it(window, demo_folder, dialog_log):
+    from dant_core.cli import main as dant_main
+
+    settings_file = demo_folder.parent / "other_settings.json"
+    settings_file.write_text('{"clustering": {"max_distance": 70}}')
+    out = demo_folder / "DANT_Output"
+    assert (
+        dant_main(
+            ["track", str(demo_folder), "--settings", str(settings_file), "--output", str(out)]
+        )
+        == 0
+    )
+    assert window.open_folder(demo_folder), [d.text for d in dialog_log]
+    assert window.controller.result is not None
+    assert window.controller.settings.get("clustering.max_distance") == 70
+    assert window.controller.output_folder == out
