@@ -1,4 +1,4 @@
-"""Command line: `dant track | demo | export | import`.
+"""Command line: `dant track | demo | export | import | report`.
 
 Bad input ends with exit code 2 and one line `error: <message>` as the last line on stderr
 (progress, log and `warning:` lines may come before it; a traceback only with --debug); an
@@ -195,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_import import add_parser as add_import_parser
 
     add_import_parser(sub, common, progress=_StderrProgress)
+
+    from .report.command import add_parser as add_report
+
+    add_report(sub, common)
     return parser
 
 
