@@ -74,6 +74,9 @@ def export_curated(output_folder, curation_log=None, result=None) -> str:
     from .tracks import TRACKS_FILE, tracks_file_bytes
 
     files[TRACKS_FILE] = tracks_file_bytes(result, labels)
+    from .pydant_extras import curated_output_bytes
+
+    files["Output.npz"] = curated_output_bytes(result, folder, labels)
 
     before = renumber_by_first_unit(auto)
     summary = {

@@ -102,9 +102,9 @@ def good_matches(result, similarity: np.ndarray) -> np.ndarray:
     return good
 
 
-def output_dict(result, similarity: np.ndarray | None) -> dict:
-    """The dict pyDANT pickles into Output.npz."""
-    labels = np.asarray(result.idx_cluster, dtype=np.int64)
+def output_dict(result, similarity: np.ndarray | None, labels=None) -> dict:
+    """The dict pyDANT pickles into Output.npz (labels: default the result's IdxCluster)."""
+    labels = np.asarray(result.idx_cluster if labels is None else labels, dtype=np.int64)
     out = {
         "NumClusters": np.int64(labels.max(initial=0)),
         "NumUnits": int(labels.size),
@@ -148,6 +148,20 @@ def output_dict(result, similarity: np.ndarray | None) -> dict:
 
 
 def _save_output(path: Path, output: dict) -> None:
+    path.write_bytes(output_bytes(output))
+
+
+def output_bytes(output: dict) -> bytes:
+    """Output.npz's bytes: a 0-d object array under arr_0, as pyDANT's np.savez(file, Output)."""
     buffer = io.BytesIO()
-    np.savez(buffer, output)  # a 0-d object array under arr_0, as pyDANT's np.savez(file, Output)
-    path.write_bytes(buffer.getvalue())
+    np.savez(buffer, output)
+    return buffer.getvalue()
+
+
+def curated_output_bytes(result, folder: Path, labels: np.ndarray) -> bytes:
+    """Output.npz for curated clusters (dant export), reusing the folder's dense matrix."""
+    path = folder / "SimilarityMatrix.npy"
+    similarity = None
+    if labels.size <= DENSE_OUTPUT_MAX_UNITS and path.is_file():
+        similarity = np.load(path, allow_pickle=False)
+    return output_bytes(output_dict(result, similarity, labels))

@@ -87,9 +87,6 @@ def write_output_files(result, folder: Path) -> None:
         _write_dense(result, folder)
     np.savez(folder / RESULT_FILE, **state_arrays(result))
     (folder / "settings.json").write_text(json.dumps(result.settings_dict, indent=2))
-    from .tracks import TRACKS_FILE, tracks_file_bytes
-
-    (folder / TRACKS_FILE).write_bytes(tracks_file_bytes(result))
     record = auto_curation_record(result.shanks, result.settings_dict)
     (folder / AUTO_CURATION_FILE).write_text(json.dumps(record, indent=1))
 

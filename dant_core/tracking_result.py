@@ -17,8 +17,10 @@ from .clustering import ClusteringRun
 from .features import UnitFeatures
 from .motion import Motion
 from .output_folder import write_atomically
+from .pydant_extras import write_pydant_extras
 from .pydant_output import matched_pairs, write_output_files
 from .similarity import SimilarityComputer
+from .tracks import TRACKS_FILE, tracks_file_bytes
 
 
 @dataclass(frozen=True)
@@ -230,5 +232,12 @@ class TrackingResult:
             self.n_units,
             self.data_folder or None,
             force,
-            lambda folder: write_output_files(self, folder),
+            lambda folder: _write_outputs(self, folder),
         )
+
+
+def _write_outputs(result, folder: Path) -> None:
+    """Every file of the output folder: pyDANT's set, our record, tracks.tsv."""
+    write_output_files(result, folder)
+    write_pydant_extras(result, folder)
+    (folder / TRACKS_FILE).write_bytes(tracks_file_bytes(result))

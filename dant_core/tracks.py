@@ -153,12 +153,3 @@ def tracks_file_bytes(result, labels: np.ndarray | None = None) -> bytes:
     if result.data_folder:
         table = read_units_table(result.data_folder, result.n_units, result.sessions)
     return tsv_bytes(tracks_rows(result, labels, table))
-
-
-def write_tracks(output_folder, result, labels: np.ndarray | None = None) -> Path:
-    """Write OUTPUT/tracks.tsv atomically (temp file, fsync, rename); returns its path."""
-    from .export import write_files_atomically
-
-    folder = Path(output_folder)
-    write_files_atomically(folder, {TRACKS_FILE: tracks_file_bytes(result, labels)})
-    return folder / TRACKS_FILE

@@ -76,7 +76,9 @@ def test_names_keys_and_shapes_are_pydants(out):
         for key, spec in PYDANT_CLUSTERING.items():
             _check(key, z[key], spec, sizes)
         sim = z["similarity_matrix"]
-        np.testing.assert_array_equal(z["similarity_matrix"], np.load(folder / "SimilarityMatrix.npy"))
+        np.testing.assert_array_equal(
+            z["similarity_matrix"], np.load(folder / "SimilarityMatrix.npy")
+        )
         good = z["good_matches_matrix"]
         np.testing.assert_array_equal(good, (sim > z["thres"]) | np.eye(n, dtype=bool))
         np.testing.assert_array_equal(z["idx_cluster_hdbscan"], result.idx_cluster_auto)
