@@ -292,7 +292,7 @@ def mann_whitney_auc(positive: np.ndarray, negative: np.ndarray) -> float:
 def feature_scores(result, pairs: np.ndarray, feature: str) -> np.ndarray:
     """One feature's score (Fisher z) for unit pairs (n, 2) on the same shank (n,)."""
     out = np.full(pairs.shape[0], np.nan)
-    shank_of, local = result.unit_shank_index, result._local_index
+    shank_of, local = result.unit_shank_index, result.local_index
     for s, sh in enumerate(result.shanks):
         sel = np.flatnonzero(shank_of[pairs[:, 0]] == s)
         if sel.size == 0 or sh.computer is None:
