@@ -243,7 +243,11 @@ SCHEMA: tuple[SettingSpec, ...] = (
         "clustering.max_distance",
         "float",
         100,
-        "Largest motion-corrected depth difference of two units that may match",
+        "Candidate pairs: units whose motion-corrected depths differ by at most this are"
+        " candidates for a match (LDA, threshold, motion estimate, adaptive curation). Not a"
+        " bound on a cluster: the clustering graph reaches 2x this (GRAPH_WINDOW_FACTOR);"
+        ' with initial_motion "registration" the registered start is used when its drift'
+        " exceeds 0.5x this (REGISTRATION_MIN_SPAN)",
         unit="µm",
         minimum=0,
         min_exclusive=True,
