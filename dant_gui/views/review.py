@@ -92,8 +92,9 @@ class ReviewQueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
                 return str(row + 1)
-            if col == 1:
-                return str(cluster)
+            if col == 1:  # the number in the exported files, as everywhere on screen
+                number = self.controller.cluster_number(cluster)
+                return "–" if number is None else str(number)
             if col == 2:
                 return str(self.sizes.get(cluster, 0))
             if col == 3:

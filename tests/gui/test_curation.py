@@ -487,6 +487,10 @@ def test_cluster_numbers_on_screen_are_the_numbers_in_the_exported_files(
     for cluster, text in shown.items():
         numbers = np.unique(exported[c.units_of(cluster)])
         assert numbers.tolist() == [int(text)], (cluster, text, numbers)
+    review = window.review_view.model
+    assert review.rowCount() > 0
+    for row in range(review.rowCount()):
+        assert review.index(row, 1).data() == shown[review.queue[row]]
     assert not dialog_log
 
 
