@@ -63,10 +63,12 @@ def style_plot(plot: pg.PlotItem, title: str, x_label: str, y_label: str) -> Non
 
 
 def session_ticks(plot: pg.PlotItem, n_sessions: int) -> None:
-    """Integer ticks 1..S on the bottom axis (thinned when there are many sessions)."""
-    step = max(1, int(np.ceil(n_sessions / 20)))
+    """Integer ticks 1..S on the bottom axis, at most ~10 labelled (a narrow plot at 60
+    sessions ran 20 two-digit labels together); every session keeps a minor tick."""
+    step = max(1, int(np.ceil(n_sessions / 10)))
     ticks = [(s, str(s)) for s in range(1, n_sessions + 1, step)]
-    plot.getAxis("bottom").setTicks([ticks, []])
+    minor = [(s, "") for s in range(1, n_sessions + 1)] if step > 1 else []
+    plot.getAxis("bottom").setTicks([ticks, minor])
 
 
 def export_item(item, path) -> Path:
