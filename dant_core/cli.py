@@ -121,9 +121,21 @@ def cmd_demo(args) -> int:
         jump_um=args.jump,
         depth_dependent=args.depth_dependent,
         with_peth=not args.no_peth,
+        option_names=DEMO_OPTIONS,
     )
     print(f"Demo data folder: {out}\nTruth: {truth_folder(out)}")
     return 0
+
+
+# make_demo's arguments as `dant demo` spells them, so a bad value's message names the option
+DEMO_OPTIONS = {
+    "n_units": "--units",
+    "n_sessions": "--sessions",
+    "seed": "--seed",
+    "n_shanks": "--shanks",
+    "drift_um": "--drift",
+    "jump_um": "--jump",
+}
 
 
 def cmd_export(args) -> int:

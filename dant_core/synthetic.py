@@ -9,7 +9,7 @@ simulated chronic Neuropixels 1.0 recording, and the ground truth beside it in
 | `session_index.npy`      | (n_unit,) values 1..S        | int64   |
 | `channel_locations.npy`  | (n_channel, 2) x, y µm       | float64 |
 | `channel_shanks.npy`     | (n_channel,) ids 1..n_shanks | int64   |  only if n_shanks > 1
-| `peth.npy`               | (n_unit, 120)                | float64 |  only if with_peth
+| `peth.npy`               | (n_unit, 120) spikes/s       | float64 |  only if with_peth
 | `spike_times/Unit{k}.npy`| (n_spike,) ms                | float64 |
 
 Truth (`<out>_truth/`): `gt_neuron_id.npy` (n_unit,) int64, `gt_motion.npy` (2, S) float64
@@ -25,33 +25,68 @@ The model:
   within the probe span).  Each has its own spike shape (asymmetric trough, repolarisation
   peak, small pre-trough bump), amplitude 50-300 µV at the nearest site, a monopole decay
   alpha / r, and a footprint that changes with distance (delays along the probe and with
-  distance, broadening and a changing peak/trough ratio).
+  distance, broadening and a changing peak/trough ratio).  About a quarter are narrow,
+  fast-spiking-like units.
 * Motion: a rigid random walk (step N(0, drift_um)) per session, optionally plus a linear
   term across depth, centred to mean 0 over sessions.
 * Each neuron has a lifetime window of sessions (about 15 % are short-lived) and is present
   in each session of it with probability 0.85.  Units are ordered by session, then neuron.
-* Spike trains are renewal (gamma) processes with an absolute refractory period (1.5-3 ms),
-  rates 1-20 Hz and, for about a third of the neurons, bursts with 3-8 ms intra-burst
-  intervals; each session lasts `SESSION_DURATION_S` and rates change a little between
-  sessions.
-* PETHs are a baseline plus 1-3 Gaussian bumps (120 points) observed through Poisson noise.
+* Spike trains (`SESSION_DURATION_S` per session) come from a hazard model, as real
+  neurons' do: an absolute refractory period (1.5-2.5 ms), then a relative one (the hazard
+  recovers as 1 - exp(-t / tau_rel), tau_rel 1-4 ms for fast-spiking units, 3-15 ms
+  otherwise); a slow log-normal fluctuation of the rate (log SD 0.3-0.9, time constant
+  30-400 ms), which gives the autocorrelogram its smooth decay over tens to hundreds of ms;
+  and, for about a third of the regular neurons, bursts of 2-5 spikes 2.5-6 ms apart
+  followed by a longer recovery.  Mean rates are log-normal across neurons (median 4 Hz,
+  fast-spiking units 12 Hz).  These are properties of the neuron, the same every day; a
+  session changes the rate by a few per cent.
+* PETHs (120 bins of 10 ms, -200 to 1000 ms around a 500 ms stimulus) are trial averages
+  (100 trials, Poisson counts, smoothed with a 15 ms Gaussian) of a neuron-specific response:
+  a baseline at the neuron's rate, then after an onset latency (30-120 ms) a transient and
+  a sustained component (excited neurons), a sustained suppression (about 15 %), sometimes
+  an offset response; about 10 % barely respond.  Across days only the gain (about 10 %)
+  and the latency (about 2 ms) vary.
 
 Everything is drawn from independent streams of `numpy.random.SeedSequence(seed)`, so a seed
 gives the same folder whatever the options that do not change the model (e.g. with_peth).
+`make_demo` writes into a new or empty folder only (or replaces an earlier demo when asked),
+and the folder appears complete or not at all: it is written beside its place, then renamed.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DatasetError
+from .errors import DantError, DatasetError
+from .synthetic_activity import (
+    MAX_SPIKES,
+    PETH_POINTS,
+    SESSION_DURATION_S,
+    base_hazard,
+    draw_firing,
+    draw_responses,
+    hazard_train,
+    make_peth,
+    slow_fluctuation,
+)
 
-__all__ = ["DemoTruth", "truth_folder", "make_demo", "load_truth", "SESSION_DURATION_S"]
+__all__ = [
+    "DemoError",
+    "DemoTruth",
+    "truth_folder",
+    "make_demo",
+    "load_truth",
+    "check_demo_arguments",
+    "SESSION_DURATION_S",
+]
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -59,9 +94,6 @@ ProgressFn = Callable[[str, int, int], None]
 N_SAMPLES = 90  # samples per waveform (3 ms at 30 kHz)
 TROUGH_SAMPLE = 30  # the trough on the peak channel sits at this sample
 SAMPLE_RATE_KHZ = 30.0
-PETH_POINTS = 120
-SESSION_DURATION_S = 450.0  # with rates <= 20 Hz this keeps units below 10,000 spikes
-MAX_SPIKES = 9_999
 
 # --- probe geometry -----------------------------------------------------------------------
 COLUMN_X = (43.0, 11.0, 59.0, 27.0)  # row 0: 43, 11; row 1: 59, 27; then repeat
@@ -73,6 +105,29 @@ PRESENCE_PROB = 0.85
 SHORT_LIVED_FRACTION = 0.15
 NOISE_SD_UV = 1.5  # per-session noise on the mean waveforms
 _NOISE_KERNEL = np.array([0.25, 0.5, 0.25], dtype=np.float32)
+
+# --- what the demo accepts (bad values are refused with a DemoError naming the option) ----
+MAX_UNITS = 100_000  # about 6.5 GB with 96 channels
+MAX_SESSIONS = 500
+MAX_SHANKS = 8
+MAX_CHANNELS = 1536  # four 384-channel shanks
+MAX_DRIFT_UM = 100.0  # a larger step per session moves neurons off a 960 µm section
+MAX_JUMP_UM = 500.0
+# the files of a data folder: a demo never writes over them unless asked to replace a demo
+DATA_FILES = (
+    "waveform_all.npy",
+    "session_index.npy",
+    "channel_locations.npy",
+    "channel_shanks.npy",
+    "peth.npy",
+    "spike_times",
+)
+TRUTH_FILES = ("gt_neuron_id.npy", "gt_motion.npy", "neuron_positions.npy")
+
+
+class DemoError(DantError, ValueError):
+    """A `make_demo` / `dant demo` argument or destination is unusable (the message says
+    which and why). A ValueError too, as the bad arguments were before."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +171,126 @@ def load_truth(data_folder: Path) -> DemoTruth:
         motion=motion,
         neuron_positions=np.asarray(arrays["neuron_positions"], dtype=np.float64),
     )
+
+
+# ------------------------------------------------------------------------------------------
+# arguments and destination
+# ------------------------------------------------------------------------------------------
+
+
+def _whole(name: str, value, lo: int, hi: int | None) -> int:
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not ok or value < lo or (hi is not None and value > hi):
+        what = f"from {lo} to {hi}" if hi is not None else f">= {lo}"
+        raise DemoError(f"{name}: must be a whole number {what}, got {value!r}")
+    return int(value)
+
+
+def _real(name: str, value, lo: float, hi: float, unit: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = math.nan
+    if not (lo <= x <= hi):  # also refuses NaN
+        shown = f"{x:g}" if not math.isnan(x) or isinstance(value, float) else repr(value)
+        raise DemoError(f"{name}: must be a number from {lo:g} to {hi:g} ({unit}), got {shown}")
+    return x
+
+
+def check_demo_arguments(
+    n_units: int,
+    n_sessions: int,
+    seed: int,
+    n_shanks: int,
+    drift_um: float,
+    jump_um: float,
+    n_channels: int | None,
+    names: dict[str, str] | None = None,
+) -> int:
+    """Refuse values `make_demo` cannot turn into sensible data (DemoError naming the
+    argument, as `names` spells it, e.g. {"n_units": "--units"}); returns n_channels with
+    its default filled in."""
+    name = {k: k for k in ("n_units", "n_sessions", "seed", "n_shanks", "drift_um",
+                           "jump_um", "n_channels")}  # fmt: skip
+    name.update(names or {})
+    n_sessions = _whole(name["n_sessions"], n_sessions, 1, MAX_SESSIONS)
+    n_units = _whole(name["n_units"], n_units, 1, MAX_UNITS)
+    if n_units < n_sessions:
+        raise DemoError(
+            f"{name['n_units']}: must be at least {name['n_sessions']} ({n_sessions}) so that "
+            f"every session holds a unit, got {n_units}"
+        )
+    _whole(name["seed"], seed, 0, None)
+    n_shanks = _whole(name["n_shanks"], n_shanks, 1, MAX_SHANKS)
+    _real(name["drift_um"], drift_um, 0.0, MAX_DRIFT_UM, "µm per session")
+    _real(name["jump_um"], jump_um, -MAX_JUMP_UM, MAX_JUMP_UM, "µm")
+    if n_channels is None:
+        return max(96, 48 * n_shanks)
+    n_channels = _whole(name["n_channels"], n_channels, 2 * n_shanks, MAX_CHANNELS)
+    if n_channels % (2 * n_shanks):
+        raise DemoError(
+            f"{name['n_channels']}: must be a multiple of 2 * {name['n_shanks']} "
+            f"({2 * n_shanks}), got {n_channels}"
+        )
+    return n_channels
+
+
+def _contents(folder: Path) -> str:
+    items = sorted(p.name for p in folder.iterdir())
+    data = [n for n in items if n in DATA_FILES]
+    if data:
+        return f"already holds a data folder ({', '.join(data)})"
+    return f"is not empty (it holds {len(items)} item(s), e.g. '{items[0]}')"
+
+
+def _existing(path: Path, role: str) -> None:
+    """Refuse `path` unless it is missing or an empty folder (or can be made one)."""
+    if path.is_dir():
+        if any(path.iterdir()):
+            raise DemoError(
+                f"{role} {path} {_contents(path)}; the demo never writes over files: choose "
+                "a new or empty folder"
+            )
+    elif path.exists() or path.is_symlink():
+        raise DemoError(f"{role} {path} is a file, not a folder; choose a new or empty folder")
+    else:
+        for parent in path.parents:
+            if parent.exists() and not parent.is_dir():
+                raise DemoError(
+                    f"{role} {path} cannot be created: {parent} is a file, not a folder"
+                )
+
+
+def _is_demo(out: Path) -> bool:
+    """True when `out` looks like a folder written by make_demo: its truth is beside it and
+    it holds nothing but the files of a data folder (and what tracking added into it)."""
+    return (
+        all((truth_folder(out) / n).is_file() for n in TRUTH_FILES)
+        and (out / "waveform_all.npy").is_file()
+    )
+
+
+def _size(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e9 else f"{n_bytes / 1e6:.0f} MB"
+
+
+def _check_destination(out: Path, replace: bool, n_units: int, n_channels: int) -> None:
+    """Refuse a destination that holds anything (unless `replace` and it holds a demo) or a
+    disk without room for the demo."""
+    if replace and _is_demo(out):
+        pass
+    else:
+        _existing(out, "demo folder")
+        _existing(truth_folder(out), f"demo folder {out}: its truth folder")
+    # spike times ~ 8 Hz * 450 s * 8 bytes; waveforms float32; small files
+    need = n_units * (n_channels * N_SAMPLES * 4 + 8 * 8 * SESSION_DURATION_S + PETH_POINTS * 8)
+    anchor = next(p for p in (out, *out.parents) if p.exists())
+    free = shutil.disk_usage(anchor).free
+    if need > free:
+        raise DemoError(
+            f"demo folder {out}: {n_units} units need about {_size(need)}, but the disk has "
+            f"{_size(free)} free; choose fewer units or another disk"
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -200,8 +375,12 @@ def _draw_presence(rng: np.random.Generator, n_units: int, n_sessions: int) -> n
 
 @dataclass
 class _Neurons:
+    """Per-neuron properties, arrays of length n_neuron (stable across sessions)."""
+
     pos: np.ndarray  # (N, 3)
     shank: np.ndarray  # (N,) 1-based
+    narrow: np.ndarray  # bool, fast-spiking-like narrow spike
+    # spike shape
     amp: np.ndarray  # trough amplitude at the nearest site, µV
     r0: np.ndarray  # distance to the nearest site at the true position, µm
     sig_l: np.ndarray  # trough rise width, samples
@@ -215,16 +394,18 @@ class _Neurons:
     v_r: np.ndarray  # delay per µm of distance, samples / µm
     widen: np.ndarray  # relative widening per 100 µm of distance
     rho_slope: np.ndarray  # relative change of rho per 100 µm of distance
-    # spike-train statistics
-    rate: np.ndarray  # Hz
-    refractory: np.ndarray  # ms
-    gamma_shape: np.ndarray
-    bursty: np.ndarray  # bool
-    burst_prob: np.ndarray
-    burst_extra: np.ndarray  # mean extra spikes per burst
-    burst_isi: np.ndarray  # ms
-    # PETH
-    peth_profile: np.ndarray  # (N, 120)
+    firing: dict[str, np.ndarray]  # spike-train model, see draw_firing
+    response: dict[str, np.ndarray]  # stimulus response, see draw_responses
+
+
+def _nearest_site_distance(pos: np.ndarray, locs: np.ndarray) -> np.ndarray:
+    """(N,) distance in µm from each neuron (N, 3) to its nearest site (locs (C, 2), z = 0)."""
+    r0 = np.empty(len(pos))
+    for i0 in range(0, len(pos), 4096):
+        p = pos[i0 : i0 + 4096]
+        d2 = (locs[None, :, 0] - p[:, None, 0]) ** 2 + (locs[None, :, 1] - p[:, None, 1]) ** 2
+        r0[i0 : i0 + 4096] = np.sqrt(d2.min(axis=1) + p[:, 2] ** 2)
+    return r0
 
 
 def _draw_neurons(
@@ -235,55 +416,25 @@ def _draw_neurons(
     y = rng.uniform(y_span[0], y_span[1], n)
     z = rng.uniform(10.0, 80.0, n)
     pos = np.column_stack([x, y, z])
-    r0 = np.empty(n)
-    for i0 in range(0, n, 4096):
-        p = pos[i0 : i0 + 4096]
-        d2 = (locs[None, :, 0] - p[:, None, 0]) ** 2 + (locs[None, :, 1] - p[:, None, 1]) ** 2
-        r0[i0 : i0 + 4096] = np.sqrt(d2.min(axis=1) + p[:, 2] ** 2)
-
     amp = np.exp(rng.uniform(np.log(50.0), np.log(300.0), n))
     narrow = rng.random(n) < 0.25  # fast-spiking-like narrow units
+
+    def pick(narrow_range, wide_range):
+        return np.where(narrow, rng.uniform(*narrow_range, n), rng.uniform(*wide_range, n))
+
     sig_l = rng.uniform(1.0, 2.2, n)
-    sig_r = np.where(narrow, rng.uniform(1.5, 2.8, n), rng.uniform(2.5, 5.5, n))
-    t_peak = np.where(narrow, rng.uniform(6.0, 10.0, n), rng.uniform(10.0, 22.0, n))
-    sig_p1 = np.where(narrow, rng.uniform(2.0, 4.0, n), rng.uniform(3.0, 7.0, n))
-    sig_p2 = np.where(narrow, rng.uniform(3.0, 6.0, n), rng.uniform(6.0, 16.0, n))
-    rho = np.where(narrow, rng.uniform(0.35, 0.7, n), rng.uniform(0.12, 0.45, n))
-    pre = rng.uniform(0.0, 0.15, n)
-    v_y = rng.uniform(-0.025, 0.025, n)
-    v_r = rng.uniform(0.0, 0.012, n)
-    widen = rng.uniform(0.05, 0.4, n)
-    rho_slope = rng.uniform(-0.3, 0.9, n)
-
-    rate = np.exp(rng.uniform(np.log(1.0), np.log(20.0), n))
-    refractory = rng.uniform(1.5, 3.0, n)
-    bursty = rng.random(n) < 0.3
-    gamma_shape = np.where(bursty, rng.uniform(0.6, 1.2, n), rng.uniform(0.7, 4.0, n))
-    burst_prob = np.where(bursty, rng.uniform(0.3, 0.8, n), 0.0)
-    burst_extra = np.where(bursty, rng.uniform(1.0, 3.0, n), 0.0)
-    burst_isi = rng.uniform(3.0, 8.0, n)
-
-    # PETH: baseline plus 1-3 Gaussian bumps (some of them suppressions)
-    tt = np.arange(PETH_POINTS, dtype=np.float64)
-    base = rate * rng.uniform(0.6, 1.4, n)
-    profile = np.repeat(base[:, None], PETH_POINTS, axis=1)
-    n_bumps = rng.integers(1, 4, n)
-    for j in range(3):
-        on = n_bumps > j
-        centre = rng.uniform(10.0, PETH_POINTS - 10.0, n)
-        width = rng.uniform(3.0, 20.0, n)
-        height = rng.uniform(-0.7, 3.0, n) * base
-        profile += (on * height)[:, None] * np.exp(
-            -0.5 * ((tt - centre[:, None]) / width[:, None]) ** 2
-        )
-    profile = np.maximum(profile, 0.05 * base[:, None])
-
+    sig_r = pick((1.5, 2.8), (2.5, 5.5))
+    t_peak = pick((6.0, 10.0), (10.0, 22.0))
+    sig_p1 = pick((2.0, 4.0), (3.0, 7.0))
+    sig_p2 = pick((3.0, 6.0), (6.0, 16.0))
+    rho = pick((0.35, 0.7), (0.12, 0.45))
     return _Neurons(
-        pos=pos, shank=shank, amp=amp, r0=r0, sig_l=sig_l, sig_r=sig_r, t_peak=t_peak,
-        sig_p1=sig_p1, sig_p2=sig_p2, rho=rho, pre=pre, v_y=v_y, v_r=v_r, widen=widen,
-        rho_slope=rho_slope, rate=rate, refractory=refractory, gamma_shape=gamma_shape,
-        bursty=bursty, burst_prob=burst_prob, burst_extra=burst_extra, burst_isi=burst_isi,
-        peth_profile=profile,
+        pos=pos, shank=shank, narrow=narrow, amp=amp, r0=_nearest_site_distance(pos, locs),
+        sig_l=sig_l, sig_r=sig_r, t_peak=t_peak, sig_p1=sig_p1, sig_p2=sig_p2, rho=rho,
+        pre=rng.uniform(0.0, 0.15, n), v_y=rng.uniform(-0.025, 0.025, n),
+        v_r=rng.uniform(0.0, 0.012, n), widen=rng.uniform(0.05, 0.4, n),
+        rho_slope=rng.uniform(-0.3, 0.9, n),
+        firing=draw_firing(rng, narrow), response=draw_responses(rng, n),
     )  # fmt: skip
 
 
@@ -373,49 +524,165 @@ def _waveforms_chunk(
 # ------------------------------------------------------------------------------------------
 
 
-def _spike_train(
-    rng: np.random.Generator,
-    rate: float,
-    refractory_ms: float,
-    gamma_shape: float,
-    burst_prob: float,
-    burst_extra: float,
-    burst_isi_ms: float,
-    duration_ms: float,
+def _write_spike_times(
+    folder: Path, neuron: np.ndarray, firing: dict, rng: np.random.Generator, report: ProgressFn
 ) -> np.ndarray:
-    """Sorted spike times in ms of a gamma renewal process with bursts and refractoriness."""
-    spikes_per_event = 1.0 + burst_prob * burst_extra
-    mean_isi = 1000.0 / (rate / spikes_per_event)
-    free = max(mean_isi - refractory_ms, 0.5)
-    n_draw = int(duration_ms / mean_isi * 1.15 + 5.0 * math.sqrt(duration_ms / mean_isi) + 10)
-    isi = refractory_ms + rng.gamma(gamma_shape, free / gamma_shape, n_draw)
-    events = rng.uniform(0.0, mean_isi) + np.cumsum(isi)
-    while events[-1] < duration_ms:  # rare: draw more
-        more = refractory_ms + rng.gamma(gamma_shape, free / gamma_shape, n_draw)
-        events = np.concatenate([events, events[-1] + np.cumsum(more)])
-    events = events[events < duration_ms]
-    if burst_prob > 0 and len(events):
-        n_extra = np.where(
-            rng.random(len(events)) < burst_prob, 1 + rng.poisson(burst_extra - 1.0, len(events)), 0
-        )
-        total = int(n_extra.sum())
-        if total:
-            gaps = np.maximum(rng.gamma(8.0, burst_isi_ms / 8.0, total), refractory_ms + 0.2)
-            owner = np.repeat(np.arange(len(events)), n_extra)
-            cs = np.cumsum(gaps)
-            first = np.cumsum(n_extra) - n_extra  # index of each burst's first extra spike
-            base = (cs - gaps)[first[n_extra > 0]]
-            offset = cs - np.repeat(base, n_extra[n_extra > 0])
-            events = np.sort(np.concatenate([events, events[owner] + offset]))
-            keep = np.ones(len(events), dtype=bool)
-            keep[1:] = np.diff(events) >= refractory_ms
-            events = events[keep & (events < duration_ms)]
-    return events[:MAX_SPIKES]
+    """spike_times/Unit{k}.npy for every unit; returns (n_unit,) the session's rate factor
+    of each unit (a few per cent around 1), which the PETH baseline follows too."""
+    n_units = len(neuron)
+    rate_change = np.exp(np.clip(rng.normal(0.0, 0.08, n_units), -0.2, 0.2))
+    base = base_hazard(firing, neuron, firing["rate"][neuron] * rate_change)
+    seeds = rng.integers(0, 2**31 - 1, n_units)
+    spike_dir = folder / "spike_times"
+    spike_dir.mkdir()
+    duration_ms = SESSION_DURATION_S * 1000.0
+    step = max(1, n_units // 50)
+    f = firing
+    for k in range(n_units):
+        n = neuron[k]
+        g = slow_fluctuation(rng, duration_ms, f["slow_sd"][n], f["slow_tau"][n])
+        times = hazard_train(
+            seeds[k], base[k], g, duration_ms, f["t_abs"][n], f["tau_rel"][n],
+            f["burst_prob"][n], f["burst_extra"][n], f["burst_isi"][n], f["post_burst_tau"][n],
+            MAX_SPIKES,
+        )  # fmt: skip
+        np.save(spike_dir / f"Unit{k}.npy", times)
+        if (k + 1) % step == 0 or k + 1 == n_units:
+            report("spike times", k + 1, n_units)
+    return rate_change
 
 
 # ------------------------------------------------------------------------------------------
 # the folder
 # ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Model:
+    """Everything drawn before any file is written."""
+
+    locs: np.ndarray  # (C, 2) channel x, y µm
+    shanks: np.ndarray  # (C,) 1-based
+    neuron: np.ndarray  # (U,) int64, true neuron of each unit
+    session_index: np.ndarray  # (U,) int64, 1..S
+    y_app: np.ndarray  # (U,) apparent depth of each unit, µm
+    motion: np.ndarray  # (2, S)
+    neurons: _Neurons
+
+
+def _draw_model(
+    streams: list[np.random.Generator], seed: int, n_units: int, n_sessions: int,
+    n_shanks: int, n_channels: int, drift_um: float, jump_um: float, depth_dependent: bool,
+) -> _Model:  # fmt: skip
+    """Who is recorded when, the neurons, the motion and where each unit appears."""
+    rng_presence, rng_neuron, rng_motion = streams[:3]
+    locs, shanks = probe_geometry(n_channels, n_shanks)
+    y_lo, y_hi = float(locs[:, 1].min()), float(locs[:, 1].max())
+    presence = _draw_presence(rng_presence, n_units, n_sessions)
+    sess0, neuron = np.nonzero(presence.T)  # ordered by session, then neuron
+    nr = _draw_neurons(rng_neuron, presence.shape[0], n_shanks, locs, (y_lo, y_hi))
+    motion = _draw_motion(rng_motion, n_sessions, drift_um, depth_dependent, y_hi - y_lo)
+    if jump_um and n_sessions > 1:
+        at = int(np.random.default_rng([seed, 7]).integers(1, n_sessions))
+        motion[1, at:] += jump_um
+        motion[1] -= motion[1].mean()
+    y_true = nr.pos[neuron, 1]
+    y_app = y_true + 0.001 * motion[0, sess0] * y_true + motion[1, sess0]
+    return _Model(
+        locs=locs, shanks=shanks, neuron=neuron.astype(np.int64),
+        session_index=(sess0 + 1).astype(np.int64), y_app=y_app, motion=motion, neurons=nr,
+    )  # fmt: skip
+
+
+def _write_waveforms(
+    folder: Path, model: _Model, rng: np.random.Generator, report: ProgressFn
+) -> None:
+    """waveform_all.npy (U, C, 90) float32, written chunk by chunk into a memory map."""
+    n_units, n_channels = len(model.neuron), len(model.locs)
+    waveforms = np.lib.format.open_memmap(
+        folder / "waveform_all.npy", mode="w+", dtype=np.float32,
+        shape=(n_units, n_channels, N_SAMPLES),
+    )  # fmt: skip
+    gain = np.exp(rng.normal(0.0, 0.03, n_units))  # small per-session amplitude change
+    chunk = max(1, 2_000_000 // (n_channels * N_SAMPLES))
+    for i0 in range(0, n_units, chunk):
+        i1 = min(n_units, i0 + chunk)
+        # smoothed uniform noise (3-tap kernel): near-Gaussian, cheaper than normal draws
+        raw = rng.random((i1 - i0, n_channels, N_SAMPLES + 2), dtype=np.float32)
+        raw -= np.float32(0.5)
+        noise = raw[:, :, 1:-1] * _NOISE_KERNEL[1]
+        noise += raw[:, :, :-2] * _NOISE_KERNEL[0]
+        noise += raw[:, :, 2:] * _NOISE_KERNEL[2]
+        noise *= np.float32(NOISE_SD_UV / math.sqrt(float((_NOISE_KERNEL**2).sum()) / 12.0))
+        waveforms[i0:i1] = _waveforms_chunk(
+            model.neurons, model.neuron[i0:i1], model.y_app[i0:i1], gain[i0:i1], model.locs, noise
+        )
+        report("waveforms", i1, n_units)
+    waveforms.flush()
+    del waveforms
+
+
+def _write_folder(
+    folder: Path, model: _Model, streams: list[np.random.Generator], with_peth: bool,
+    report: ProgressFn,
+) -> None:  # fmt: skip
+    """Every file of the data folder into the (new, empty) `folder`."""
+    rng_wave, rng_spike, rng_peth = streams[3:]
+    np.save(folder / "session_index.npy", model.session_index)
+    np.save(folder / "channel_locations.npy", model.locs)
+    if model.shanks.max() > 1:
+        np.save(folder / "channel_shanks.npy", model.shanks)
+    _write_waveforms(folder, model, rng_wave, report)
+    firing = model.neurons.firing
+    rate_change = _write_spike_times(folder, model.neuron, firing, rng_spike, report)
+    if with_peth:
+        report("PETH", 0, 1)
+        peth = make_peth(
+            model.neurons.response, firing["rate"], model.neuron, rate_change, rng_peth
+        )
+        np.save(folder / "peth.npy", peth)
+        report("PETH", 1, 1)
+
+
+def _write_truth(folder: Path, truth: DemoTruth) -> None:
+    folder.mkdir()
+    np.save(folder / "gt_neuron_id.npy", truth.neuron_id)
+    np.save(folder / "gt_motion.npy", truth.motion)
+    np.save(folder / "neuron_positions.npy", truth.neuron_positions)
+
+
+def _move_into(src: Path, dst: Path, names: tuple[str, ...]) -> None:
+    """Replace the items `names` of the earlier demo in `dst` by those in `src` (an item not
+    in `src` is removed from `dst`); only Unit*.npy files are removed from spike_times/."""
+    for name in names:
+        old, new = dst / name, src / name
+        if name == "spike_times" and old.is_dir():
+            for f in old.glob("Unit*.npy"):
+                f.unlink()
+            if new.is_dir():
+                for f in new.iterdir():
+                    os.replace(f, old / f.name)
+            continue
+        if old.is_file():
+            old.unlink()
+        if new.exists():
+            os.replace(new, old)
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Rename the staged data and truth folders to their places (replacing an earlier demo
+    there item by item, other files kept)."""
+    for src, dst, names in (
+        (stage / "data", out, DATA_FILES),
+        (stage / "truth", truth_folder(out), TRUTH_FILES),
+    ):
+        if dst.is_dir() and any(dst.iterdir()):  # an earlier demo (replace=True)
+            _move_into(src, dst, names)
+        else:
+            if dst.is_dir():
+                dst.rmdir()
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
 
 
 def make_demo(
@@ -430,143 +697,55 @@ def make_demo(
     depth_dependent: bool = False,
     with_peth: bool = True,
     n_channels: int | None = None,
+    replace: bool = False,
     progress: ProgressFn | None = None,
+    option_names: dict[str, str] | None = None,
 ) -> DemoTruth:
     """Write a ground-truth data folder to `out` and its truth beside it (truth_folder(out)).
 
     n_units      total number of units over all sessions (exact; about n_units / n_sessions
-                 per session).
+                 per session), 1..MAX_UNITS and at least n_sessions.
     n_sessions   number of sessions S; session_index holds 1..S, every value present.
-    seed         seed of every random draw; the same arguments give identical files.
+    seed         seed (>= 0) of every random draw; the same arguments give identical files.
     n_shanks     shanks 250 µm apart; > 1 also writes channel_shanks.npy (ids 1..n_shanks).
-    drift_um     standard deviation of the per-session step of the rigid probe motion.
+    drift_um     standard deviation of the per-session step of the rigid probe motion, µm.
     jump_um      one extra rigid jump of this size between two consecutive sessions (at a
                  random session), as when a probe settles suddenly.
     depth_dependent  add a linear-in-depth motion term (about 0.4 * drift_um across the probe).
     with_peth    write peth.npy (n_unit, 120).
     n_channels   total number of channels over all shanks (a multiple of 2 * n_shanks);
                  default 96 (a 960 µm section), or 48 per shank when n_shanks > 2.
+    replace      allow `out` to hold an earlier demo (its truth beside it): its data-folder
+                 files are replaced, anything else there is kept. Otherwise `out` and its
+                 truth folder must be new or empty.
     progress     optional progress(stage, done, total) callback.
+    option_names how messages name the arguments (e.g. {"n_units": "--units"}).
 
-    Files of the format left in `out` by an earlier call (stale Unit files, channel_shanks.npy,
-    peth.npy) are removed so the folder stays consistent.
+    Raises DemoError (naming the argument or folder) for values it cannot use, a folder that
+    holds anything, or a disk without room. The data appears in `out` only when complete.
     """
     out = Path(out)
     report = progress or (lambda stage, done, total: None)
-    if n_sessions < 1:
-        raise ValueError(f"n_sessions must be >= 1, got {n_sessions}")
-    if n_units < n_sessions:
-        raise ValueError(f"n_units ({n_units}) must be at least n_sessions ({n_sessions})")
-    if n_shanks < 1:
-        raise ValueError(f"n_shanks must be >= 1, got {n_shanks}")
-    if n_channels is None:
-        n_channels = max(96, 48 * n_shanks)
-    if n_channels < 2 * n_shanks or n_channels % (2 * n_shanks):
-        raise ValueError(
-            f"n_channels ({n_channels}) must be a positive multiple of "
-            f"2 * n_shanks ({2 * n_shanks})"
-        )
-    if drift_um < 0:
-        raise ValueError(f"drift_um must be >= 0, got {drift_um}")
-
-    ss = np.random.SeedSequence(seed)
-    rng_presence, rng_neuron, rng_motion, rng_wave, rng_spike, rng_peth = (
-        np.random.default_rng(s) for s in ss.spawn(6)
+    n_channels = check_demo_arguments(
+        n_units, n_sessions, seed, n_shanks, drift_um, jump_um, n_channels, option_names
     )
-    S = n_sessions
-    locs, shanks = probe_geometry(n_channels, n_shanks)
-    y_lo, y_hi = float(locs[:, 1].min()), float(locs[:, 1].max())
-
-    # --- who is recorded when -------------------------------------------------------------
+    _check_destination(out, replace, n_units, n_channels)
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
     report("neurons", 0, 1)
-    presence = _draw_presence(rng_presence, n_units, S)
-    n_neuron = presence.shape[0]
-    sess0, neuron = np.nonzero(presence.T)  # ordered by session, then neuron
-    session_index = (sess0 + 1).astype(np.int64)
-    neuron = neuron.astype(np.int64)
-    nr = _draw_neurons(rng_neuron, n_neuron, n_shanks, locs, (y_lo, y_hi))
-    motion = _draw_motion(rng_motion, S, drift_um, depth_dependent, y_hi - y_lo)
-    if jump_um and S > 1:
-        at = int(np.random.default_rng([seed, 7]).integers(1, S))
-        motion[1, at:] += jump_um
-        motion[1] -= motion[1].mean()
-    y_true = nr.pos[neuron, 1]
-    y_app = y_true + 0.001 * motion[0, sess0] * y_true + motion[1, sess0]
+    model = _draw_model(
+        streams, seed, n_units, n_sessions, n_shanks, n_channels, float(drift_um),
+        float(jump_um), depth_dependent,
+    )  # fmt: skip
     report("neurons", 1, 1)
-
-    # --- files ----------------------------------------------------------------------------
-    out.mkdir(parents=True, exist_ok=True)
-    spike_dir = out / "spike_times"
-    spike_dir.mkdir(exist_ok=True)
-    for old in spike_dir.glob("Unit*.npy"):
-        old.unlink()
-    for name in ("channel_shanks.npy", "peth.npy"):
-        if (out / name).exists():
-            (out / name).unlink()
-    np.save(out / "session_index.npy", session_index)
-    np.save(out / "channel_locations.npy", locs)
-    if n_shanks > 1:
-        np.save(out / "channel_shanks.npy", shanks)
-
-    # --- waveforms (written chunk by chunk into a memory-mapped .npy) ---------------------
-    wf_path = out / "waveform_all.npy"
-    if wf_path.exists():
-        wf_path.unlink()
-    waveforms = np.lib.format.open_memmap(
-        wf_path, mode="w+", dtype=np.float32, shape=(n_units, n_channels, N_SAMPLES)
-    )
-    gain = np.exp(rng_wave.normal(0.0, 0.03, n_units))  # small per-session amplitude change
-    chunk = max(1, 2_000_000 // (n_channels * N_SAMPLES))
-    for i0 in range(0, n_units, chunk):
-        i1 = min(n_units, i0 + chunk)
-        # smoothed uniform noise (3-tap kernel): near-Gaussian, cheaper than normal draws
-        raw = rng_wave.random((i1 - i0, n_channels, N_SAMPLES + 2), dtype=np.float32)
-        raw -= np.float32(0.5)
-        noise = raw[:, :, 1:-1] * _NOISE_KERNEL[1]
-        noise += raw[:, :, :-2] * _NOISE_KERNEL[0]
-        noise += raw[:, :, 2:] * _NOISE_KERNEL[2]
-        noise *= np.float32(NOISE_SD_UV / math.sqrt(float((_NOISE_KERNEL**2).sum()) / 12.0))
-        waveforms[i0:i1] = _waveforms_chunk(
-            nr, neuron[i0:i1], y_app[i0:i1], gain[i0:i1], locs, noise
-        )
-        report("waveforms", i1, n_units)
-    waveforms.flush()
-    del waveforms
-
-    # --- spike trains -----------------------------------------------------------------------
-    rate_change = np.exp(np.clip(rng_spike.normal(0.0, 0.08, n_units), -0.2, 0.2))
-    duration_ms = SESSION_DURATION_S * 1000.0
-    step = max(1, n_units // 50)
-    for k in range(n_units):
-        n = neuron[k]
-        times = _spike_train(
-            rng_spike,
-            rate=float(nr.rate[n] * rate_change[k]),
-            refractory_ms=float(nr.refractory[n]),
-            gamma_shape=float(nr.gamma_shape[n]),
-            burst_prob=float(nr.burst_prob[n]),
-            burst_extra=float(nr.burst_extra[n]),
-            burst_isi_ms=float(nr.burst_isi[n]),
-            duration_ms=duration_ms,
-        )
-        np.save(spike_dir / f"Unit{k}.npy", times)
-        if (k + 1) % step == 0 or k + 1 == n_units:
-            report("spike times", k + 1, n_units)
-
-    # --- PETH -------------------------------------------------------------------------------
-    if with_peth:
-        report("PETH", 0, 1)
-        n_trials = 20
-        lam = nr.peth_profile[neuron] * np.exp(rng_peth.normal(0.0, 0.1, n_units))[:, None]
-        peth = rng_peth.poisson(lam * n_trials).astype(np.float64) / n_trials
-        np.save(out / "peth.npy", peth)
-        report("PETH", 1, 1)
-
-    # --- truth ------------------------------------------------------------------------------
-    truth = DemoTruth(neuron_id=neuron, motion=motion, neuron_positions=nr.pos)
-    tf = truth_folder(out)
-    tf.mkdir(parents=True, exist_ok=True)
-    np.save(tf / "gt_neuron_id.npy", truth.neuron_id)
-    np.save(tf / "gt_motion.npy", truth.motion)
-    np.save(tf / "neuron_positions.npy", truth.neuron_positions)
+    truth = DemoTruth(model.neuron, model.motion, model.neurons.pos)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # a short hidden name beside `out` (a long folder name must still fit)
+    stage = out.parent / f".dant-demo-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        (stage / "data").mkdir(parents=True)
+        _write_folder(stage / "data", model, streams, with_peth, report)
+        _write_truth(stage / "truth", truth)
+        _publish(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)  # our own staging folder only
     return truth

@@ -53,7 +53,7 @@ def ensure_demo(folder: Path) -> Path:
     from dant_core.synthetic import make_demo
 
     folder.mkdir(parents=True, exist_ok=True)
-    make_demo(folder, **DEMO_ARGS)
+    make_demo(folder, replace=True, **DEMO_ARGS)  # an older demo of ours may be there
     marker.write_text(json.dumps(DEMO_ARGS))
     return folder
 
