@@ -64,10 +64,11 @@ def test_large_drift_is_tracked_with_the_initialiser(large_drift):
 
 
 def test_without_the_initialiser_a_known_case_fails(tmp_path):
-    """Seed 5 is a case where the match-based loop alone locks onto a wrong motion."""
+    """Seed 0 is a case where the match-based loop alone locks onto a wrong motion (F1 0.66,
+    motion 56 µm RMS off; 0.97 with the initialiser)."""
     folder = tmp_path / "data"
     make_demo(
-        folder, n_units=600, n_sessions=10, drift_um=30.0, jump_um=60.0, with_peth=False, seed=5
+        folder, n_units=600, n_sessions=10, drift_um=30.0, jump_um=60.0, with_peth=False, seed=0
     )
     truth = load_truth(folder)
     off = run_tracking(load_dataset(folder), _large_drift_settings("none"))
