@@ -11,12 +11,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from .atomic_file import create_temp_beside
 from .curation import HISTORY_ACTIONS, CurationState, renumber_by_first_unit
 from .curation_log import (
     AUTO_LABELS_FILE,
@@ -131,7 +131,7 @@ def write_files_atomically(folder: Path, files: dict[str, bytes]) -> None:
     temps: dict[str, str] = {}
     try:
         for name, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            fd, tmp = create_temp_beside(folder / name)
             temps[name] = tmp
             with os.fdopen(fd, "wb") as f:
                 f.write(data)

@@ -11,11 +11,11 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomic_file import create_temp_beside
 from .errors import SettingsError
 
 FEATURES = ("Waveform", "AutoCorr", "ISI", "PETH")
@@ -841,7 +841,7 @@ class Settings:
         path = Path(path)
         text = self.to_jsonc()
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            fd, tmp = create_temp_beside(path)
         except OSError as exc:
             raise SettingsError(f"{path}: cannot write settings ({exc.strerror})") from None
         try:

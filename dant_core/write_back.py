@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .atomic_file import create_temp_beside
 from .errors import DantError
 from .tracks import tsv_bytes
 
@@ -151,7 +151,7 @@ def _replace_keeping_old(path: Path, data: bytes) -> str:
     `<name>.<time>.bak` first. Returns a note for the message ('' when nothing was kept)."""
     if path.is_file() and path.read_bytes() == data:
         return " (unchanged)"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = create_temp_beside(path)
     note = ""
     try:
         with os.fdopen(fd, "wb") as f:
