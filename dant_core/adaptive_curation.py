@@ -4,12 +4,13 @@ Three steps on the final HDBSCAN clusters, all judged by the *margin* of a pair:
 weighted similarity minus the amplitude-dependent threshold (amplitude_threshold.py).
 
 1. Split: a cluster whose units are all from different sessions keeps the links with a
-   positive margin; each connected part becomes a cluster (pyDANT's split, SPEC §7.2,
-   with the curve in place of the one global threshold).
+   positive margin; each connected part becomes a cluster (pyDANT's split,
+   docs/method.md §7 step 2, with the curve in place of the one global threshold).
 2. Re-cluster: a cluster holding two units of one session is re-clustered by average
    linkage on the margins, merging only groups with disjoint sessions while the mean
-   margin between them is positive (instead of SPEC §7.1 dropping the unit with the
-   lower mean similarity, which loses it even when it is a neuron of its own).
+   margin between them is positive (instead of docs/method.md §7 step 1, which drops
+   the unit with the lower mean similarity and loses it even when it is a neuron of its
+   own).
 3. Rescue: an unmatched unit joins a cluster, or pairs with another unmatched unit, when
    its session is free there, its corrected depth is within `clustering.max_distance` of
    every unit there (they are candidate pairs), its mean margin to them is positive and

@@ -1,7 +1,7 @@
 """The split threshold as a function of the pair's amplitude (issue 15, adaptive curation).
 
 Two recordings of one neuron correlate less when the neuron is small: noise in a mean
-waveform attenuates its correlation, so a single global threshold (SPEC §4.3) dissolves
+waveform attenuates its correlation, so a single global threshold (docs/method.md §4) dissolves
 the pure clusters of small neurons. Here the engine's own boundary is refitted within
 strata of the pair's amplitude.
 
@@ -34,7 +34,7 @@ class ThresholdCurve:
     log_amplitude: (n_knot,) ascending knots, ln µV (the median pair amplitude of each
     stratum's matched pairs); threshold: (n_knot,) the boundary fitted in that stratum.
     Between knots the threshold is interpolated linearly, beyond them it is constant.
-    No knot: the global threshold everywhere. global_threshold: the engine's (SPEC §4.3).
+    No knot: the global threshold everywhere. global_threshold: the engine's (docs/method.md §4).
     """
 
     log_amplitude: np.ndarray

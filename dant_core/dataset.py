@@ -1,4 +1,4 @@
-"""Load and validate a DANT data folder (SPEC section 1) into a frozen, typed `Dataset`.
+"""Load and validate a DANT data folder (docs/method.md §1) into a frozen, typed `Dataset`.
 
 Every malformed input raises `DatasetError` whose message starts with the file name,
 relative to the data folder (`waveform_all.npy: ...`), and says what was expected.

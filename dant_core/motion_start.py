@@ -1,6 +1,6 @@
 """The motion start chosen by evidence (`motionEstimation.initial_motion` "evidence", issue 15).
 
-The motion loop (SPEC §6) refines a starting motion from the matches it finds, and an
+The motion loop (docs/method.md §6) refines a starting motion from the matches it finds, and an
 early stop at the second pass goes back to that start; a wrong start can therefore
 stick. Candidates: zero (pyDANT's start), the registration of the sessions' unit
 distributions (registration.py) and a user's manual motion when given. Each is judged by
