@@ -138,14 +138,35 @@ DEMO_OPTIONS = {
 }
 
 
+def _result_of_unchanged_data(output: Path, allow_changed: bool):
+    """The result in `output`; StaleResultError when its data folder changed since the run
+    (a `warning:` line instead with --allow-changed-data)."""
+    from .data_fingerprint import StaleResultError, stale_files, stale_message, stale_text
+    from .output_folder import finish_interrupted_saves
+    from .results import load_result
+
+    finish_interrupted_saves(output)  # as export_curated does, before reading the result
+    if not output.is_dir():
+        return None  # export_curated says so
+    result = load_result(output)
+    changed = stale_files(result)
+    if changed and not allow_changed:
+        raise StaleResultError(stale_message(output, result.data_folder, changed))
+    if changed:
+        _log(f"warning: {stale_text(output, result.data_folder, changed)}; exported as asked")
+    return result
+
+
 def cmd_export(args) -> int:
     from .export import export_curated
 
+    output = Path(args.output)
+    result = _result_of_unchanged_data(output, args.allow_changed_data)
     if args.write_back:
         from .write_back import check_write_back
 
-        check_write_back(Path(args.output))
-    summary = export_curated(Path(args.output), Path(args.curation) if args.curation else None)
+        check_write_back(output)
+    summary = export_curated(output, Path(args.curation) if args.curation else None, result=result)
     print(summary)
     if args.write_back:
         from .write_back import write_back_output
@@ -201,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also write the track ids into each session's sorter folder "
         "(cluster_dant_track.tsv for phy; a unit property for SpikeInterface analyzers)",
+    )
+    p.add_argument(
+        "--allow-changed-data",
+        action="store_true",
+        help="export even when the data folder changed since the run (its clusters were "
+        "made from the data as it was)",
     )
     p.set_defaults(func=cmd_export)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .data_fingerprint import data_fingerprint
 from .errors import DatasetError
 from .memory import memory_problems
 from .plausibility import check_dataset as check_plausibility
@@ -53,6 +54,8 @@ class Dataset:
     # Likely mistakes found by dant_core.plausibility when the folder was read (refusals
     # stop the load); check_dataset_for_settings passes them on to the run's log.
     warnings: tuple[str, ...] = ()
+    # data_fingerprint.data_fingerprint of the folder as read (None when not read from files)
+    fingerprint: dict[str, str] | None = None
 
     @property
     def n_units(self) -> int:
@@ -520,7 +523,9 @@ def load_dataset(folder, progress: ProgressFn | None = None) -> Dataset:
     )
     found = check_plausibility(dataset, integer_files)
     found.raise_refusals()
-    return replace(dataset, warnings=tuple(found.warnings))
+    return replace(
+        dataset, warnings=tuple(found.warnings), fingerprint=data_fingerprint(folder)
+    )
 
 
 def _length_quietly(path: Path, axis: int) -> int | None:

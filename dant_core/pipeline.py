@@ -564,4 +564,5 @@ def merge_shanks(dataset, settings, features: UnitFeatures, shanks: list[ShankTr
         shanks=shanks,
         settings_dict=settings.to_dict(),
         data_folder=str(Path(dataset.folder).resolve()),
+        data_fingerprint=dataset.fingerprint,
     )

@@ -14,6 +14,7 @@ import numpy as np
 
 from .adaptive_curation import AUTO_CURATION_FILE, auto_curation_record
 from .autocuration import CURATION_TYPE_NAMES
+from .data_fingerprint import FINGERPRINT_KEY, fingerprint_text
 from .motion import LINEAR_SCALE
 from .similarity import MAX_SIMILARITY
 
@@ -157,6 +158,8 @@ def state_arrays(result) -> dict:
         "data_folder": np.array(result.data_folder),
         "source": np.array(result.source),
     }
+    if result.data_fingerprint is not None:
+        out[FINGERPRINT_KEY] = np.array(fingerprint_text(result.data_fingerprint))
     for s, sh in enumerate(result.shanks):
         out.update(_shank_state(f"shank{s}_", sh, result.n_sessions))
     return out

@@ -14,6 +14,7 @@ import numpy as np
 
 from .autocuration import AutoCuration
 from .clustering import ClusteringRun
+from .data_fingerprint import FINGERPRINT_KEY, parse_fingerprint
 from .dataset import Dataset, load_dataset
 from .errors import DantError, DatasetError
 from .features import UnitFeatures, center_waveforms
@@ -55,6 +56,8 @@ def load_result(output_folder, dataset: Dataset | None = None) -> TrackingResult
     result = _assemble(saved, dataset, settings, shanks)
     if state is None:
         _attach_pydant_matrices(result, folder)
+    elif FINGERPRINT_KEY in state:
+        result.data_fingerprint = parse_fingerprint(str(state[FINGERPRINT_KEY]))
     return result
 
 

@@ -93,6 +93,9 @@ class TrackingResult:
     dense_similarity: np.ndarray | None = None  # set when loaded from pyDANT's output
     dense_features: dict[str, np.ndarray] = field(default_factory=dict)  # pyDANT's per-feature
     data_folder: str = ""
+    # The data folder's fingerprint when the run read it (data_fingerprint.py); None when
+    # unknown (results made before fingerprints, pyDANT's).
+    data_fingerprint: dict[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ----- what viewers ask for -------------------------------------------------------

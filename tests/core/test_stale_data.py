@@ -51,12 +51,17 @@ def test_export_of_unchanged_data_succeeds(data):
     assert _export(data) == 0
 
 
-def test_re_exported_data_with_the_same_unit_count_is_refused(data, capsys):
+def test_re_exported_data_with_the_same_unit_count_is_refused(data, tmp_path, capsys):
     from dant_core.synthetic import make_demo
 
     before = np.load(data / "waveform_all.npy")
     # The user re-exports the data folder: same sizes, other content.
-    make_demo(data, n_units=60, n_sessions=3, seed=4, replace=True)
+    make_demo(data.parent / "new", n_units=60, n_sessions=3, seed=4)
+    for f in (data.parent / "new").iterdir():
+        if f.is_dir():
+            shutil.copytree(f, data / f.name, dirs_exist_ok=True)
+        else:
+            shutil.copy(f, data / f.name)
     assert np.load(data / "waveform_all.npy").shape == before.shape
     capsys.readouterr()
     assert _export(data) == 2
