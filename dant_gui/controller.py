@@ -68,6 +68,9 @@ class Controller(QObject):
         self.session: Session | None = None  # the result and its curation
         self._navigation = None  # the table's order, kept across sessions
         self._job = None  # the tracking run's Worker while it runs
+        # Set when the results opened with the data were made from other data; the window
+        # shows it once in a dialog and clears it.
+        self.data_changed_warning = ""
         self._job_outcome = None  # ("done", result) / ("failed", WorkerError) once known
         self._export = None  # the export's Worker while it runs
 
@@ -370,6 +373,7 @@ class Controller(QObject):
         only logged (a stale output must not block loading data)."""
         from dant_core.results import has_results, load_result
 
+        self.data_changed_warning = ""
         candidates = []
         for c in (self.output_folder, self.data_folder / RESULTS_SUBFOLDER):
             if c is not None and c not in candidates:
@@ -384,9 +388,24 @@ class Controller(QObject):
                 continue
             self.output_folder = out
             self.run_log.emit(f"Loaded existing results from {out}: {result.summary_text()}")
+            self._note_changed_data(out, result)
             self._show_settings_of(out)
             return result
         return None
+
+    def _note_changed_data(self, out: Path, result) -> None:
+        """Remember (for the window's dialog) and log it when the data folder changed since
+        `result` was made: its clusters were made from other data (data_fingerprint.py)."""
+        from dant_core.data_fingerprint import stale_files, stale_text
+
+        changed = stale_files(result, self.dataset.fingerprint if self.dataset else None)
+        if not changed:
+            return
+        self.data_changed_warning = (
+            f"{stale_text(out, self.data_folder, changed)}. The clusters shown were made from "
+            "the data as it was: Run the tracking again before curating or exporting them."
+        )
+        self.run_log.emit(f"warning: {self.data_changed_warning}")
 
     def _show_settings_of(self, out: Path) -> None:
         """Show the settings that made the results in `out` (its settings.json), not the

@@ -535,6 +535,13 @@ class MainWindow(QMainWindow):
             action.setToolTip(f"{action.text().replace('&', '')} ({keys}): " + (now or entry.tip))
             action.setStatusTip(now or entry.tip)
 
+    def _warn_changed_data(self) -> None:
+        text = self.controller.data_changed_warning
+        if not text or self.controller.result is None:
+            return
+        self.controller.data_changed_warning = ""  # once per opening
+        dialogs.warning(self, "Data changed since this run", text)
+
     def _warn_curation_log(self) -> None:
         curator = self.controller.curator
         if curator is None or not curator.warnings or id(curator) in self._warned_curators:
@@ -599,6 +606,7 @@ class MainWindow(QMainWindow):
     def _result_changed(self) -> None:
         result = self.controller.result
         self._warn_curation_log()
+        self._warn_changed_data()
         if result is not None:
             self.statusBar().showMessage(result.summary_text())
         elif self.controller.dataset is not None:
