@@ -111,6 +111,6 @@ def stale_text(output_folder, data_folder, files: list[str]) -> str:
 def stale_message(output_folder, data_folder, files: list[str]) -> str:
     """The refusal of `dant export` when the data changed (docs/errors.md)."""
     return (
-        f"{stale_text(output_folder, data_folder, files)}; rerun `dant track` on it, or pass "
+        f"{stale_text(output_folder, data_folder, files)}; run dant track on it again, or pass "
         f"{ALLOW_FLAG} to export these clusters anyway"
     )
