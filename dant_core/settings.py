@@ -281,9 +281,10 @@ SCHEMA: tuple[SettingSpec, ...] = (
     SettingSpec(
         "autoCuration.method",
         "choice",
-        "adaptive",
-        "'adaptive': the split threshold depends on the pair's amplitude (small neurons'"
-        " recordings correlate less), a cluster with two units of one session is"
+        "pydant",
+        "'adaptive' (opt-in; it raises recall but can keep a wrong unit, see"
+        " benchmarks/README.md): the split threshold depends on the pair's amplitude"
+        " (small neurons' recordings correlate less), a cluster with two units of one session is"
         " re-clustered instead of dropping one, and unmatched units may rejoin a cluster"
         " (mutual-best, positive margin); every decision is saved in AutoCuration.json."
         " 'pydant': pyDANT's curation exactly (one global threshold, the weaker unit of a"

@@ -26,17 +26,17 @@ def _pair_counts(idx, truth):
 @pytest.fixture(scope="module")
 def offset_runs(tmp_path_factory):
     """Four sessions ~27 µm apart (the case where a zero start locks onto zero motion),
-    tracked by default and in pyDANT mode."""
+    tracked with the adaptive curation (evidence start) and in pyDANT mode."""
     folder = tmp_path_factory.mktemp("offset") / "data"
     truth = make_demo(folder, n_units=160, n_sessions=4, seed=7, drift_um=25, with_peth=False)
     dataset = load_dataset(folder)
     out = {}
-    for mode in ("default", "pydant"):
+    for mode in ("adaptive", "pydant"):
         s = Settings.defaults()
         s.set("motionEstimation.features", NO_PETH)
+        s.set("autoCuration.method", mode)
         if mode == "pydant":
             s.set("motionEstimation.initial_motion", "none")
-            s.set("autoCuration.method", "pydant")
         out[mode] = run_tracking(dataset, s)
     return truth, out
 
@@ -44,24 +44,43 @@ def offset_runs(tmp_path_factory):
 def test_the_registered_start_wins_on_offset_sessions(offset_runs):
     truth, runs = offset_runs
     assert np.ptp(truth.motion[1]) > 25
-    start = runs["default"].shanks[0].curation.motion_start
+    start = runs["adaptive"].shanks[0].curation.motion_start
     assert start["chosen"] == "registration"
     counts = {c["name"]: c["n_motion_pairs"] for c in start["candidates"]}
     assert counts["registration"] > counts["zero"]
     assert runs["pydant"].shanks[0].curation.motion_start is None
 
 
-def test_default_tracks_more_true_pairs_without_losing_precision(offset_runs):
+def _adaptive_and_pydant_counts(offset_runs):
     truth, runs = offset_runs
-    tp_d, pred_d, n_true = _pair_counts(runs["default"].idx_cluster, truth.neuron_id)
-    tp_p, pred_p, _ = _pair_counts(runs["pydant"].idx_cluster, truth.neuron_id)
-    assert tp_d > tp_p  # recall rises
-    assert tp_d / pred_d >= tp_p / pred_p  # precision does not drop
+    adaptive = _pair_counts(runs["adaptive"].idx_cluster, truth.neuron_id)
+    pydant = _pair_counts(runs["pydant"].idx_cluster, truth.neuron_id)
+    return adaptive, pydant
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 15 open: on the current demo's 4-session offset case the adaptive curation"
+    " keeps 2 wrong pairs (precision 120/122 against pyDANT's 120/120); it is opt-in until fixed",
+)
+def test_adaptive_does_not_lose_precision(offset_runs):
+    (tp_a, pred_a, _), (tp_p, pred_p, _) = _adaptive_and_pydant_counts(offset_runs)
+    assert tp_a / pred_a >= tp_p / pred_p
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 15 open: on the current demo's 4-session offset case the adaptive curation"
+    " finds no more true pairs than pyDANT's (120 and 120); it did on the earlier demo data",
+)
+def test_adaptive_tracks_more_true_pairs(offset_runs):
+    (tp_a, _, _), (tp_p, _, _) = _adaptive_and_pydant_counts(offset_runs)
+    assert tp_a > tp_p
 
 
 def test_decisions_are_saved_with_the_result(offset_runs, tmp_path):
     _, runs = offset_runs
-    result = runs["default"]
+    result = runs["adaptive"]
     result.save(tmp_path / "out")
     record = json.loads((tmp_path / "out" / AUTO_CURATION_FILE).read_text())
     assert load_auto_curation(tmp_path / "out") == record

@@ -42,7 +42,7 @@ PYDANT_DEFAULTS = {
     "clustering.n_iter": 10,
     "clustering.weight_tol": 1e-8,
     "autoCuration.auto_split": True,
-    "autoCuration.method": "adaptive",
+    "autoCuration.method": "pydant",
 }
 
 
