@@ -21,6 +21,7 @@ from .features import UnitFeatures, center_waveforms
 from .motion import Motion
 from .output_folder import finish_interrupted_saves
 from .pydant_output import FEATURE_MATRIX_FILES, RESULT_FILE
+from .result_folder import data_folder_of
 from .settings import Settings
 from .similarity import ChannelNeighbourhoods, SimilarityComputer
 from .tracking_result import MotionPass, ShankTracking, TrackingResult, holds_every_unit
@@ -103,15 +104,10 @@ def _optional(folder: Path, name: str, **kwargs) -> np.ndarray | None:
 
 
 def _recorded_dataset(folder: Path, state: dict | None) -> Dataset:
-    """The data folder recorded in our record, loaded; DatasetError when there is none."""
-    recorded = str(state["data_folder"]) if state is not None and "data_folder" in state else ""
-    if not recorded:
-        raise DatasetError(
-            f"{folder}: this output folder does not say which data folder it belongs to; "
-            "open the data folder instead"
-        )
+    """The data folder the run was made from (result_folder.py), loaded; else DatasetError."""
+    data_folder = data_folder_of(folder, state)
     try:
-        return load_dataset(recorded)
+        return load_dataset(data_folder)
     except DatasetError as exc:
         raise DatasetError(
             f"{folder}: the data folder this run was made from cannot be read ({exc}); "
@@ -359,6 +355,9 @@ def _assemble(saved: _Saved, dataset: Dataset, settings: Settings, shanks) -> Tr
         settings_dict=settings.to_dict(),
         run_time_sec=float(run_time) if run_time is not None else 0.0,
         source="dant" if saved.state is not None else "pyDANT",
+        # pyDANT saves waveforms_corrected.npy only in some runs; without it the shanks'
+        # "corrected" waveforms are the raw ones and must not be shown as corrected.
+        corrected_saved=saved.corrected_all is not None,
         data_folder=str(Path(dataset.folder).resolve()),
     )
 

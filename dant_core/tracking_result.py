@@ -96,6 +96,9 @@ class TrackingResult:
     # The data folder's fingerprint when the run read it (data_fingerprint.py); None when
     # unknown (results made before fingerprints, pyDANT's).
     data_fingerprint: dict[str, str] | None = None
+    # False for a pyDANT folder without waveforms_corrected.npy: the shanks'
+    # corrected_waveforms then hold the raw waveforms.
+    corrected_saved: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ----- what viewers ask for -------------------------------------------------------

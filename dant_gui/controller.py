@@ -16,6 +16,7 @@ from PyQt6.QtCore import QObject, QSettings, pyqtSignal
 from dant_core.curation import UpdateInfo
 from dant_core.dataset import Dataset, load_dataset
 from dant_core.errors import DantError, DatasetError, SettingsError
+from dant_core.result_folder import data_folder_of, is_result_folder
 from dant_core.selection_plan import GESTURES, SelectionNeeded
 from dant_core.session import Edit, HistoryEntry, Selection, Session, open_session
 from dant_core.settings import Settings
@@ -313,6 +314,10 @@ class Controller(QObject):
             raise DatasetError(f"{folder}: folder does not exist")
         if not folder.is_dir():
             raise DatasetError(f"{folder.name}: is a file, expected a data folder")
+        opened, results_in = folder, None
+        if not (folder / "waveform_all.npy").exists() and is_result_folder(folder):
+            # A result folder of any name (ours or pyDANT's): open its data with it.
+            results_in, folder = folder, data_folder_of(folder)
         dataset = load_dataset(folder)
         settings = self.settings.copy()
         settings_path = self.settings_path
@@ -342,7 +347,7 @@ class Controller(QObject):
         self.settings_path = settings_path
         self.output_folder = self._resolve_output_folder()
         self.session = None
-        self._remember_recent(folder)
+        self._remember_recent(opened)
         for n in notes:
             self.run_log.emit(n)
         s = dataset.summary()
@@ -354,7 +359,7 @@ class Controller(QObject):
         self.update_problems()
         self.settings_changed.emit()
         self.dataset_changed.emit()
-        self._open_session(self._load_existing_results())
+        self._open_session(self._load_existing_results(results_in))
         self.result_changed.emit()
         self.curation_changed.emit()
         self.selection_changed.emit(self.selection)
@@ -368,14 +373,15 @@ class Controller(QObject):
             out = None
         return out if out is not None else self.data_folder / RESULTS_SUBFOLDER
 
-    def _load_existing_results(self):
-        """Our (or pyDANT's) output for this dataset when present, else None; failures are
-        only logged (a stale output must not block loading data)."""
+    def _load_existing_results(self, opened: Path | None = None):
+        """Our (or pyDANT's) output for this dataset when present (first the result folder
+        the user `opened`), else None; failures are only logged (a stale output must not
+        block loading data)."""
         from dant_core.results import has_results, load_result
 
         self.data_changed_warning = ""
         candidates = []
-        for c in (self.output_folder, self.data_folder / RESULTS_SUBFOLDER):
+        for c in (opened, self.output_folder, self.data_folder / RESULTS_SUBFOLDER):
             if c is not None and c not in candidates:
                 candidates.append(c)
         for out in candidates:

@@ -36,6 +36,7 @@ N_PROBE_CHANNELS = 20  # channels drawn around the cluster's peak channel
 MAX_UNITS_SHOWN = 60  # a large selection of unmatched units is cut to this many
 MAX_MATRIX_LABELS = 12  # unit tick labels up to this many units
 MAX_MATRIX_VALUES = 8  # values written into the cells up to this many units
+CORRECTED_TIP = "Show the waveforms after Kriging correction for the estimated probe motion"
 TABLE_COLUMNS = ("Unit", "Session", "y (µm)", "PtT (µV)", "Mean sim.")
 TABLE_TIPS = (
     "Unit index (0-based)",
@@ -113,9 +114,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self.table.itemSelectionChanged.connect(self._on_table_selection)
 
         self.corrected_check = QtWidgets.QCheckBox("Motion-corrected waveforms")
-        self.corrected_check.setToolTip(
-            "Show the waveforms after Kriging correction for the estimated probe motion"
-        )
+        self.corrected_check.setToolTip(CORRECTED_TIP)
         self.corrected_check.toggled.connect(lambda *_: self._draw_waveforms())
         self.scatter_x = QtWidgets.QComboBox()
         self.scatter_y = QtWidgets.QComboBox()
@@ -351,6 +350,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         result = self.controller.result
         self._result = result
         self._labels = None if result is None else np.asarray(self.controller.idx_cluster).copy()
+        self._offer_corrected(result is None or result.corrected_saved)
         names = [] if result is None else list(result.feature_names)
         for combo, default in ((self.scatter_x, 0), (self.scatter_y, 1)):
             combo.blockSignals(True)
@@ -364,6 +364,20 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self.cluster = None
         self._start_summaries()
         self._on_selection_changed(force=True)
+
+    def _offer_corrected(self, available: bool) -> None:
+        """Offer the corrected waveforms only when the result holds them (a pyDANT folder
+        without waveforms_corrected.npy does not: never show raw ones under that name)."""
+        check = self.corrected_check
+        if not available:
+            check.setChecked(False)
+        check.setEnabled(available)
+        check.setToolTip(
+            CORRECTED_TIP
+            if available
+            else "Motion-corrected waveforms are not available: this pyDANT output folder "
+            "holds no waveforms_corrected.npy; the raw waveforms are shown"
+        )
 
     def _on_clusters_changed(self, info=None) -> None:
         if self._result is None or not membership_changed(info):
@@ -528,7 +542,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
     def _waveforms_of(self, units: np.ndarray) -> np.ndarray:
         """Raw or motion-corrected waveforms (k, n_channel, n_sample) of `units`."""
         result = self._result
-        if self.corrected_check.isChecked():
+        if self.corrected_check.isChecked() and result.corrected_saved:
             return np.stack([result.corrected_waveform(int(u)) for u in units])
         return np.asarray(result.features.waveforms[units], dtype=float)
 
@@ -581,7 +595,8 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self.scale_text.setPos(x_bar + 2, y_bar + bar_uv * scale / 2)
         ms = n_sample / 30.0  # Neuropixels: 30 kHz
         plot.setLabel("bottom", f"x (µm); each trace {ms:.1f} ms")
-        which = "motion-corrected" if self.corrected_check.isChecked() else "raw"
+        corrected = self.corrected_check.isChecked() and result.corrected_saved
+        which = "motion-corrected" if corrected else "raw"
         set_title(plot, f"Waveforms ({which}), peak ch {peak}")
         y_lo = (xy[:, 1] - 1.5 * pitch).min()
         y_hi = (xy[:, 1] + 1.5 * pitch).max()
