@@ -595,6 +595,16 @@ def _(env):
     return env.export()
 
 
+@case("C17")
+def _(env):
+    # A pyDANT output folder (no record of ours) whose path_to_data leads nowhere.
+    (env.run / "dant_result.npz").unlink()
+    settings = json.loads((env.run / "settings.json").read_text(encoding="utf-8"))
+    settings.update(path_to_data="gone", output_folder="./DANT_Output")
+    (env.run / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
+    return env.export()
+
+
 @case("C04")
 def _(env):
     return env.export([{"action": "label", "unit": 0, "label": "good"}, "{not json}", "{}"])
