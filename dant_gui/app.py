@@ -118,18 +118,26 @@ def main(argv: list[str] | None = None) -> int:
             window.close()
             app.exit(status["code"])
 
-        table = window.cluster_table
-        if table.model.computing:
-            # Grab once the table's similarity columns are filled (or after 30 s anyway).
-            fired = {"done": False}
+        # Grab once the table's similarity columns and the tab shown are filled (or after
+        # 30 s anyway).
+        waits = []
+        if window.cluster_table.model.computing:
+            waits.append(window.cluster_table.similarity_ready)
+        view = window.tabs.currentWidget()
+        if getattr(view, "computing", False):
+            waits.append(view.ready)
+        state = {"left": len(waits), "done": False}
 
-            def once() -> None:
-                if not fired["done"]:
-                    fired["done"] = True
-                    QTimer.singleShot(SETTLE_MS, grab)
+        def one_done(force: bool = False) -> None:
+            state["left"] -= 1
+            if not state["done"] and (force or state["left"] <= 0):
+                state["done"] = True
+                QTimer.singleShot(SETTLE_MS, grab)
 
-            table.similarity_ready.connect(once)
-            QTimer.singleShot(30_000, once)
+        for signal in waits:
+            signal.connect(lambda *_: one_done())
+        if waits:
+            QTimer.singleShot(30_000, lambda: one_done(force=True))
         else:
             QTimer.singleShot(SETTLE_MS, grab)
 

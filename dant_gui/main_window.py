@@ -47,9 +47,11 @@ from .views.detail import ClusterDetailView
 from .views.drift import DriftView
 from .views.history import HistoryView
 from .views.overview import OverviewView
+from .views.report import ReportView
 from .views.review import ReviewQueueView
 from .views.similarity import SimilarityView
 from .worker import wait_for_all
+from .write_back_action import WriteBackAction
 
 UI_REFRESH_MS = 100  # progress bars repaint at most this often, however often the engine reports
 LOG_MAX_LINES = 5000
@@ -175,6 +177,8 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self.open_action)
         menu.addAction("Import sessions…", self.show_import_dialog)
+        self.write_back = WriteBackAction(self.controller, self)
+        menu.addAction(self.write_back.action)
         self.recent_menu = menu.addMenu("Recent folders")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         menu.addSeparator()
@@ -315,6 +319,7 @@ class MainWindow(QMainWindow):
             ("Cluster detail", ClusterDetailView),
             ("Similarity", SimilarityView),
             ("Overview", OverviewView),
+            ("Report", ReportView),
         ):
             view = cls(self.controller)
             self.views[title] = view
