@@ -87,7 +87,9 @@ def cmd_track(args) -> int:
 
     # Refuse a folder that cannot take the results before the run, not after it.
     check_output_folder(output, dataset.n_units, dataset.folder, force=args.force)
-    with engine_threads(int(settings.get("n_jobs"))):  # n_jobs holds for the save's matrices too
+    # A window curating the folder would go on logging actions on the old clusters into the
+    # new run's log: refuse before the run while one holds the folder's curation lock.
+    with _curation_lock(output), engine_threads(int(settings.get("n_jobs"))):
         result = run_tracking(dataset, settings, progress=_StderrProgress(), log=_log)
         had_log = (output / "curation.jsonl").is_file()
         result.save(output, force=args.force)
@@ -105,6 +107,17 @@ def cmd_track(args) -> int:
         f"Output: {output}"
     )
     return 0
+
+
+def _curation_lock(output: Path):
+    """The curation lock of an output folder that has been curated, else nothing to hold."""
+    from contextlib import nullcontext
+
+    from .log_lock import LOCK_FILE, lock_folder
+
+    if (output / LOCK_FILE).is_file() or (output / "curation.jsonl").is_file():
+        return lock_folder(output, "dant track")
+    return nullcontext()
 
 
 def cmd_demo(args) -> int:

@@ -20,6 +20,7 @@ import numpy as np
 
 from .curation import CurationError, CurationState, SimilarityFn, UpdateInfo
 from .errors import DantError
+from .log_lock import lock_folder
 
 LOG_FILE = "curation.jsonl"
 AUTO_LABELS_FILE = "IdxCluster_auto.npy"
@@ -241,13 +242,26 @@ def result_similarity(result) -> SimilarityFn:
 class Curator:
     """A CurationState kept in step with `curation.jsonl` in the output folder.
 
-    Opening replays the log; lines that cannot be read or applied are skipped and described
-    in `warnings`. Every action is logged (fsync'd) before it takes effect, so a crash loses
-    at most the action in progress.
+    Opening takes the folder's curation lock (FolderInUse, a DantError, if another writer
+    holds it; `close` releases it) and replays the log; lines that cannot be read or applied
+    are skipped and described in `warnings`. Every action is logged (fsync'd) before it
+    takes effect, so a crash loses at most the action in progress.
     """
 
-    def __init__(self, output_folder, result=None, log_path=None):
+    def __init__(self, output_folder, result=None, log_path=None, who: str = "a DANT window"):
         self.output_folder = Path(output_folder)
+        self.lock = lock_folder(self.output_folder, who)
+        try:
+            self._open(result, log_path)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def close(self) -> None:
+        """Release the folder for other writers; this Curator must not write any more."""
+        self.lock.release()
+
+    def _open(self, result, log_path) -> None:
         if result is None:
             from .results import load_result
 

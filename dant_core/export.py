@@ -29,15 +29,17 @@ from .curation_log import (
     result_similarity,
 )
 from .errors import DantError
+from .log_lock import lock_folder
 
 SUMMARY_FILE = "curation_summary.json"
 
 
-def export_curated(output_folder, curation_log=None, result=None) -> str:
+def export_curated(output_folder, curation_log=None, result=None, lock: bool = True) -> str:
     """Replay the curation log on the automatic clusters and write the curated output files.
 
     curation_log: the log to apply (default OUTPUT/curation.jsonl; a missing default log
-    means no actions). Returns a short summary text.
+    means no actions). lock: take the folder's curation lock while exporting (False only
+    for the holder of it). Returns a short summary text.
     """
     folder = Path(output_folder)
     # A run killed between the two renames of its save leaves the results moved aside
@@ -47,6 +49,17 @@ def export_curated(output_folder, curation_log=None, result=None) -> str:
     finish_interrupted_saves(folder)
     if not folder.is_dir():
         raise DantError(f"output folder {folder} does not exist")
+    if not lock or not (folder / LABELS_FILE).is_file():
+        # lock False: the caller (a window's Curator) holds the folder's curation lock; no
+        # IdxCluster.npy: not an output folder (_export says so), so no lock file in it
+        return _export(folder, curation_log, result)
+    # One writer at a time: a window curating this folder would go on logging actions
+    # the export does not see (log_lock.FolderInUse names it).
+    with lock_folder(folder, "dant export"):
+        return _export(folder, curation_log, result)
+
+
+def _export(folder: Path, curation_log, result) -> str:
     if curation_log is not None:
         log_path = Path(curation_log)
         if not log_path.is_file():

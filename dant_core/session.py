@@ -25,6 +25,7 @@ from .curation import (
 )
 from .curation_log import LABELS_FILE, LOG_FILE, Curator
 from .errors import DantError
+from .log_lock import FolderInUse
 from .selection_plan import SelectionNeeded, plan_gesture
 
 __all__ = ["Edit", "HistoryEntry", "Selection", "SelectionNeeded", "Session"]
@@ -90,6 +91,7 @@ class Session:
         self.output_folder = None if output_folder is None else Path(output_folder)
         self.curator: Curator | None = None
         self.warnings: list[str] = []
+        self.read_only_reason = ""  # why curation is not available here ("" when it is)
         if self.output_folder is not None and (self.output_folder / LABELS_FILE).is_file():
             self.curator = Curator(self.output_folder, result, log_path)
             self.warnings = list(self.curator.warnings)
@@ -283,6 +285,12 @@ class Session:
     def can_curate(self) -> bool:
         return self.curator is not None
 
+    def close(self) -> None:
+        """Release the output folder's curation lock (this session curates no more)."""
+        if self.curator is not None:
+            self.curator.close()
+            self.curator = None
+
     def require_curator(self) -> Curator:
         if self.curator is None:
             raise SelectionNeeded(
@@ -446,7 +454,7 @@ class Session:
         curator = self.require_curator()
         default_log = curator.output_folder / LOG_FILE
         log = None if curator.log_path == default_log else curator.log_path
-        return export_curated(curator.output_folder, log, result=self.result)
+        return export_curated(curator.output_folder, log, result=self.result, lock=False)
 
     def exported_now(self, summary: str) -> str:
         """After `export_files`: read back what was written; the summary, with a warning if
@@ -470,6 +478,11 @@ def open_session(result, output_folder) -> tuple[Session, list[str]]:
     notes = []
     try:
         session = Session(result, output_folder)
+    except FolderInUse as exc:  # another writer: show the clusters, read-only
+        session = Session(result, None)
+        session.read_only_reason = f"{exc}. The clusters are shown read-only."
+        notes.append(f"warning: {session.read_only_reason}")
+        return session, notes
     except (DantError, OSError) as exc:
         session = Session(result, None)
         notes.append(f"warning: curation is not available for {output_folder}: {exc}")

@@ -293,9 +293,15 @@ class Controller(QObject):
             session.export_files, returned=done, errored=failed, finished=ended
         )
 
+    def close_session(self) -> None:
+        """Forget the session, releasing its folder's curation lock for other writers."""
+        if self.session is not None:
+            self.session.close()
+        self.session = None
+
     def _open_session(self, result) -> None:
         """Show `result`, curated in the output folder (its curation.jsonl replayed)."""
-        self.session = None
+        self.close_session()
         if result is None:
             return
         self.session, notes = open_session(result, self.output_folder)
@@ -346,7 +352,7 @@ class Controller(QObject):
         self.settings = settings
         self.settings_path = settings_path
         self.output_folder = self._resolve_output_folder()
-        self.session = None
+        self.close_session()
         self._remember_recent(opened)
         for n in notes:
             self.run_log.emit(n)

@@ -547,6 +547,16 @@ class MainWindow(QMainWindow):
         self.controller.data_changed_warning = ""  # once per opening
         dialogs.warning(self, "Data changed since this run", text)
 
+    def _warn_read_only(self) -> None:
+        """Say once per session why its curation is read-only (another program curates)."""
+        session = self.controller.session
+        if session is None or not session.read_only_reason:
+            return
+        if id(session) in self._warned_curators:
+            return
+        self._warned_curators.add(id(session))
+        dialogs.warning(self, "Curation in use", session.read_only_reason)
+
     def _warn_curation_log(self) -> None:
         curator = self.controller.curator
         if curator is None or not curator.warnings or id(curator) in self._warned_curators:
@@ -612,6 +622,7 @@ class MainWindow(QMainWindow):
         result = self.controller.result
         self._warn_curation_log()
         self._warn_changed_data()
+        self._warn_read_only()
         if result is not None:
             self.statusBar().showMessage(result.summary_text())
         elif self.controller.dataset is not None:
@@ -773,6 +784,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self.stop_background_work()
+        c.close_session()  # another window or `dant export` may now change the curation
         super().closeEvent(event)
 
     def stop_background_work(self) -> None:

@@ -559,6 +559,7 @@ def check_sequence(labels, sessions, sim, ops):
         rebuilt = replay(labels, sessions, provider(sim), actions)
         same_state(rebuilt, cur.state)
         exported = cur.state.export_labels()
+        cur.close()  # one writer at a time
         reopened = Curator(folder, FakeResult(labels, sessions, sim))
         assert reopened.warnings == []
         same_state(reopened.state, cur.state)
@@ -655,6 +656,7 @@ def test_a_log_cut_anywhere_recovers_every_complete_line(tmp_path):
         assert log.read_bytes().endswith(b"\n")
         if partial:
             assert (folder / (LOG_FILE + INCOMPLETE_SUFFIX)).is_file()
+        cur.close()
         same_state(curator(folder).state, cur.state)
 
 

@@ -664,6 +664,12 @@ def _(env):
     return env.export([label, {"action": "undo", "undoes": named}])
 
 
+@case("C22")
+def _(env):
+    env.prelude = _hold_curation_lock(env.run)
+    return env.export([{"action": "reject_unit", "unit": 0}])
+
+
 @case("C16")
 def _(env):
     idx, _ = _units(env)
@@ -791,6 +797,27 @@ def _(env):
 def _(env):
     env.prelude = _raise_in_mkdtemp(errno.EROFS, "Read-only file system")
     return env.track()
+
+
+@case("O10")
+def _(env):
+    env.prelude = _hold_curation_lock(env.run)
+    (env.run / "curation.jsonl").write_text("")
+    return ["track", str(env.rundata), "--output", str(env.run)]
+
+
+def _hold_curation_lock(folder: Path) -> str:
+    """Python that holds `folder`'s curation lock, as a window curating it would."""
+    return (
+        "import fcntl\n"
+        f"_held = open({str(folder / '.curation.lock')!r}, 'wb')\n"
+        "fcntl.flock(_held.fileno(), fcntl.LOCK_EX)\n"
+        f"_held.write({HOLDER.encode()!r})\n"
+        "_held.flush()\n"
+    )
+
+
+HOLDER = "a DANT window, process 4242 on lab-pc, since 2026-12-06T21:50:00+00:00\n"
 
 
 def _raise_in_mkdtemp(code: int, text: str) -> str:

@@ -17,6 +17,7 @@ from dant_core.cli import main
 from dant_core.curation_log import LOG_FILE, Curator
 from dant_core.errors import DantError
 from dant_core.export import SUMMARY_FILE, export_curated
+from dant_core.log_lock import LOCK_FILE, FolderInUse
 from dant_core.results import load_result
 from dant_core.review import cluster_margin, review_order
 
@@ -261,7 +262,7 @@ def test_files_are_replaced_atomically(out, monkeypatch):
     with pytest.raises(DantError, match="cannot write .*IdxCluster.npy.*No space left"):
         export_curated(out)
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
-    assert sorted(p.name for p in out.iterdir()) == sorted(names + [LOG_FILE, AUTO])
+    assert sorted(p.name for p in out.iterdir()) == sorted(names + [LOG_FILE, AUTO, LOCK_FILE])
     for name, data in before.items():  # IdxCluster.npy goes first: nothing else changed
         assert (out / name).read_bytes() == data
 
@@ -272,9 +273,23 @@ def test_files_are_replaced_atomically(out, monkeypatch):
     monkeypatch.setattr(os, "replace", fail_always)
     with pytest.raises(DantError):
         export_curated(out)
-    assert sorted(p.name for p in out.iterdir()) == sorted(names + [LOG_FILE])
+    assert sorted(p.name for p in out.iterdir()) == sorted(names + [LOG_FILE, LOCK_FILE])
     for name, data in before.items():
         assert (out / name).read_bytes() == data
+
+
+def test_export_waits_for_the_window_curating_the_folder(out):
+    result = load_result(out)
+    unit = int(np.flatnonzero(result.idx_cluster > 0)[0])
+    window = Curator(out, result)
+    window.do("reject_unit", unit=unit)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(FolderInUse, match=f"{out} is being curated by another program"):
+        export_curated(out, result=result)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    window.close()
+    export_curated(out, result=result)
+    assert np.load(out / "IdxCluster.npy")[unit] == -1
 
 
 def test_curator_on_a_real_run_then_export(out):
@@ -290,6 +305,7 @@ def test_curator_on_a_real_run_then_export(out):
     cur.do("label", unit=int(cur.state.members(other)[0]), label="reviewed")
     assert review_order(cur.state, result)[-1] == other
     live = cur.state.export_labels()
+    cur.close()  # one writer at a time: the export takes the folder's curation lock
     export_curated(out, result=result)
     np.testing.assert_array_equal(np.load(out / "IdxCluster.npy"), live)
     # reopening starts from the kept automatic clusters, not from the export

@@ -458,6 +458,30 @@ def test_unreadable_log_lines_are_skipped_and_shown_once(window, qtbot, tracked_
     assert len([d for d in dialog_log if d.kind == "warning"]) == 1
 
 
+def test_a_folder_curated_elsewhere_opens_read_only_with_a_dialog(
+    window, qtbot, tracked_folder, dialog_log
+):
+    from dant_core.log_lock import lock_folder
+
+    out = tracked_folder / "DANT_Output"
+    held = lock_folder(out, "dant export")  # another writer (a window, an export)
+    try:
+        assert window.open_folder(tracked_folder)
+        c = window.controller
+        assert c.result is not None and c.curator is None  # the clusters, read-only
+        warnings = [d for d in dialog_log if d.kind == "warning"]
+        assert len(warnings) == 1 and warnings[0].title == "Curation in use"
+        assert f"{out} is being curated by another program (dant export" in warnings[0].text
+        assert not window.curation_actions["reject"].isEnabled()
+        c.select_cluster(int(c.cluster_ids()[0]))  # still usable, no second dialog
+        assert len([d for d in dialog_log if d.kind == "warning"]) == 1
+    finally:
+        held.release()
+    dialog_log.clear()
+    _open(qtbot, window, tracked_folder, dialog_log)  # free again: curation starts
+    assert not dialog_log
+
+
 def test_cluster_numbers_on_screen_are_the_numbers_in_the_exported_files(
     window, qtbot, tracked_folder, dialog_log
 ):
