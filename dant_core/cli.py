@@ -115,7 +115,7 @@ def _curation_lock(output: Path):
 
     from .log_lock import LOCK_FILE, lock_folder
 
-    if (output / LOCK_FILE).is_file() or (output / "curation.jsonl").is_file():
+    if (output / LOCK_FILE).is_file():  # every curating window made it; none: nobody curates
         return lock_folder(output, "dant track")
     return nullcontext()
 

@@ -784,7 +784,8 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self.stop_background_work()
-        c.close_session()  # another window or `dant export` may now change the curation
+        if c.curator is not None:  # another window or `dant export` may now change it
+            c.curator.close()
         super().closeEvent(event)
 
     def stop_background_work(self) -> None:
