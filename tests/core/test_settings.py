@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from dant_core.errors import SettingsError
-from dant_core.settings import FEATURES, SCHEMA, SCHEMA_BY_KEY, Settings, strip_jsonc
+from dant_core.jsonc import strip_jsonc
+from dant_core.settings import FEATURES, SCHEMA, SCHEMA_BY_KEY, Settings
 
 from .fixtures import fixtures_dir
 
