@@ -137,11 +137,10 @@ def figures(report: dict) -> dict[str, str]:
     return out
 
 
-def report_html(report: dict, svgs: dict[str, str]) -> str:
-    """One self-contained HTML page: the numbers, the figures inline, the assumptions."""
-    run, fp = report["run"], report["false_positive_estimate"]
-    low, high = report["estimated_false_positive_rate_interval_95"]
-    rows = [
+def run_rows(report: dict) -> list[tuple[str, object]]:
+    """The run in numbers, as (label, value) rows: the same in report.html and the GUI."""
+    run = report["run"]
+    return [
         ("Units", run["units"]),
         ("Sessions", run["sessions"]),
         ("Tracks", run["tracks"]),
@@ -149,6 +148,15 @@ def report_html(report: dict, svgs: dict[str, str]) -> str:
         ("Neurons tracked over ≥ 2 sessions", run["neurons_tracked_over_2_sessions"]),
         ("… over ≥ half of the sessions", run["neurons_tracked_over_half_of_sessions"]),
         ("… over all sessions", run["neurons_tracked_over_all_sessions"]),
+    ]
+
+
+def report_html(report: dict, svgs: dict[str, str]) -> str:
+    """One self-contained HTML page: the numbers, the figures inline, the assumptions."""
+    fp = report["false_positive_estimate"]
+    low, high = report["estimated_false_positive_rate_interval_95"]
+    rows = [
+        *run_rows(report),
         (
             "Estimated false-positive rate of matched pairs",
             f"{100 * report['estimated_false_positive_rate']:.1f}% "

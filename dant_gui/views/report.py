@@ -27,6 +27,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from dant_core.report.document import run_rows
+
 from .. import dialogs
 from ..worker import start_worker
 from .base import ViewBase, membership_changed
@@ -243,16 +245,7 @@ class ReportView(ViewBase):
 
 def _numbers_html(report: dict) -> str:
     """The run in numbers and the held-out validation as an HTML table."""
-    run = report["run"]
-    rows = [
-        ("Units", run["units"]),
-        ("Sessions", run["sessions"]),
-        ("Tracks", run["tracks"]),
-        ("Units in tracks", run["units_tracked"]),
-        ("Neurons tracked over ≥ 2 sessions", run["neurons_tracked_over_2_sessions"]),
-        ("… over ≥ half of the sessions", run["neurons_tracked_over_half_of_sessions"]),
-        ("… over all sessions", run["neurons_tracked_over_all_sessions"]),
-    ]
+    rows = run_rows(report)
     for v in report["held_out_validation"]:
         use = "used for matching" if v["used_for_matching"] else "held out"
         rows.append((f"ROC AUC of {v['feature']} ({use})", f"{v['auc']:.3f}"))
