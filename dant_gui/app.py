@@ -154,7 +154,14 @@ def main(argv: list[str] | None = None) -> int:
         if folder is None:
             finish(0)
             return
+        c = window.controller
+        c.load_finished.connect(opened)
         if not window.open_folder(folder):
+            finish(1)
+
+    def opened(ok: bool) -> None:
+        """The folder is shown (or could not be opened): run, or take the screenshot."""
+        if not ok:
             finish(1)
             return
         if not args.run:

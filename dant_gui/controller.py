@@ -14,9 +14,8 @@ import numpy as np
 from PyQt6.QtCore import QObject, QSettings, pyqtSignal
 
 from dant_core.curation import UpdateInfo
-from dant_core.dataset import Dataset, load_dataset
-from dant_core.errors import DantError, DatasetError, SettingsError
-from dant_core.result_folder import data_folder_of, is_result_folder
+from dant_core.dataset import Dataset
+from dant_core.errors import DantError, SettingsError
 from dant_core.selection_plan import GESTURES, SelectionNeeded
 from dant_core.session import Edit, HistoryEntry, Selection, Session, open_session
 from dant_core.settings import Settings
@@ -25,7 +24,6 @@ from .worker import start_worker, wait_for_all
 
 __all__ = ["Controller", "HistoryEntry", "SelectionNeeded"]
 
-RESULTS_SUBFOLDER = "DANT_Output"
 MAX_RECENT = 10
 
 
@@ -51,7 +49,13 @@ class Controller(QObject):
     run_finished = pyqtSignal()  # after result_changed
     run_failed = pyqtSignal(str, str)  # message, traceback text
     run_cancelled = pyqtSignal()
-    busy_changed = pyqtSignal(bool)
+    busy_changed = pyqtSignal(bool)  # a run started / ended
+    # opening a folder (on the worker): started(folder), progress(step, done, total), then
+    # failed(message) and finished(False), or finished(True) once the result is shown
+    load_started = pyqtSignal(str)
+    load_progress = pyqtSignal(str, int, int)
+    load_failed = pyqtSignal(str)
+    load_finished = pyqtSignal(bool)
     export_finished = pyqtSignal(str)  # the export's summary
     export_failed = pyqtSignal(str)  # why it failed
 
@@ -74,6 +78,7 @@ class Controller(QObject):
         self.data_changed_warning = ""
         self._job_outcome = None  # ("done", result) / ("failed", WorkerError) once known
         self._export = None  # the export's Worker while it runs
+        self._load = None  # the Worker opening a folder (reading it, then its session)
 
     # ----- reading the session ---------------------------------------------------------------
 
@@ -192,7 +197,7 @@ class Controller(QObject):
 
     @property
     def can_curate(self) -> bool:
-        return self.curator is not None and not self.is_running
+        return self.curator is not None and not self.is_running and not self.is_loading
 
     def _session(self) -> Session:
         if self.session is None or self.session.curator is None:
@@ -201,6 +206,8 @@ class Controller(QObject):
             )
         if self.is_running:
             raise SelectionNeeded("A run is in progress: curate when it has finished")
+        if self.is_loading:
+            raise SelectionNeeded("A folder is being opened: curate when it is shown")
         return self.session
 
     def _edited(self, edit: Edit) -> UpdateInfo:
@@ -300,142 +307,108 @@ class Controller(QObject):
         self.session = None
 
     def _open_session(self, result) -> None:
-        """Show `result`, curated in the output folder (its curation.jsonl replayed)."""
+        """Show `result`, curated in the output folder (its curation.jsonl replayed here, on
+        the calling thread: a run's fresh log is empty; opened folders use _start_session)."""
         self.close_session()
         if result is None:
             return
-        self.session, notes = open_session(result, self.output_folder)
+        session, notes = open_session(result, self.output_folder)
+        self._use_session(session, notes)
+
+    def _use_session(self, session: Session, notes) -> None:
+        self.session = session
         self.session.set_navigation_order(self._navigation)
         for note in notes:
             self.run_log.emit(note)
 
     # ----- data ------------------------------------------------------------------------------
 
+    @property
+    def is_loading(self) -> bool:
+        """A folder is being opened (read on a worker); load_finished follows."""
+        return self._load is not None
+
     def open_folder(self, folder) -> None:
-        """Load a data folder (DantError on bad input, state unchanged) and any results in it."""
+        """Open a data folder (or a result folder and its data) on the worker: load_started,
+        load_progress..., then the state changes and load_finished(True); or load_failed
+        (message) and load_finished(False) with the state unchanged. DantError (nothing
+        started) while a run is in progress or another folder is being opened."""
+        from .loading import read_folder
+
         if self.is_running:
             raise DantError("a run is in progress; cancel it before opening another folder")
-        folder = Path(folder).expanduser().absolute()
-        if not folder.exists():
-            raise DatasetError(f"{folder}: folder does not exist")
-        if not folder.is_dir():
-            raise DatasetError(f"{folder.name}: is a file, expected a data folder")
-        opened, results_in = folder, None
-        if not (folder / "waveform_all.npy").exists() and is_result_folder(folder):
-            # A result folder of any name (ours or pyDANT's): open its data with it.
-            results_in, folder = folder, data_folder_of(folder)
-        dataset = load_dataset(folder)
-        settings = self.settings.copy()
-        settings_path = self.settings_path
-        notes: list[str] = []
-        local = folder / "settings.json"
-        if local.is_file():
-            try:
-                settings = Settings.load(local)
-                settings_path = local
-                notes.append(f"Using the settings in {local}")
-                notes.extend(f"warning: {w}" for w in settings.warnings)
-            except SettingsError as exc:
-                # Never open (and so never run) with settings the user did not ask for: the
-                # CLI refuses this file too. Nothing changed; the dialog says what to do.
-                raise SettingsError(
-                    f"{exc}\nFix the settings.json in the data folder, or move it away to "
-                    "open the folder with the default settings."
-                ) from exc
-        else:
-            # Relative paths (output_folder "./DANT_Output") then live in the data folder.
-            settings.base_dir = folder
-            settings_path = None
-
-        self.dataset = dataset
-        self.data_folder = folder
-        self.settings = settings
-        self.settings_path = settings_path
-        self.output_folder = self._resolve_output_folder()
-        self.close_session()
-        self._remember_recent(opened)
-        for n in notes:
-            self.run_log.emit(n)
-        s = dataset.summary()
-        self.run_log.emit(
-            f"Loaded {folder}: {s['units']} units, {s['sessions']} sessions, "
-            f"{s['channels']} channels, {s['shanks']} shank(s)"
+        if self.is_loading:
+            raise DantError("a folder is being opened; wait until it is shown")
+        self._load = start_worker(
+            read_folder,
+            folder,
+            self.settings.copy(),
+            self.settings_path,
+            progress=lambda value: self.load_progress.emit(*value),
+            returned=self._folder_read,
+            errored=self._load_errored,
         )
+        self._load_started(str(folder))
+
+    def _load_started(self, what: str) -> None:
+        self.load_started.emit(what)
+        self.curation_changed.emit()  # no curating while the clusters are replaced
+
+    def _load_ended(self, ok: bool) -> None:
+        self._load = None
+        self.curation_changed.emit()
+        self.load_finished.emit(ok)
+
+    def _load_errored(self, error) -> None:
+        self.load_failed.emit(error.message)
+        self._load_ended(False)
+
+    def _folder_read(self, found) -> None:
+        """On the UI thread: use what read_folder found, then open its result's session."""
+        self.close_session()  # before a new Curator may lock the same folder
+        self.dataset = found.dataset
+        self.data_folder = found.folder
+        self.settings = found.settings
+        self.settings_path = found.settings_path
+        self.output_folder = found.output_folder
+        self.data_changed_warning = found.data_changed_warning
+        self._remember_recent(found.opened)
+        for n in found.notes:
+            self.run_log.emit(n)
         self._refused_settings.clear()
         self.update_problems()
         self.settings_changed.emit()
         self.dataset_changed.emit()
-        self._open_session(self._load_existing_results(results_in))
+        self.result_changed.emit()  # the old clusters go; the new ones follow
+        if found.result is None:
+            self.selection_changed.emit(self.selection)
+            self._load_ended(True)
+            return
+        self.load_progress.emit("Replaying the curation log", 2, 3)
+        self._load = start_worker(
+            open_session,
+            found.result,
+            self.output_folder,
+            drop_when_aborted=False,  # an opened session holds a lock: close it
+            returned=self._session_opened,
+            errored=self._load_errored,
+        )
+
+    def _session_opened(self, value) -> None:
+        session, notes = value
+        if self._load is None or self._load.aborted:  # the window is closing
+            session.close()
+            self._load = None
+            return
+        self._use_session(session, notes)
         self.result_changed.emit()
-        self.curation_changed.emit()
         self.selection_changed.emit(self.selection)
+        self._load_ended(True)
 
     def _resolve_output_folder(self) -> Path | None:
-        if self.data_folder is None:
-            return None
-        try:
-            out = self.settings.resolve_path("output_folder")
-        except DantError:
-            out = None
-        return out if out is not None else self.data_folder / RESULTS_SUBFOLDER
+        from .loading import output_folder_for
 
-    def _load_existing_results(self, opened: Path | None = None):
-        """Our (or pyDANT's) output for this dataset when present (first the result folder
-        the user `opened`), else None; failures are only logged (a stale output must not
-        block loading data)."""
-        from dant_core.results import has_results, load_result
-
-        self.data_changed_warning = ""
-        candidates = []
-        for c in (opened, self.output_folder, self.data_folder / RESULTS_SUBFOLDER):
-            if c is not None and c not in candidates:
-                candidates.append(c)
-        for out in candidates:
-            if not has_results(out):
-                continue
-            try:
-                result = load_result(out, self.dataset)
-            except Exception as exc:  # noqa: BLE001 - any failure is only a warning here
-                self.run_log.emit(f"warning: could not load the results in {out}: {exc}")
-                continue
-            self.output_folder = out
-            self.run_log.emit(f"Loaded existing results from {out}: {result.summary_text()}")
-            self._note_changed_data(out, result)
-            self._show_settings_of(out)
-            return result
-        return None
-
-    def _note_changed_data(self, out: Path, result) -> None:
-        """Remember (for the window's dialog) and log it when the data folder changed since
-        `result` was made: its clusters were made from other data (data_fingerprint.py)."""
-        from dant_core.data_fingerprint import stale_files, stale_text
-
-        changed = stale_files(result, self.dataset.fingerprint if self.dataset else None)
-        if not changed:
-            return
-        self.data_changed_warning = (
-            f"{stale_text(out, self.data_folder, changed)}. The clusters shown were made from "
-            "the data as it was: Run the tracking again before curating or exporting them."
-        )
-        self.run_log.emit(f"warning: {self.data_changed_warning}")
-
-    def _show_settings_of(self, out: Path) -> None:
-        """Show the settings that made the results in `out` (its settings.json), not the
-        defaults or the data folder's, so the form tells how these results were made."""
-        made_file = out / "settings.json"
-        if not made_file.is_file():
-            return
-        try:
-            made = Settings.load(made_file)
-        except SettingsError as exc:
-            self.run_log.emit(f"warning: the settings of these results cannot be read: {exc}")
-            return
-        if made == self.settings:
-            return
-        made.base_dir = self.settings.base_dir
-        self.settings = made  # settings_path stays: saving never writes into the results
-        self.run_log.emit(f"Showing the settings that made these results ({made_file})")
-        self.settings_changed.emit()
+        return output_folder_for(self.settings, self.data_folder)
 
     def set_settings(self, settings: Settings, path: Path | None = None) -> None:
         """Replace the settings (loaded from `path`, or reset); output folder follows them."""
@@ -534,7 +507,12 @@ class Controller(QObject):
         return self._job is not None
 
     def can_run(self) -> bool:
-        return self.dataset is not None and not self.is_running and not self.form_problems
+        return (
+            self.dataset is not None
+            and not self.is_running
+            and not self.is_loading
+            and not self.form_problems
+        )
 
     def start_run(self) -> None:
         """Start tracking on a worker; DantError when it cannot start."""
@@ -542,6 +520,8 @@ class Controller(QObject):
 
         if self.is_running:
             raise DantError("a run is already in progress")
+        if self.is_loading:
+            raise DantError("a folder is being opened; run when it is shown")
         if self.dataset is None:
             raise DantError("open a data folder first")
         problems = self.settings_problems()

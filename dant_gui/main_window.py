@@ -79,6 +79,11 @@ class MainWindow(QMainWindow):
         self.curation_status = QLabel(self)
         self.curation_status.setTextFormat(Qt.TextFormat.RichText)
         self.statusBar().addPermanentWidget(self.curation_status)
+        self.load_bar = QProgressBar(self)  # shown while a folder is being opened
+        self.load_bar.setMaximumWidth(320)
+        self.load_bar.setTextVisible(True)
+        self.load_bar.hide()
+        self.statusBar().addPermanentWidget(self.load_bar)
         self.statusBar().showMessage("Open a data folder to start (File ▸ Open data folder…)")
         # Decides, before any shortcut fires, whether a key belongs to the focused widget.
         self.installEventFilter(self)
@@ -94,6 +99,10 @@ class MainWindow(QMainWindow):
         c.settings_changed.connect(self._update_summary)
         c.problems_changed.connect(self._update_actions)
         c.busy_changed.connect(self._busy_changed)
+        c.load_started.connect(self._load_started)
+        c.load_progress.connect(self._load_progress)
+        c.load_failed.connect(self._load_failed)
+        c.load_finished.connect(self._load_finished)
         c.run_progress.connect(self._on_progress)
         c.run_log.connect(self._append_log)
         c.run_failed.connect(self._run_failed)
@@ -375,14 +384,13 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_folder(self, folder) -> bool:
-        """Load a data folder; a bad one gives an error dialog and changes nothing."""
+        """Start opening a data folder on the worker (False, with a dialog, when it cannot
+        start). The window stays usable; progress shows in the status bar; a bad folder
+        gives an error dialog and changes nothing; controller.load_finished(ok) ends it."""
         try:
             self.controller.open_folder(folder)
         except DantError as exc:
             dialogs.error(self, "Cannot open the data folder", str(exc))
-            return False
-        except OSError as exc:
-            dialogs.error(self, "Cannot open the data folder", f"{folder}: {exc}")
             return False
         return True
 
@@ -667,6 +675,27 @@ class MainWindow(QMainWindow):
         )
         lab["Output"].setToolTip(str(out) if out else "")
 
+    def _load_started(self, folder: str) -> None:
+        self.load_bar.setRange(0, 0)  # busy until the first step is known
+        self.load_bar.setFormat("Opening…")
+        self.load_bar.show()
+        self.statusBar().showMessage(f"Opening {folder}…")
+        self._update_actions()
+
+    def _load_progress(self, step: str, done: int, total: int) -> None:
+        self.load_bar.setRange(0, max(total, 1))
+        self.load_bar.setValue(done)
+        self.load_bar.setFormat(f"{step}…")
+        self.statusBar().showMessage(f"{step}…")
+
+    def _load_failed(self, message: str) -> None:
+        self.statusBar().showMessage("The folder could not be opened", STATUS_MS)
+        dialogs.error(self, "Cannot open the data folder", message)
+
+    def _load_finished(self, ok: bool) -> None:
+        self.load_bar.hide()
+        self._update_actions()
+
     def _update_actions(self) -> None:
         c = self.controller
         can_run = c.can_run()
@@ -678,10 +707,11 @@ class MainWindow(QMainWindow):
             self.run_button.setToolTip("Track units across sessions with these settings (F5)")
         self.cancel_action.setEnabled(c.is_running)
         self.cancel_button.setEnabled(c.is_running)
-        self.open_action.setEnabled(not c.is_running)
-        self.recent_menu.setEnabled(not c.is_running)
-        self.load_settings_action.setEnabled(not c.is_running)
-        self.settings_form.setEnabled(not c.is_running)
+        idle = not (c.is_running or c.is_loading)
+        self.open_action.setEnabled(idle)
+        self.recent_menu.setEnabled(idle)
+        self.load_settings_action.setEnabled(idle)
+        self.settings_form.setEnabled(idle)
 
     def _busy_changed(self, busy: bool) -> None:
         if busy:
@@ -759,7 +789,7 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event) -> None:
         urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
-        if not urls or self.controller.is_running:
+        if not urls or self.controller.is_running or self.controller.is_loading:
             return
         path = Path(urls[0].toLocalFile())
         event.acceptProposedAction()

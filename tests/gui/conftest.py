@@ -59,3 +59,46 @@ def window(qtbot, qapp, dialog_log):
     yield w
     w.controller.wait_for_job(30_000)
     w.stop_background_work()
+
+
+@pytest.fixture(scope="session")
+def tracked_source(demo_source, tmp_path_factory):
+    """The conftest demo data with a finished run saved in DANT_Output (made once)."""
+    from dant_core.dataset import load_dataset
+    from dant_core.pipeline import run_tracking
+    from dant_core.settings import Settings
+
+    folder = tmp_path_factory.mktemp("curation") / "data"
+    shutil.copytree(demo_source, folder)
+    result = run_tracking(load_dataset(folder), Settings.defaults())
+    result.save(folder / "DANT_Output")
+    return folder
+
+
+@pytest.fixture
+def tracked_folder(tracked_source, tmp_path):
+    """A private copy: curation writes its log into it."""
+    folder = tmp_path / "data"
+    shutil.copytree(tracked_source, folder)
+    return folder
+
+
+LOAD_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def open_folder(qtbot, window):
+    """`open_folder(folder, win=window)`: open it in the window as File ▸ Open does (on the
+    worker) and wait for the controller's load_finished; True when the folder is shown.
+    False when it could not be opened (its error dialog is in dialog_log) or the opening
+    did not start."""
+
+    def open_and_wait(folder, win=None) -> bool:
+        win = win or window
+        blocker = qtbot.waitSignal(win.controller.load_finished, timeout=LOAD_TIMEOUT_MS)
+        if not win.open_folder(folder):
+            return False
+        blocker.wait()
+        return bool(blocker.args[0])
+
+    return open_and_wait

@@ -15,8 +15,8 @@ from PyQt6.QtGui import QImage
 RUN_TIMEOUT_MS = 120_000
 
 
-def _open(window, folder, dialog_log):
-    assert window.open_folder(folder), [d.text for d in dialog_log]
+def _open(open_folder, window, folder, dialog_log):
+    assert open_folder(folder), [d.text for d in dialog_log]
     assert window.controller.dataset is not None
 
 
@@ -33,8 +33,8 @@ def test_empty_window_fits_a_laptop_screen(window):
     assert window.minimumSizeHint().height() <= 700
 
 
-def test_run_fills_drift_and_cluster_views(window, qtbot, demo_folder, dialog_log):
-    _open(window, demo_folder, dialog_log)
+def test_run_fills_drift_and_cluster_views(open_folder, window, qtbot, demo_folder, dialog_log):
+    _open(open_folder, window, demo_folder, dialog_log)
     assert window.run_button.isEnabled()
     result = _run_to_end(window, qtbot)
     assert result is not None and not dialog_log
@@ -105,8 +105,8 @@ def test_run_fills_drift_and_cluster_views(window, qtbot, demo_folder, dialog_lo
     assert len(table.visible_ids()) == full
 
 
-def test_plots_save_as_png_and_svg(window, qtbot, demo_folder, dialog_log, tmp_path):
-    _open(window, demo_folder, dialog_log)
+def test_plots_save_as_png_and_svg(open_folder, window, qtbot, demo_folder, dialog_log, tmp_path):
+    _open(open_folder, window, demo_folder, dialog_log)
     _run_to_end(window, qtbot)
     for suffix in ("png", "svg"):
         path = tmp_path / f"drift.{suffix}"
@@ -117,8 +117,10 @@ def test_plots_save_as_png_and_svg(window, qtbot, demo_folder, dialog_log, tmp_p
     assert b"<svg" in (tmp_path / "drift.svg").read_bytes()[:2000]
 
 
-def test_cancel_stops_the_run_and_a_new_run_works(window, qtbot, demo_folder, dialog_log):
-    _open(window, demo_folder, dialog_log)
+def test_cancel_stops_the_run_and_a_new_run_works(
+    open_folder, window, qtbot, demo_folder, dialog_log
+):
+    _open(open_folder, window, demo_folder, dialog_log)
     c = window.controller
     with qtbot.waitSignal(c.run_progress, timeout=RUN_TIMEOUT_MS):
         window.run_button.click()
@@ -135,31 +137,35 @@ def test_cancel_stops_the_run_and_a_new_run_works(window, qtbot, demo_folder, di
     assert result is not None and result.n_clusters > 0
 
 
-def test_empty_folder_gives_a_dialog_naming_the_file(window, tmp_path, demo_folder, dialog_log):
+def test_empty_folder_gives_a_dialog_naming_the_file(
+    open_folder, window, tmp_path, demo_folder, dialog_log
+):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert not window.open_folder(empty)
+    assert not open_folder(empty)
     assert len(dialog_log) == 1 and dialog_log[0].kind == "error"
     assert "waveform_all.npy" in dialog_log[0].text
     assert window.controller.dataset is None and not window.run_button.isEnabled()
 
-    _open(window, demo_folder, dialog_log)  # the window is still usable
+    _open(open_folder, window, demo_folder, dialog_log)  # the window is still usable
     assert window.run_button.isEnabled()
 
 
-def test_corrupt_waveforms_keep_the_loaded_data(window, tmp_path, demo_folder, dialog_log):
-    _open(window, demo_folder, dialog_log)
+def test_corrupt_waveforms_keep_the_loaded_data(
+    open_folder, window, tmp_path, demo_folder, dialog_log
+):
+    _open(open_folder, window, demo_folder, dialog_log)
     bad = tmp_path / "bad"
     shutil.copytree(demo_folder, bad)
     (bad / "waveform_all.npy").write_bytes(b"\x93NUMPY garbage that is not an array")
-    assert not window.open_folder(bad)
+    assert not open_folder(bad)
     assert "waveform_all.npy" in dialog_log[-1].text
     assert window.controller.data_folder == demo_folder.absolute()
     assert window.run_button.isEnabled()
 
 
-def test_invalid_settings_are_flagged_and_block_run(window, demo_folder, dialog_log):
-    _open(window, demo_folder, dialog_log)
+def test_invalid_settings_are_flagged_and_block_run(open_folder, window, demo_folder, dialog_log):
+    _open(open_folder, window, demo_folder, dialog_log)
     form = window.settings_form
     form.set_value("autoCorr.binwidth", 500.0)  # wider than the 300 ms window
     assert "autoCorr.binwidth" in form.invalid_keys()
@@ -197,9 +203,11 @@ def busy_demo_folder(tmp_path_factory):
     return folder
 
 
-def test_event_loop_stays_responsive_during_a_run(window, qtbot, busy_demo_folder, dialog_log):
+def test_event_loop_stays_responsive_during_a_run(
+    open_folder, window, qtbot, busy_demo_folder, dialog_log
+):
     """A 20 ms timer must never wait 100 ms while the engine works on its thread."""
-    _open(window, busy_demo_folder, dialog_log)
+    _open(open_folder, window, busy_demo_folder, dialog_log)
     c = window.controller
     gaps = []  # (gap seconds, stage running then)
     stage = {"now": "start"}
@@ -282,12 +290,14 @@ def test_bad_folder_on_the_command_line_exits_non_zero(tmp_path):
     assert "waveform_all.npy" in proc.stderr
 
 
-def test_two_shanks_with_linear_motion_have_a_shank_selector(window, qtbot, tmp_path, dialog_log):
+def test_two_shanks_with_linear_motion_have_a_shank_selector(
+    open_folder, window, qtbot, tmp_path, dialog_log
+):
     from dant_core.synthetic import make_demo
 
     folder = tmp_path / "two_shanks"
     make_demo(folder, n_units=120, n_sessions=3, n_shanks=2, depth_dependent=True, seed=5)
-    _open(window, folder, dialog_log)
+    _open(open_folder, window, folder, dialog_log)
     window.settings_form.set_value("waveformCorrection.linear_correction", True)
     result = _run_to_end(window, qtbot)
     drift = window.drift_view
@@ -303,7 +313,7 @@ def test_two_shanks_with_linear_motion_have_a_shank_selector(window, qtbot, tmp_
         assert all(c in drift.motion_plot.items for c in drift.probe_curves.values())
 
 
-def test_dropping_a_folder_opens_it_and_remembers_it(window, demo_folder, dialog_log):
+def test_dropping_a_folder_opens_it_and_remembers_it(window, qtbot, demo_folder, dialog_log):
     from PyQt6.QtCore import QMimeData, QPointF, QUrl
     from PyQt6.QtGui import QDropEvent
 
@@ -316,7 +326,8 @@ def test_dropping_a_folder_opens_it_and_remembers_it(window, demo_folder, dialog
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
-    window.dropEvent(event)
+    with qtbot.waitSignal(window.controller.load_finished, timeout=60_000):
+        window.dropEvent(event)
     assert window.controller.data_folder == demo_folder.absolute() and not dialog_log
     assert window.controller.recent_folders()[0] == str(demo_folder.absolute())
     assert demo_folder.name in window.windowTitle()

@@ -4,11 +4,9 @@ show, what curation.jsonl records, what Export writes, and what reopening the fo
 from __future__ import annotations
 
 import json
-import shutil
 from itertools import combinations
 
 import numpy as np
-import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import QApplication
@@ -23,35 +21,13 @@ RUN_TIMEOUT_MS = 120_000
 # ----- fixtures and helpers -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def tracked_source(demo_source, tmp_path_factory):
-    """The conftest demo data with a finished run saved in DANT_Output (made once)."""
-    from dant_core.dataset import load_dataset
-    from dant_core.pipeline import run_tracking
-    from dant_core.settings import Settings
-
-    folder = tmp_path_factory.mktemp("curation") / "data"
-    shutil.copytree(demo_source, folder)
-    result = run_tracking(load_dataset(folder), Settings.defaults())
-    result.save(folder / "DANT_Output")
-    return folder
-
-
-@pytest.fixture
-def tracked_folder(tracked_source, tmp_path):
-    """A private copy: curation writes its log into it."""
-    folder = tmp_path / "data"
-    shutil.copytree(tracked_source, folder)
-    return folder
-
-
 def _activate(qtbot, window):
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
 
 
-def _open(qtbot, window, folder, dialog_log):
-    assert window.open_folder(folder), [d.text for d in dialog_log]
+def _open(open_folder, qtbot, window, folder, dialog_log):
+    assert open_folder(folder, window), [d.text for d in dialog_log]
     assert window.controller.curator is not None, "opening results must start curation"
     _activate(qtbot, window)
     return window.controller
@@ -104,9 +80,9 @@ def _session_sets(controller):
 # ----- tests ------------------------------------------------------------------------------------
 
 
-def test_reject_a_unit_and_undo_it_by_keyboard(window, qtbot, demo_folder, dialog_log):
+def test_reject_a_unit_and_undo_it_by_keyboard(open_folder, window, qtbot, demo_folder, dialog_log):
     # Curation starts when a run has finished and been saved.
-    assert window.open_folder(demo_folder)
+    assert open_folder(demo_folder)
     c = window.controller
     with qtbot.waitSignal(c.run_finished, timeout=RUN_TIMEOUT_MS):
         window.run_button.click()
@@ -161,8 +137,10 @@ def test_reject_a_unit_and_undo_it_by_keyboard(window, qtbot, demo_folder, dialo
     assert len(kept) == 1 and len(kept[0].read_text().splitlines()) == 3
 
 
-def test_reject_without_chosen_units_only_says_so(window, qtbot, tracked_folder, dialog_log):
-    c = _open(qtbot, window, tracked_folder, dialog_log)
+def test_reject_without_chosen_units_only_says_so(
+    open_folder, window, qtbot, tracked_folder, dialog_log
+):
+    c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
     before = np.array(c.idx_cluster)
     window.cluster_table.select_row(0)  # a whole cluster, no units picked
     _press(window, Qt.Key.Key_R)
@@ -172,8 +150,10 @@ def test_reject_without_chosen_units_only_says_so(window, qtbot, tracked_folder,
     assert "No units selected" in window.statusBar().currentMessage()
 
 
-def test_merge_two_table_rows_and_a_refused_merge(window, qtbot, tracked_folder, dialog_log):
-    c = _open(qtbot, window, tracked_folder, dialog_log)
+def test_merge_two_table_rows_and_a_refused_merge(
+    open_folder, window, qtbot, tracked_folder, dialog_log
+):
+    c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
     table = window.cluster_table
     sets = _session_sets(c)
     disjoint = next((p for p in combinations(sets, 2) if not sets[p[0]] & sets[p[1]]), None)
@@ -210,8 +190,10 @@ def test_merge_two_table_rows_and_a_refused_merge(window, qtbot, tracked_folder,
     assert [line["action"] for line in _log_lines(c)] == ["merge"]
 
 
-def test_reject_pair_from_the_similarity_selection(window, qtbot, tracked_folder, dialog_log):
-    c = _open(qtbot, window, tracked_folder, dialog_log)
+def test_reject_pair_from_the_similarity_selection(
+    open_folder, window, qtbot, tracked_folder, dialog_log
+):
+    c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
     cluster = _cluster_with(c.idx_cluster, 4)
     members = c.units_of(cluster)
     block = c.result.similarity_block(members, members)
@@ -227,8 +209,10 @@ def test_reject_pair_from_the_similarity_selection(window, qtbot, tracked_folder
     assert not dialog_log
 
 
-def test_split_add_and_multi_unit_reject_by_keyboard(window, qtbot, tracked_folder, dialog_log):
-    c = _open(qtbot, window, tracked_folder, dialog_log)
+def test_split_add_and_multi_unit_reject_by_keyboard(
+    open_folder, window, qtbot, tracked_folder, dialog_log
+):
+    c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
     before = np.array(c.idx_cluster)
     cluster = _cluster_with(before, 4)
     members = c.units_of(cluster)
@@ -265,8 +249,8 @@ def test_split_add_and_multi_unit_reject_by_keyboard(window, qtbot, tracked_fold
     assert not dialog_log
 
 
-def test_export_writes_the_clusters_shown(window, qtbot, tracked_folder, dialog_log):
-    c = _open(qtbot, window, tracked_folder, dialog_log)
+def test_export_writes_the_clusters_shown(open_folder, window, qtbot, tracked_folder, dialog_log):
+    c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
     out = c.output_folder
     auto = np.load(out / "IdxCluster.npy")  # the automatic result of the run
     assert "no changes" in window.curation_status.text()
@@ -296,11 +280,11 @@ def test_export_writes_the_clusters_shown(window, qtbot, tracked_folder, dialog_
 
 
 def test_reopening_the_folder_shows_the_same_curation(
-    window, qtbot, tracked_folder, dialog_log, qapp
+    open_folder, window, qtbot, tracked_folder, dialog_log, qapp
 ):
     from dant_gui.main_window import MainWindow
 
-    c = _open(qtbot, window, tracked_folder, dialog_log)
+    c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
     cluster = _cluster_with(c.idx_cluster, 3)
     c.select_units([int(c.units_of(cluster)[-1])])
     _press(window, Qt.Key.Key_R)
@@ -325,7 +309,7 @@ def test_reopening_the_folder_shows_the_same_curation(
     again.resize(1600, 1000)
     again.show()
     try:
-        reopened = _open(qtbot, again, tracked_folder, dialog_log)
+        reopened = _open(open_folder, qtbot, again, tracked_folder, dialog_log)
         np.testing.assert_array_equal(reopened.idx_cluster, labels)
         assert [(e.text, e.done) for e in reopened.history_entries()] == history
         assert [k for k in reopened.cluster_ids() if reopened.cluster_label(k) == "reviewed"] == (
@@ -343,8 +327,10 @@ def test_reopening_the_folder_shows_the_same_curation(
         again.stop_background_work()
 
 
-def test_typing_r_in_a_text_field_does_not_reject(window, qtbot, tracked_folder, dialog_log):
-    c = _open(qtbot, window, tracked_folder, dialog_log)
+def test_typing_r_in_a_text_field_does_not_reject(
+    open_folder, window, qtbot, tracked_folder, dialog_log
+):
+    c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
     before = np.array(c.idx_cluster)
     cluster = _cluster_with(before, 3)
     unit = int(c.units_of(cluster)[0])
@@ -377,13 +363,13 @@ def test_typing_r_in_a_text_field_does_not_reject(window, qtbot, tracked_folder,
 
 
 def test_arrows_follow_the_table_and_review_queue_marks_progress(
-    window, qtbot, tracked_folder, dialog_log, monkeypatch
+    open_folder, window, qtbot, tracked_folder, dialog_log, monkeypatch
 ):
     from dant_gui.views import review as review_module
 
     # Order the queue on the pool thread, as for a large result.
     monkeypatch.setattr(review_module, "BACKGROUND_AT_LEAST", 0)
-    c = _open(qtbot, window, tracked_folder, dialog_log)
+    c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
     table = window.cluster_table
     table.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)  # by unit count
     order = table.visible_ids()
@@ -433,7 +419,9 @@ def test_help_lists_every_curation_key(window, qtbot, dialog_log):
     assert "Reject units" in menu and "Merge" in menu and "Export" in menu
 
 
-def test_unreadable_log_lines_are_skipped_and_shown_once(window, qtbot, tracked_folder, dialog_log):
+def test_unreadable_log_lines_are_skipped_and_shown_once(
+    open_folder, window, qtbot, tracked_folder, dialog_log
+):
     from dant_core.dataset import load_dataset
     from dant_core.results import load_result
 
@@ -448,7 +436,7 @@ def test_unreadable_log_lines_are_skipped_and_shown_once(window, qtbot, tracked_
         + json.dumps({"action": "reject_unit", "unit": unit})
         + "\n"  # already unmatched
     )
-    assert window.open_folder(tracked_folder)
+    assert open_folder(tracked_folder)
     c = window.controller
     assert c.idx_cluster[unit] == -1 and len(c.history_entries()) == 1
     warnings = [d for d in dialog_log if d.kind == "warning"]
@@ -459,14 +447,14 @@ def test_unreadable_log_lines_are_skipped_and_shown_once(window, qtbot, tracked_
 
 
 def test_a_folder_curated_elsewhere_opens_read_only_with_a_dialog(
-    window, qtbot, tracked_folder, dialog_log
+    open_folder, window, qtbot, tracked_folder, dialog_log
 ):
     from dant_core.log_lock import lock_folder
 
     out = tracked_folder / "DANT_Output"
     held = lock_folder(out, "dant export")  # another writer (a window, an export)
     try:
-        assert window.open_folder(tracked_folder)
+        assert open_folder(tracked_folder)
         c = window.controller
         assert c.result is not None and c.curator is None  # the clusters, read-only
         warnings = [d for d in dialog_log if d.kind == "warning"]
@@ -478,16 +466,16 @@ def test_a_folder_curated_elsewhere_opens_read_only_with_a_dialog(
     finally:
         held.release()
     dialog_log.clear()
-    _open(qtbot, window, tracked_folder, dialog_log)  # free again: curation starts
+    _open(open_folder, qtbot, window, tracked_folder, dialog_log)  # free again: curation starts
     assert not dialog_log
 
 
 def test_cluster_numbers_on_screen_are_the_numbers_in_the_exported_files(
-    window, qtbot, tracked_folder, dialog_log
+    open_folder, window, qtbot, tracked_folder, dialog_log
 ):
     """After a merge and a split (new curation ids, never reused) the table and the detail
     title show each cluster under the number Export then writes to IdxCluster.npy."""
-    c = _open(qtbot, window, tracked_folder, dialog_log)
+    c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
     table = window.cluster_table
     sets = _session_sets(c)
     c1, c2 = next(p for p in combinations(sets, 2) if not sets[p[0]] & sets[p[1]])
@@ -519,11 +507,11 @@ def test_cluster_numbers_on_screen_are_the_numbers_in_the_exported_files(
 
 
 def test_quitting_with_unexported_curation_asks_first(
-    window, qtbot, tracked_folder, dialog_log, monkeypatch
+    open_folder, window, qtbot, tracked_folder, dialog_log, monkeypatch
 ):
     from dant_gui import dialogs
 
-    c = _open(qtbot, window, tracked_folder, dialog_log)
+    c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
     window.close()  # nothing curated: no question
     assert not dialog_log and not window.isVisible()
     window.show()

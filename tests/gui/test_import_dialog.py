@@ -28,7 +28,7 @@ def test_import_dialog_previews_imports_and_opens(window, qtbot, tmp_path, dialo
         dialog.remove_selected()
     out = tmp_path / "data"
     dialog.out.setText(str(out))
-    with qtbot.waitSignal(window.controller.dataset_changed, timeout=120_000):
+    with qtbot.waitSignal(window.controller.load_finished, timeout=120_000):
         dialog.start_import()  # imported on the worker, then the new folder is opened
     assert (out / "units.tsv").is_file()
     assert window.controller.data_folder == out

@@ -49,9 +49,11 @@ def _show_largest_cluster(window) -> None:
     c.select_cluster(int(ids[np.argmax(counts)]))
 
 
-def test_a_renamed_pydant_output_folder_opens_with_its_result(window, tmp_path, dialog_log):
+def test_a_renamed_pydant_output_folder_opens_with_its_result(
+    open_folder, window, tmp_path, dialog_log
+):
     data, out = _pydant_recording(tmp_path, "pyDANT run 3")
-    assert window.open_folder(out), [d.text for d in dialog_log]
+    assert open_folder(out), [d.text for d in dialog_log]
     c = window.controller
     assert c.data_folder == data and c.output_folder == out
     assert c.result is not None and c.result.source == "pyDANT"
@@ -59,10 +61,12 @@ def test_a_renamed_pydant_output_folder_opens_with_its_result(window, tmp_path, 
     assert window.cluster_table.model.rowCount() == c.result.n_clusters
 
 
-def test_a_pydant_result_never_calls_raw_waveforms_corrected(window, tmp_path, dialog_log):
+def test_a_pydant_result_never_calls_raw_waveforms_corrected(
+    open_folder, window, tmp_path, dialog_log
+):
     """pyDANT's folder holds no waveforms_corrected.npy: the detail view says so."""
     data, out = _pydant_recording(tmp_path, "DANT_Output")
-    assert window.open_folder(data), [d.text for d in dialog_log]
+    assert open_folder(data), [d.text for d in dialog_log]
     _show_largest_cluster(window)
     view = window.views["Cluster detail"]
     view.corrected_check.setChecked(True)
@@ -71,12 +75,14 @@ def test_a_pydant_result_never_calls_raw_waveforms_corrected(window, tmp_path, d
     assert "not available" in view.corrected_check.toolTip()
 
 
-def test_pydants_saved_corrected_waveforms_are_shown_as_such(window, tmp_path, dialog_log):
+def test_pydants_saved_corrected_waveforms_are_shown_as_such(
+    open_folder, window, tmp_path, dialog_log
+):
     data, out = _pydant_recording(tmp_path, "DANT_Output")
     raw = np.load(data / "waveform_all.npy")
     saved = np.stack((raw * 0.5, raw * 0.25), axis=-1)  # pyDANT's (n, C, S, n_template)
     np.save(out / "waveforms_corrected.npy", saved)
-    assert window.open_folder(data), [d.text for d in dialog_log]
+    assert open_folder(data), [d.text for d in dialog_log]
     _show_largest_cluster(window)
     view = window.views["Cluster detail"]
     assert view.corrected_check.isEnabled()
@@ -87,16 +93,16 @@ def test_pydants_saved_corrected_waveforms_are_shown_as_such(window, tmp_path, d
 
 
 def test_a_renamed_output_folder_of_ours_opens_with_its_result(
-    window, qtbot, demo_folder, dialog_log
+    open_folder, window, qtbot, demo_folder, dialog_log
 ):
-    assert window.open_folder(demo_folder)
+    assert open_folder(demo_folder)
     with qtbot.waitSignal(window.controller.run_finished, timeout=RUN_TIMEOUT_MS):
         qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
     labels = window.controller.result.idx_cluster.copy()
     renamed = demo_folder / "my tracking"
     (demo_folder / "DANT_Output").rename(renamed)
 
-    assert window.open_folder(renamed), [d.text for d in dialog_log]
+    assert open_folder(renamed), [d.text for d in dialog_log]
     c = window.controller
     assert c.data_folder == demo_folder and c.output_folder == renamed
     assert c.result is not None and c.result.source == "dant"

@@ -42,18 +42,18 @@ def data(tracked_source, tmp_path):
     return shutil.copytree(tracked_source, tmp_path / "data")
 
 
-def _report_tab(window, qtbot, data):
-    assert window.open_folder(data)
+def _report_tab(open_folder, window, qtbot, data):
+    assert open_folder(data)
     view = window.views["Report"]
     with qtbot.waitSignal(view.ready, timeout=120_000):
         assert window.show_tab("Report")
     return view
 
 
-def test_report_tab_shows_the_false_positive_rate_of_report_json(window, qtbot, data):
+def test_report_tab_shows_the_false_positive_rate_of_report_json(open_folder, window, qtbot, data):
     from dant_core.report.command import make_report
 
-    view = _report_tab(window, qtbot, data)
+    view = _report_tab(open_folder, window, qtbot, data)
     make_report(data / "DANT_Output")
     on_disk = json.loads((data / "DANT_Output" / "report.json").read_text())
     rate = on_disk["estimated_false_positive_rate"]
@@ -66,8 +66,8 @@ def test_report_tab_shows_the_false_positive_rate_of_report_json(window, qtbot, 
     assert view.figure_grid.count() == 3 + len(on_disk["example_tracks"])
 
 
-def test_clicking_a_least_certain_track_selects_its_cluster(window, qtbot, data):
-    view = _report_tab(window, qtbot, data)
+def test_clicking_a_least_certain_track_selects_its_cluster(open_folder, window, qtbot, data):
+    view = _report_tab(open_folder, window, qtbot, data)
     tracks = view.report["least_certain_tracks"]
     assert view.least_certain.count() == len(tracks) >= 3
     row = 2  # not the first: the review queue may already select that one
@@ -83,11 +83,11 @@ def test_clicking_a_least_certain_track_selects_its_cluster(window, qtbot, data)
 
 
 def test_write_back_writes_the_file_and_keeps_a_users_different_file(
-    window, qtbot, data, dialog_log
+    open_folder, window, qtbot, data, dialog_log
 ):
     action = window.write_back
     assert not action.action.isEnabled()  # no folder open yet
-    assert window.open_folder(data)
+    assert open_folder(data)
     assert action.action.isEnabled()
     day2 = data / "sorted" / "day2"
     (day2 / "cluster_dant_track.tsv").write_text("cluster_id\tdant_track\n7\tmine\n")

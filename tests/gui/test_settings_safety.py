@@ -8,10 +8,10 @@ from __future__ import annotations
 
 
 def test_an_invalid_settings_json_in_the_data_folder_is_shown_and_not_replaced(
-    window, demo_folder, dialog_log
+    open_folder, window, demo_folder, dialog_log
 ):
     (demo_folder / "settings.json").write_text('{"clustering": {"max_distance": -5}}')
-    assert not window.open_folder(demo_folder)
+    assert not open_folder(demo_folder)
     assert window.controller.dataset is None  # nothing opened, so nothing can run
     errors = [d for d in dialog_log if d.kind != "question"]
     assert len(errors) == 1
@@ -19,11 +19,13 @@ def test_an_invalid_settings_json_in_the_data_folder_is_shown_and_not_replaced(
     assert "default settings" in errors[0].text
     # Fixed, the folder opens with the settings the file gives.
     (demo_folder / "settings.json").write_text('{"clustering": {"max_distance": 70}}')
-    assert window.open_folder(demo_folder)
+    assert open_folder(demo_folder)
     assert window.controller.settings.get("clustering.max_distance") == 70
 
 
-def test_a_reopened_result_shows_the_settings_that_made_it(window, demo_folder, dialog_log):
+def test_a_reopened_result_shows_the_settings_that_made_it(
+    open_folder, window, demo_folder, dialog_log
+):
     from dant_core.cli import main as dant_main
 
     settings_file = demo_folder.parent / "other_settings.json"
@@ -35,7 +37,7 @@ def test_a_reopened_result_shows_the_settings_that_made_it(window, demo_folder, 
         )
         == 0
     )
-    assert window.open_folder(demo_folder), [d.text for d in dialog_log]
+    assert open_folder(demo_folder), [d.text for d in dialog_log]
     assert window.controller.result is not None
     assert window.controller.settings.get("clustering.max_distance") == 70
     assert window.controller.output_folder == out

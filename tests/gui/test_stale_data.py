@@ -14,11 +14,11 @@ def _track(folder) -> None:
     assert dant_main(["track", str(folder)]) == 0
 
 
-def test_changed_data_under_a_result_is_warned_about(window, demo_folder, dialog_log):
+def test_changed_data_under_a_result_is_warned_about(open_folder, window, demo_folder, dialog_log):
     _track(demo_folder)
     path = demo_folder / "spike_times" / "Unit5.npy"
     np.save(path, np.load(path) + 1.0)  # same size, other content
-    assert window.open_folder(demo_folder)
+    assert open_folder(demo_folder)
     assert window.controller.result is not None  # still opened: the user may look at it
     warnings = [d for d in dialog_log if d.kind == "warning"]
     assert len(warnings) == 1
@@ -27,8 +27,8 @@ def test_changed_data_under_a_result_is_warned_about(window, demo_folder, dialog
     assert "Run" in text
 
 
-def test_unchanged_data_opens_without_a_warning(window, demo_folder, dialog_log):
+def test_unchanged_data_opens_without_a_warning(open_folder, window, demo_folder, dialog_log):
     _track(demo_folder)
-    assert window.open_folder(demo_folder)
+    assert open_folder(demo_folder)
     assert window.controller.result is not None
     assert [d for d in dialog_log if d.kind == "warning"] == []

@@ -1,0 +1,84 @@
+"""Opening a folder never blocks the window: the data and its result are read on the worker,
+the curation log replayed there too, progress shows in the status bar, and an error is a
+dialog after which the window is still usable."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from dant_gui import controller as controller_module
+from dant_gui import loading
+
+TIMEOUT_MS = 60_000
+
+
+def _held_at(monkeypatch, module, name):
+    """Replace module.name by a version that records its thread and waits for `release`."""
+    original = getattr(module, name)
+    threads, release = [], threading.Event()
+
+    def held(*args, **kwargs):
+        threads.append(threading.get_ident())
+        assert release.wait(30), "the test never released the worker"
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, held)
+    return threads, release
+
+
+def test_a_folder_opens_on_the_worker_while_the_window_stays_live(
+    window, qtbot, tracked_folder, dialog_log, monkeypatch
+):
+    c = window.controller
+    read_threads, release_read = _held_at(monkeypatch, loading, "load_dataset")
+    replay_threads, release_replay = _held_at(monkeypatch, controller_module, "open_session")
+    ui = threading.get_ident()
+    try:
+        with qtbot.waitSignal(c.load_progress, timeout=TIMEOUT_MS) as step:
+            assert window.open_folder(tracked_folder)
+        # The call returned at once; the worker waits inside load_dataset while the UI
+        # thread delivers signals and paints.
+        assert step.args[0] == loading.STEPS[0]
+        qtbot.waitUntil(lambda: bool(read_threads), timeout=TIMEOUT_MS)
+        assert c.is_loading and c.dataset is None
+        assert window.load_bar.isVisible() and window.load_bar.format().startswith("Reading")
+        assert not window.open_action.isEnabled() and not window.run_button.isEnabled()
+        # A second folder while one opens: refused with a dialog, nothing else changes.
+        assert not window.open_folder(tracked_folder)
+        assert "being opened" in dialog_log[-1].text
+        n_dialogs = len(dialog_log)
+
+        release_read.set()
+        qtbot.waitUntil(lambda: bool(replay_threads), timeout=TIMEOUT_MS)
+        # The data is shown; the log replays on the worker meanwhile.
+        assert c.dataset is not None and c.session is None and c.is_loading
+        assert window.load_bar.format().startswith("Replaying")
+        with qtbot.waitSignal(c.load_finished, timeout=TIMEOUT_MS) as finished:
+            release_replay.set()
+    finally:
+        release_read.set()
+        release_replay.set()
+    assert finished.args == [True]
+    assert read_threads[0] != ui and replay_threads[0] != ui
+    assert c.session is not None and c.curator is not None and not c.is_loading
+    assert np.array_equal(c.session.labels, c.session.result.idx_cluster)
+    assert not window.load_bar.isVisible() and window.open_action.isEnabled()
+    assert len(dialog_log) == n_dialogs  # no error while opening
+
+
+def test_a_failure_while_replaying_is_a_dialog_and_the_data_stays_usable(
+    window, open_folder, tracked_folder, dialog_log, monkeypatch
+):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(controller_module, "open_session", broken)
+    assert not open_folder(tracked_folder)
+    errors = [d for d in dialog_log if d.kind == "error"]
+    assert len(errors) == 1 and "disk on fire" in errors[0].text
+    c = window.controller
+    assert c.dataset is not None and c.session is None and not c.is_loading
+    assert window.run_button.isEnabled() and window.open_action.isEnabled()
+    assert not window.load_bar.isVisible()
