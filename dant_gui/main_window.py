@@ -41,6 +41,7 @@ from .controller import Controller, SelectionNeeded
 from .forms import SettingsForm
 from .jobs import warm_up_engine
 from .keys import CURATION_KEYS, NAVIGATION_KEYS, OTHER_KEYS, bare_keys
+from .load_status import LoadStatus
 from .views.base import ViewBase
 from .views.clusters import ClusterTableView
 from .views.detail import ClusterDetailView
@@ -79,11 +80,7 @@ class MainWindow(QMainWindow):
         self.curation_status = QLabel(self)
         self.curation_status.setTextFormat(Qt.TextFormat.RichText)
         self.statusBar().addPermanentWidget(self.curation_status)
-        self.load_bar = QProgressBar(self)  # shown while a folder is being opened
-        self.load_bar.setMaximumWidth(320)
-        self.load_bar.setTextVisible(True)
-        self.load_bar.hide()
-        self.statusBar().addPermanentWidget(self.load_bar)
+        self.load_bar = LoadStatus(self.controller, self.statusBar())
         self.statusBar().showMessage("Open a data folder to start (File ▸ Open data folder…)")
         # Decides, before any shortcut fires, whether a key belongs to the focused widget.
         self.installEventFilter(self)
@@ -99,10 +96,8 @@ class MainWindow(QMainWindow):
         c.settings_changed.connect(self._update_summary)
         c.problems_changed.connect(self._update_actions)
         c.busy_changed.connect(self._busy_changed)
-        c.load_started.connect(self._load_started)
-        c.load_progress.connect(self._load_progress)
-        c.load_failed.connect(self._load_failed)
-        c.load_finished.connect(self._load_finished)
+        c.load_started.connect(self._update_actions)
+        c.load_finished.connect(self._update_actions)
         c.run_progress.connect(self._on_progress)
         c.run_log.connect(self._append_log)
         c.run_failed.connect(self._run_failed)
@@ -674,27 +669,6 @@ class MainWindow(QMainWindow):
             f"{out}" + (" (results loaded)" if has_result else "") if out else "–"
         )
         lab["Output"].setToolTip(str(out) if out else "")
-
-    def _load_started(self, folder: str) -> None:
-        self.load_bar.setRange(0, 0)  # busy until the first step is known
-        self.load_bar.setFormat("Opening…")
-        self.load_bar.show()
-        self.statusBar().showMessage(f"Opening {folder}…")
-        self._update_actions()
-
-    def _load_progress(self, step: str, done: int, total: int) -> None:
-        self.load_bar.setRange(0, max(total, 1))
-        self.load_bar.setValue(done)
-        self.load_bar.setFormat(f"{step}…")
-        self.statusBar().showMessage(f"{step}…")
-
-    def _load_failed(self, message: str) -> None:
-        self.statusBar().showMessage("The folder could not be opened", STATUS_MS)
-        dialogs.error(self, "Cannot open the data folder", message)
-
-    def _load_finished(self, ok: bool) -> None:
-        self.load_bar.hide()
-        self._update_actions()
 
     def _update_actions(self) -> None:
         c = self.controller

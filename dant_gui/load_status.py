@@ -1,0 +1,42 @@
+"""The status bar's progress while a folder is being opened (read on the worker)."""
+
+from __future__ import annotations
+
+from PyQt6.QtWidgets import QProgressBar, QStatusBar
+
+from . import dialogs
+
+STATUS_MS = 8000
+
+
+class LoadStatus(QProgressBar):
+    """Shown from the controller's load_started to its load_finished: the step being read
+    (load_progress) in the bar and in the status bar's message; a failure is a dialog."""
+
+    def __init__(self, controller, status_bar: QStatusBar):
+        super().__init__(status_bar)
+        self.status_bar = status_bar
+        self.setMaximumWidth(320)
+        self.setTextVisible(True)
+        self.hide()
+        status_bar.addPermanentWidget(self)
+        controller.load_started.connect(self._started)
+        controller.load_progress.connect(self._progress)
+        controller.load_failed.connect(self._failed)
+        controller.load_finished.connect(lambda _ok: self.hide())
+
+    def _started(self, folder: str) -> None:
+        self.setRange(0, 0)  # busy until the first step is known
+        self.setFormat("Opening…")
+        self.show()
+        self.status_bar.showMessage(f"Opening {folder}…")
+
+    def _progress(self, step: str, done: int, total: int) -> None:
+        self.setRange(0, max(total, 1))
+        self.setValue(done)
+        self.setFormat(f"{step}…")
+        self.status_bar.showMessage(f"{step}…")
+
+    def _failed(self, message: str) -> None:
+        self.status_bar.showMessage("The folder could not be opened", STATUS_MS)
+        dialogs.error(self.window(), "Cannot open the data folder", message)
