@@ -155,3 +155,33 @@ def evidence_start(units, manual, feature_sets, corrected_with, cluster_pass, lo
         "candidates": [e.to_dict() for e in evidence],
     }
     return candidates[win][1], record
+
+
+def start_record_evidence(record: dict | None) -> tuple[tuple[str, ...], StartEvidence] | None:
+    """(feature set, evidence) of the chosen start in an evidence record, or None when no
+    evidence pass was made (a single candidate, or a start not chosen by evidence)."""
+    if not record or "candidates" not in record:
+        return None
+    chosen = next(c for c in record["candidates"] if c["name"] == record["chosen"])
+    return tuple(record["feature_set"]), StartEvidence(**chosen)
+
+
+def start_explains_better(pass_evidence: StartEvidence, start: StartEvidence) -> str | None:
+    """Why the motion loop should go back to its start, or None to keep the pass's motion.
+
+    The loop's first passes may compare features that do not depend on position (AutoCorr,
+    ISI, PETH). Where those carry no identity (spike trains that all look alike), their
+    matches are chance and the motion estimated from them is noise, which the next,
+    waveform, pass then follows. The evidence pass already judged the start with the same
+    features as that waveform pass, so the two are comparable; the same rule as between
+    starts applies (`choose`): the start wins only with more motion pairs AND at least the
+    separation."""
+    win, _ = choose([pass_evidence, start], pass_evidence.name)
+    if win == 0:
+        return None
+    return (
+        f"the motion of the passes before explains the waveforms worse than the "
+        f"{start.name} start ({pass_evidence.n_motion_pairs} motion pairs, d' "
+        f"{pass_evidence.separation:.2f}, against {start.n_motion_pairs}, d' "
+        f"{start.separation:.2f}); the loop goes back to the start"
+    )

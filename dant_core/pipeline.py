@@ -23,7 +23,13 @@ from .clustering import ClusteringRun, iterative_clustering
 from .dataset import Dataset, check_dataset_for_settings, load_manual_motion
 from .features import UnitFeatures, compute_unit_features, kernels_are_cached, peak_to_trough
 from .motion import Motion, correct_waveforms, estimate_motion
-from .motion_start import evidence_start
+from .motion_start import (
+    StartEvidence,
+    evidence_start,
+    start_evidence,
+    start_explains_better,
+    start_record_evidence,
+)
 from .progress import CancelToken, ProgressFn, no_progress
 from .registration import register_sessions
 from .settings import Settings
@@ -229,7 +235,9 @@ def track_shank(
     initial, start_record = start_motion(shank, manual, ctx)
     # A start at zero motion (not a manual one) needs no correction: the raw waveforms.
     correct_start = manual is not None or bool(np.any(initial.constant))
-    loop = run_motion_loop(shank, initial, correct_start, ctx, stages)
+    loop = run_motion_loop(
+        shank, initial, correct_start, ctx, stages, start_record_evidence(start_record)
+    )
     final, computer = cluster_final(shank, loop, ctx)
     stages.step()
     curated = curate_shank(shank, final, computer, ctx)
@@ -380,13 +388,22 @@ class MotionLoopOutcome:
 
 
 def run_motion_loop(
-    shank: ShankUnits, initial: Motion, correct_start: bool, ctx: RunContext, stages: _Stages
+    shank: ShankUnits,
+    initial: Motion,
+    correct_start: bool,
+    ctx: RunContext,
+    stages: _Stages,
+    start_check: tuple[tuple[str, ...], StartEvidence] | None = None,
+    first_pass: int = 0,
 ) -> MotionLoopOutcome:
     """Cluster, estimate the motion from the good matches, correct, and again.
 
     Each pass clusters with its feature set and estimates a new motion from the matches; with
     `motionEstimation.stop_early`, a pass that matches no more pairs than the one before ends
     the loop and the motion goes back to the one before that pass (docs/method.md §6).
+    start_check: (features, evidence) of the start's evidence pass (motion_start.py): the
+    first later pass with those features is compared with it, and when the start explains
+    the data better the loop starts again from the start at that pass (`first_pass`).
     """
     s = ctx.settings
     feature_sets = s.motion_feature_sets()
@@ -397,7 +414,8 @@ def run_motion_loop(
     kept = None  # the previous pass, while small (see KEEP_PREVIOUS_PASS_BYTES)
     motion = initial.copy()
     history: list[MotionPass] = []
-    for i in range(n_pass):
+    for i in range(first_pass, n_pass):
+        k = i - first_pass  # passes made from `initial`
         names = tuple(feature_sets[min(i, len(feature_sets) - 1)])
         run, computer = cluster(shank, names, corrected, motion, ctx)
         n_matched = run.n_matched_pairs
@@ -405,9 +423,20 @@ def run_motion_loop(
             f"Motion pass {i + 1}/{n_pass} ({', '.join(names)}): {n_matched} matched unit pairs"
         )
         stages.step()
-        if stop_early and i > 0 and n_matched <= history[i - 1].n_matched_pairs:
-            restored = initial if i == 1 else history[i - 2].motion
-            ctx.log(_stop_message(i, history[i - 1].n_matched_pairs, n_matched))
+        if start_check is not None and names == start_check[0]:
+            worse = k > 0 and start_explains_better(
+                start_evidence("pass", motion, run, shank.sessions), start_check[1]
+            )
+            start_check = None  # judged once: later passes refine a motion it accepted
+            if worse:
+                ctx.log(f"Motion pass {i + 1}: {worse}")
+                del run, computer, corrected, kept
+                again = run_motion_loop(shank, initial, correct_start, ctx, stages, None, i)
+                again.history[:0] = [*history, MotionPass(names, n_matched, None)]
+                return again
+        if stop_early and k > 0 and n_matched <= history[k - 1].n_matched_pairs:
+            restored = initial if k == 1 else history[k - 2].motion
+            ctx.log(_stop_message(i, k, history[k - 1].n_matched_pairs, n_matched))
             history.append(MotionPass(names, n_matched, None))
             del run, computer, corrected  # free them before their successors (large n)
             reuse = kept if kept is not None and kept.corrected_with is restored else None
@@ -428,9 +457,10 @@ def run_motion_loop(
     return MotionLoopOutcome(motion, history, None, corrected, None)
 
 
-def _stop_message(i: int, before: int, now: int) -> str:
-    """The log line of an early stop at pass index `i` (0-based)."""
-    where = f"the motion of pass {i - 1}" if i > 1 else "the starting motion"
+def _stop_message(i: int, k: int, before: int, now: int) -> str:
+    """The log line of an early stop at pass index `i` (0-based), the k-th pass made from
+    the loop's start."""
+    where = f"the motion of pass {i - 1}" if k > 1 else "the starting motion"
     return (
         f"Matches did not increase ({before} -> {now}); "
         f"motion correction stops and goes back to {where}"
