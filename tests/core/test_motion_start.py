@@ -92,7 +92,7 @@ def _identity_free_demo(folder, seed: int):
     files = sorted((folder / "spike_times").glob("Unit*.npy"))
     trains = [np.load(f) for f in files]
     duration = max(float(t.max()) for t in trains if t.size)
-    for f, old in zip(files, trains):
+    for f, old in zip(files, trains, strict=True):
         rate = rng.uniform(3, 15) / 1000.0  # spikes per ms
         times = np.cumsum(rng.exponential(1 / rate, int(duration * rate * 1.5) + 10) + 4.0)
         np.save(f, times[times < duration].astype(old.dtype))
@@ -124,7 +124,9 @@ def test_a_first_pass_on_identity_free_trains_does_not_move_the_loop_off_its_sta
 
     folder = _identity_free_demo(tmp_path / "data", seed=5)
     truth = truth_labels(load_truth(folder).neuron_id)
-    guarded, lines = _tracked(folder, [["AutoCorr"], ["Waveform", "AutoCorr"]], ["Waveform", "AutoCorr"])
+    guarded, lines = _tracked(
+        folder, [["AutoCorr"], ["Waveform", "AutoCorr"]], ["Waveform", "AutoCorr"]
+    )
     waveforms, _ = _tracked(folder, [["Waveform"]], ["Waveform"])
     assert any("the loop goes back to the start" in line for line in lines)
     shank = guarded.shanks[0]
