@@ -1,11 +1,21 @@
 """The contract every view follows (spikeinterface-gui's ViewBase is the model, ideas only).
 
-A view is made with the controller, reads its values from `controller.session`, and
-reacts to the controller's signals: `result_changed` (redo everything),
-`clusters_changed(UpdateInfo)` (the clusters an edit removed and added) and
-`selection_changed(Selection)`. It never imports another view. `export_image(path)` saves
-what it shows; `stop_background()` aborts its background work (run on
-`dant_gui.worker`), before the window goes away.
+A view is made with the controller and reads its values from `controller.session`. The
+base class connects the controller's signals and calls the view's handlers only while the
+view is visible:
+
+- `on_result_changed()`: a new result (or None): reset and draw everything;
+- `on_clusters_changed(info)`: an edit (`UpdateInfo`: the clusters it removed and added);
+  by default `refresh()`;
+- `on_selection_changed(selection)`: the new `Selection`; by default nothing;
+- `refresh()`: redraw what depends on the clusters and the selection from the current
+  state; by default `on_result_changed()`.
+
+A change that arrives while the view is hidden (another tab is shown) only marks it stale:
+when it is shown again it runs `on_result_changed()` once if a new result came meanwhile,
+else `refresh()` once. So a hidden view computes nothing. A view never imports another view.
+`export_image(path)` saves what it shows; `stop_background()` aborts its background work
+(run on `dant_gui.worker`) before the window goes away.
 """
 
 from __future__ import annotations
@@ -14,13 +24,36 @@ from PyQt6.QtWidgets import QWidget
 
 from .common import export_widget
 
+FRESH, STALE, NEW_RESULT = 0, 1, 2  # what a view must do when it is shown
+
 
 class ViewBase(QWidget):
-    """Base class of the views: attach to the controller, export, stop background work."""
+    """Base class of the views: attach to the controller, skip work while hidden, export,
+    stop background work."""
 
     def __init__(self, controller, parent: QWidget | None = None):
         super().__init__(parent)
         self.controller = controller
+        self._pending = FRESH  # a view draws its empty state when it is made
+        controller.result_changed.connect(self._result_arrived)
+        controller.clusters_changed.connect(self._clusters_arrived)
+        controller.selection_changed.connect(self._selection_arrived)
+
+    # ----- what a view implements ------------------------------------------------------------
+
+    def on_result_changed(self) -> None:
+        """A new result (or None): reset and draw everything, the selection included."""
+
+    def on_clusters_changed(self, info) -> None:
+        """An edit changed the clusters (`info`: UpdateInfo; None: unknown)."""
+        self.refresh()
+
+    def on_selection_changed(self, selection) -> None:
+        """The selection changed (`selection`: dant_core.session.Selection)."""
+
+    def refresh(self) -> None:
+        """Redraw from the current clusters and selection (after changes while hidden)."""
+        self.on_result_changed()
 
     def export_image(self, path) -> None:
         """Save what the view shows (PNG; plot views also write SVG by suffix)."""
@@ -29,6 +62,47 @@ class ViewBase(QWidget):
     def stop_background(self) -> None:
         """Abort the view's background work; its results are dropped. Views with
         background work override this."""
+
+    # ----- routing -------------------------------------------------------------------------------
+
+    @property
+    def stale(self) -> bool:
+        """Changes arrived while hidden; the view catches up when it is shown."""
+        return self._pending != FRESH
+
+    def mark_changed(self, new_result: bool = False) -> None:
+        """Catch up now if visible (on_result_changed for a new result, else refresh), else
+        when shown. For the signals the base does not route (e.g. curation_changed)."""
+        self._pending = max(self._pending, NEW_RESULT if new_result else STALE)
+        if self.isVisible():
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        pending, self._pending = self._pending, FRESH
+        if pending == NEW_RESULT:
+            self.on_result_changed()
+        elif pending == STALE:
+            self.refresh()
+
+    def _result_arrived(self) -> None:
+        self.mark_changed(new_result=True)
+
+    def _clusters_arrived(self, info) -> None:
+        if self.isVisible() and not self.stale:
+            self.on_clusters_changed(info)
+        else:
+            self.mark_changed()
+
+    def _selection_arrived(self, selection) -> None:
+        if self.isVisible() and not self.stale:
+            self.on_selection_changed(selection)
+        else:
+            self.mark_changed()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self.stale:
+            self._catch_up()
 
 
 def membership_changed(info) -> bool:

@@ -368,9 +368,6 @@ class ClusterTableView(ViewBase):
         self._syncing = False
         self.similarity_ready = self.model.similarity_ready
         self.model.similarity_ready.connect(self._update_count)
-        controller.result_changed.connect(self.reload)
-        controller.clusters_changed.connect(self._clusters_changed)
-        controller.selection_changed.connect(self._show_selection)
         self.reload()
 
     # ----- state ---------------------------------------------------------------------------
@@ -380,7 +377,13 @@ class ClusterTableView(ViewBase):
         self._update_count()
         self._show_selection()
 
-    def _clusters_changed(self, info=None) -> None:
+    def on_result_changed(self) -> None:
+        self.reload()
+
+    def on_selection_changed(self, selection) -> None:
+        self._show_selection()
+
+    def on_clusters_changed(self, info) -> None:
         if not membership_changed(info):
             self.model.labels_changed()  # only a curation label changed: keep rows and sort
             return

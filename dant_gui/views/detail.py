@@ -68,10 +68,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self._work = WorkQueue(self)
         self._feature_blocks: dict[str | None, np.ndarray] = {}
         self._build_ui()
-        controller.result_changed.connect(self._on_result_changed)
-        controller.clusters_changed.connect(self._on_clusters_changed)
-        controller.selection_changed.connect(lambda _selection: self._on_selection_changed())
-        self._on_result_changed()
+        self.on_result_changed()
 
     # ----- layout ---------------------------------------------------------------------------
 
@@ -346,7 +343,13 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
 
     # ----- reacting to the controller --------------------------------------------------------
 
-    def _on_result_changed(self) -> None:
+    def on_selection_changed(self, selection) -> None:
+        self._on_selection_changed()
+
+    def refresh(self) -> None:
+        self.on_clusters_changed(None)
+
+    def on_result_changed(self) -> None:
         result = self.controller.result
         self._result = result
         self._labels = None if result is None else np.asarray(self.controller.idx_cluster).copy()
@@ -379,7 +382,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             "holds no waveforms_corrected.npy; the raw waveforms are shown"
         )
 
-    def _on_clusters_changed(self, info=None) -> None:
+    def on_clusters_changed(self, info) -> None:
         if self._result is None or not membership_changed(info):
             return
         self._labels = np.array(self.controller.idx_cluster)

@@ -153,11 +153,8 @@ class DriftView(ViewBase):
         layout.addLayout(bar)
         layout.addWidget(self.pages, 1)
 
-        controller.result_changed.connect(self.refresh)
-        controller.dataset_changed.connect(self.refresh)
-        controller.clusters_changed.connect(self._draw_selection)
-        controller.selection_changed.connect(self._draw_selection)
-        self.refresh()
+        controller.dataset_changed.connect(lambda: self.mark_changed(new_result=True))
+        self.on_result_changed()
 
     # ----- helpers -----------------------------------------------------------------------------
 
@@ -191,7 +188,16 @@ class DriftView(ViewBase):
 
     # ----- drawing ----------------------------------------------------------------------------
 
+    def on_clusters_changed(self, info) -> None:
+        self._draw_selection()
+
+    def on_selection_changed(self, selection) -> None:
+        self._draw_selection()
+
     def refresh(self) -> None:
+        self._draw_selection()
+
+    def on_result_changed(self) -> None:
         result = self.controller.result
         self.shank_combo.blockSignals(True)
         self.shank_combo.clear()

@@ -59,9 +59,14 @@ class HistoryView(ViewBase):
         layout.addLayout(bar)
         layout.addWidget(self.list, 1)
 
-        controller.curation_changed.connect(self.refresh)
-        controller.result_changed.connect(self.refresh)
+        controller.curation_changed.connect(self.mark_changed)
         self.refresh()
+
+    def on_result_changed(self) -> None:
+        self.refresh()
+
+    def on_clusters_changed(self, info) -> None:
+        pass  # curation_changed follows every edit
 
     def refresh(self) -> None:
         c = self.controller

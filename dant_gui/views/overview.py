@@ -108,10 +108,7 @@ class OverviewView(ViewBase):
         self._labels: np.ndarray | None = None
         self._result = None
         self._build_ui()
-        controller.result_changed.connect(self._on_result_changed)
-        controller.clusters_changed.connect(self._on_clusters_changed)
-        controller.selection_changed.connect(self._draw_selection)
-        self._on_result_changed()
+        self.on_result_changed()
 
     def _build_ui(self) -> None:
         self.summary_label = QtWidgets.QLabel("No tracking result yet")
@@ -181,12 +178,19 @@ class OverviewView(ViewBase):
 
     # ----- reacting to the controller --------------------------------------------------------
 
-    def _on_result_changed(self) -> None:
+    def on_selection_changed(self, selection) -> None:
+        self._draw_selection()
+
+    def refresh(self) -> None:
+        self.on_clusters_changed(None)
+        self._draw_selection()
+
+    def on_result_changed(self) -> None:
         self._result = self.controller.result
         self._labels = None
-        self._on_clusters_changed()
+        self.on_clusters_changed(None)
 
-    def _on_clusters_changed(self, info=None) -> None:
+    def on_clusters_changed(self, info) -> None:
         result = self._result
         if result is None:
             self.summary = None

@@ -60,7 +60,6 @@ class ReportView(ViewBase):
     def __init__(self, controller, parent=None):
         super().__init__(controller, parent)
         self.report: dict | None = None
-        self._stale = True
         self._worker = None
         self._generation = 0
         self.status = QLabel("No result yet: run tracking or open a folder with results.")
@@ -96,28 +95,20 @@ class ReportView(ViewBase):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(scroll, 1)
-        controller.result_changed.connect(self._invalidate)
-        controller.clusters_changed.connect(
-            lambda info: self._invalidate() if membership_changed(info) else None
-        )
 
     # ----- computing ---------------------------------------------------------------------------
 
-    def _invalidate(self) -> None:
-        self._stale = True
-        if self.isVisible():
-            self.refresh()
+    def on_result_changed(self) -> None:
+        self.refresh()
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._stale:
+    def on_clusters_changed(self, info) -> None:
+        if membership_changed(info):
             self.refresh()
 
     def refresh(self) -> None:
         """Recompute the report of the clusters shown, on a pool thread."""
         from dant_core.curation import renumber_by_first_unit
 
-        self._stale = False
         self.stop_background()
         self._generation += 1
         c = self.controller

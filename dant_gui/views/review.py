@@ -153,30 +153,20 @@ class ReviewQueueView(ViewBase):
         layout.addWidget(self.table, 1)
 
         self._syncing = False
-        self._stale = True
         self.computing = False
         self._worker = None
-        controller.result_changed.connect(self._changed)
-        controller.clusters_changed.connect(self._changed)  # labels included
-        controller.selection_changed.connect(self._show_selection)
-        self._changed()
+        self.refresh()
 
-    # The queue costs a similarity block per new cluster: work it out only when shown.
+    # The queue costs a similarity block per new cluster: the base works it out only when
+    # the view is shown; every edit (labels included) refreshes it.
 
-    def _changed(self) -> None:
-        self._stale = True
-        if self.isVisible():
-            self.refresh()
-        else:
-            self._show_progress()
+    def on_result_changed(self) -> None:
+        self.refresh()
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.refresh()
+    def on_selection_changed(self, selection) -> None:
+        self._show_selection()
 
     def refresh(self) -> None:
-        self._stale = False
         session = self.controller.session
         if session is not None and session.curator is not None:
             missing = session.stats.pending(MARGIN, session.cluster_ids())
@@ -197,7 +187,7 @@ class ReviewQueueView(ViewBase):
             if self.isVisible():
                 self._fill()
             else:
-                self._stale = True
+                self.mark_changed()
 
         self._worker = start_worker(compute, MARGIN, session.result, missing, returned=done)
         self._show_progress()
@@ -242,7 +232,7 @@ class ReviewQueueView(ViewBase):
             self.controller.select_cluster(self.model.queue[rows[0].row()])
 
     def _show_selection(self) -> None:
-        if self._stale:
+        if self.stale:
             return
         row = self.model.row_of(self.controller.selected_cluster)
         selection = self.table.selectionModel()

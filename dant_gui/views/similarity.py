@@ -151,10 +151,7 @@ class SimilarityView(ViewBase):
         self._work = WorkQueue(self)
 
         self._build_ui()
-        controller.result_changed.connect(self._on_result_changed)
-        controller.clusters_changed.connect(self._on_clusters_changed)
-        controller.selection_changed.connect(self._draw_selection)
-        self._on_result_changed()
+        self.on_result_changed()
 
     # ----- layout ---------------------------------------------------------------------------
 
@@ -326,7 +323,14 @@ class SimilarityView(ViewBase):
 
     # ----- reacting to the controller --------------------------------------------------------
 
-    def _on_result_changed(self) -> None:
+    def on_selection_changed(self, selection) -> None:
+        self._draw_selection()
+
+    def refresh(self) -> None:
+        self.on_clusters_changed(None)
+        self._draw_selection()
+
+    def on_result_changed(self) -> None:
         result = self.controller.result
         self._result = result
         self._pair_values = {}
@@ -360,7 +364,7 @@ class SimilarityView(ViewBase):
         self._recompute_image()
         self._draw_decorations()
 
-    def _on_clusters_changed(self, info=None) -> None:
+    def on_clusters_changed(self, info) -> None:
         if self._result is None or not membership_changed(info):
             return
         self._labels = np.array(self.controller.idx_cluster)

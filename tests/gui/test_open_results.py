@@ -47,6 +47,7 @@ def _show_largest_cluster(window) -> None:
     labels = np.asarray(c.idx_cluster)
     ids, counts = np.unique(labels[labels > 0], return_counts=True)
     c.select_cluster(int(ids[np.argmax(counts)]))
+    assert window.show_tab("Cluster detail")
 
 
 def test_a_renamed_pydant_output_folder_opens_with_its_result(
