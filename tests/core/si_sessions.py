@@ -30,9 +30,15 @@ class Truth:
 
 
 def make_session(
-    folder: Path, seed: int = 0, n_units: int = 4, n_channels: int = 16, duration: float = 4.0
+    folder: Path,
+    seed: int = 0,
+    n_units: int = 4,
+    n_channels: int = 16,
+    duration: float = 4.0,
+    rate: float = RATE,
 ) -> tuple[Path, Path, Truth]:
-    """(phy folder, analyzer folder, truth) of one small synthetic session under `folder`."""
+    """(phy folder, analyzer folder, truth) of one small synthetic session under `folder`,
+    sampled at `rate` Hz (truth.templates at that rate too)."""
     pytest.importorskip("pandas")  # export_to_phy needs it
     si_core = pytest.importorskip("spikeinterface.core")
     exporters = pytest.importorskip("spikeinterface.exporters")
@@ -43,7 +49,7 @@ def make_session(
     similarity._compute_similarity_matrix = similarity._compute_similarity_matrix_numpy
     rec, sorting = si_core.generate_ground_truth_recording(
         durations=[duration],
-        sampling_frequency=RATE,
+        sampling_frequency=rate,
         num_channels=n_channels,
         num_units=n_units,
         seed=seed,
@@ -73,7 +79,7 @@ def make_session(
     templates = analyzer.get_extension("templates").get_data(operator="average")
     truth = Truth(
         templates=np.transpose(templates, (0, 2, 1)).astype(np.float64),
-        n_before=int(round(1.0e-3 * RATE)),
+        n_before=int(round(1.0e-3 * rate)),
         spike_samples=[sorting.get_unit_spike_train(u) for u in sorting.unit_ids],
         positions=np.load(phy / "channel_positions.npy").astype(np.float64),
         unit_ids=list(sorting.unit_ids),

@@ -208,3 +208,39 @@ def test_spikeinfo_mat_v73(session, tmp_path):
         atol=1e-4,
     )
     json.loads((tmp_path / "data" / "import.json").read_text())
+
+
+def test_spikeinterface_analyzer_zarr(session, tmp_path):
+    """A zarr SortingAnalyzer, written by SpikeInterface itself, reads as the binary one."""
+    si_core = pytest.importorskip("spikeinterface.core")
+    pytest.importorskip("zarr")
+    _, analyzer, truth = session
+    folder = tmp_path / "day1.zarr"
+    si_core.load_sorting_analyzer(analyzer).save_as(format="zarr", folder=folder)
+    record = import_sessions(tmp_path / "data", [folder], ALL)
+    assert record["sessions"][0]["format"] == "SpikeInterface SortingAnalyzer"
+    data = load_dataset(tmp_path / "data")
+    ours, known = aligned(to_union(data.waveforms, data.channel_locations, truth.positions), truth)
+    np.testing.assert_allclose(ours, known, atol=1e-3)  # the same µV templates
+    for k, samples in enumerate(truth.spike_samples):
+        np.testing.assert_allclose(data.spike_times[k], samples / RATE * 1000)
+
+
+def test_phy_session_at_25_khz_is_resampled_and_timed_at_its_rate(tmp_path):
+    """A session sampled at 25 kHz: spike times in ms at 25 kHz, waveforms extracted from
+    the raw file and put on the 30 kHz output grid (82 samples, spike at sample 40)."""
+    rate = 25000.0
+    phy, _, truth = make_session(tmp_path / "s", seed=4, rate=rate)
+    import_sessions(tmp_path / "data", [phy], ALL)
+    data = load_dataset(tmp_path / "data")
+    ours = to_union(data.waveforms, data.channel_locations, truth.positions)
+    t_ours = (np.arange(ours.shape[2]) - 40) / 30000.0  # s from the spike
+    t_truth = (np.arange(truth.templates.shape[2]) - truth.n_before) / rate
+    inside = (t_ours >= t_truth[0]) & (t_ours <= t_truth[-1])
+    for k in range(len(truth.unit_ids)):
+        known = np.array([np.interp(t_ours[inside], t_truth, ch) for ch in truth.templates[k]])
+        mine = ours[k][:, inside]
+        r = np.corrcoef(mine.ravel(), known.ravel())[0, 1]
+        amp = np.ptp(mine, axis=1).max() / np.ptp(known, axis=1).max()
+        assert r > 0.98 and abs(amp - 1) < 0.05, (k, r, amp)
+        np.testing.assert_allclose(data.spike_times[k], truth.spike_samples[k] / rate * 1000)
