@@ -29,6 +29,7 @@ from dant_core.importers import ImportOptions, import_sessions, plan_session
 from . import dialogs
 from .worker import start_worker
 
+FOLDER_COLUMN_MAX_PX = 320  # longer paths are elided in the middle (full path: tooltip)
 COLUMNS = ("Folder", "Format", "Rate (Hz)", "Scaling", "Units by label", "Importing", "Notes")
 
 
@@ -60,6 +61,13 @@ class ImportDialog(QDialog):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep a path's both ends
+        self.table.currentCellChanged.connect(lambda row, *_: self._show_notes(row))
+        # a row's notes in full: the table's cell elides them, and they say what to fix
+        self.notes = QLabel("")
+        self.notes.setWordWrap(True)
+        self.notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.labels = QLineEdit("good")
         self.labels.setToolTip("unit labels to import, comma-separated; 'all' for every unit")
         self.uv = QLineEdit()
@@ -108,6 +116,7 @@ class ImportDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.notes)
         layout.addLayout(form)
         layout.addWidget(self.status)
         layout.addLayout(run)
@@ -206,7 +215,21 @@ class ImportDialog(QDialog):
                     item.setForeground(Qt.GlobalColor.darkRed)
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
+        header = self.table.horizontalHeader()
+        header.resizeSection(0, min(header.sectionSize(0), FOLDER_COLUMN_MAX_PX))
+        failed = [r for r, (_, plan) in enumerate(rows) if isinstance(plan, str)]
+        self.table.selectRow(failed[0] if failed else 0)
+        self._show_notes(self.table.currentRow())
         self.checked.emit()
+
+    def _show_notes(self, row: int) -> None:
+        """The notes of table row `row` in full below the table (nothing for no row)."""
+        folder, notes = self.table.item(row, 0), self.table.item(row, len(COLUMNS) - 1)
+        if row < 0 or folder is None or notes is None:
+            self.notes.setText("")
+            return
+        text = notes.text()
+        self.notes.setText(text if text.startswith(folder.text()) else f"{folder.text()}: {text}")
 
     def start_import(self) -> None:
         if not self.folders:

@@ -23,6 +23,11 @@ def test_import_dialog_previews_imports_and_opens(window, qtbot, tmp_path, dialo
     assert dialog.table.item(0, 4).text() == "unsorted 4"
     assert dialog.table.item(2, 1).text() == "cannot import"
     assert "not a session folder" in dialog.table.item(2, 6).text()
+    # the row that cannot be imported is selected and its notes shown whole below the table
+    assert dialog.table.currentRow() == 2
+    assert dialog.notes.text() == dialog.table.item(2, 6).text()
+    dialog.table.selectRow(0)
+    assert dialog.notes.text() == f"{day1}: {dialog.table.item(0, 6).text()}"
     dialog.table.selectRow(2)
     with qtbot.waitSignal(dialog.checked, timeout=60_000):
         dialog.remove_selected()
