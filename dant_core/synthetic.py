@@ -55,6 +55,7 @@ and the folder appears complete or not at all: it is written beside its place, t
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shutil
@@ -123,6 +124,18 @@ DATA_FILES = (
     "spike_times",
 )
 TRUTH_FILES = ("gt_neuron_id.npy", "gt_motion.npy", "neuron_positions.npy")
+
+
+def generator_fingerprint() -> str:
+    """A short hash of the demo generator's source (this module and synthetic_activity.py):
+    a cached demo made by another version of the generator is stale even with the same
+    arguments, because the same seed then gives other data."""
+    from . import synthetic_activity
+
+    digest = hashlib.sha256()
+    for module in (__file__, synthetic_activity.__file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class DemoError(DantError, ValueError):

@@ -43,18 +43,20 @@ def demo_folder() -> Path:
 
 
 def ensure_demo(folder: Path) -> Path:
-    """Make the demo data in `folder` unless a complete one with the same parameters is there."""
+    """Make the demo data in `folder` unless a complete one made by this generator with the
+    same parameters is there."""
+    from dant_core.synthetic import generator_fingerprint, make_demo
+
     marker = folder / DEMO_MARKER
+    wanted = {**DEMO_ARGS, "generator": generator_fingerprint()}
     try:
-        if json.loads(marker.read_text()) == DEMO_ARGS:
+        if json.loads(marker.read_text()) == wanted:
             return folder
     except (OSError, ValueError):
         pass
-    from dant_core.synthetic import make_demo
-
     folder.mkdir(parents=True, exist_ok=True)
     make_demo(folder, replace=True, **DEMO_ARGS)  # an older demo of ours may be there
-    marker.write_text(json.dumps(DEMO_ARGS))
+    marker.write_text(json.dumps(wanted))
     return folder
 
 

@@ -331,3 +331,21 @@ def test_dropping_a_folder_opens_it_and_remembers_it(window, qtbot, demo_folder,
     assert window.controller.data_folder == demo_folder.absolute() and not dialog_log
     assert window.controller.recent_folders()[0] == str(demo_folder.absolute())
     assert demo_folder.name in window.windowTitle()
+
+
+def test_cached_demo_is_remade_when_the_generator_changed(tmp_path, monkeypatch):
+    """The cached demo is kept for the same arguments and generator, and made again when the
+    generator's source changed (the same seed then gives other data)."""
+    from dant_core import synthetic
+    from dant_gui import app
+
+    monkeypatch.setattr(app, "DEMO_ARGS", {"n_units": 40, "n_sessions": 4, "seed": 0})
+    folder = app.ensure_demo(tmp_path / "demo")
+    made = (folder / "waveform_all.npy").stat().st_mtime_ns
+    (folder / "waveform_all.npy").touch()
+    kept = (folder / "waveform_all.npy").stat().st_mtime_ns
+    assert app.ensure_demo(folder) == folder
+    assert (folder / "waveform_all.npy").stat().st_mtime_ns == kept  # not made again
+    monkeypatch.setattr(synthetic, "generator_fingerprint", lambda: "another generator")
+    app.ensure_demo(folder)
+    assert (folder / "waveform_all.npy").stat().st_mtime_ns not in (made, kept)
