@@ -409,11 +409,13 @@ class Session:
         computed now where not known); clusters labelled reviewed or good last."""
         if self.curator is None:
             return []
-        keys = []
-        for k in self.cluster_ids().tolist():
-            done = self.cluster_label(k) in REVIEWED_LABELS
-            keys.append((done, self.stats.value(MARGIN, k), k))
-        return [k for _, _, k in sorted(keys)]
+        return sorted(self.cluster_ids().tolist(), key=self.review_key)
+
+    def review_key(self, cluster: int) -> tuple[bool, float, int]:
+        """Where a cluster goes in the review queue: (labelled reviewed or good, margin,
+        id), ascending; its margin is computed now when not known."""
+        k = int(cluster)
+        return (self.cluster_label(k) in REVIEWED_LABELS, self.stats.value(MARGIN, k), k)
 
     def review_margin(self, cluster: int) -> float | None:
         """Weakest link minus threshold of a cluster, when known."""

@@ -95,6 +95,46 @@ class ClusterTableModel(QAbstractTableModel):
         self.endResetModel()
         self._start_similarity()
 
+    def apply_edit(self, info) -> None:
+        """Follow one edit (`UpdateInfo`): remove the rows of the clusters it removed, add
+        rows for those it added (their statistics computed for them alone) and sort them
+        in; every other row keeps its values. No model reset: views keep their state."""
+        session = self.controller.session
+        if session is None:
+            self.reload()
+            return
+        gone = np.flatnonzero(np.isin(self.ids, np.asarray(info.removed_clusters, np.int64)))
+        for start, stop in reversed(_runs(gone)):
+            self.beginRemoveRows(QModelIndex(), start, stop)
+            keep = np.r_[0:start, stop + 1 : self.ids.size]
+            self._permute(keep)
+            self.endRemoveRows()
+        labels = session.labels
+        shown = set(self.ids.tolist())
+        added = [
+            int(k) for k in info.added_clusters if int(k) not in shown and np.any(labels == int(k))
+        ]
+        if added:
+            rows = session.stats.summaries(added)
+            n = self.ids.size
+            self.beginInsertRows(QModelIndex(), n, n + len(added) - 1)
+            self.ids = np.r_[self.ids, np.asarray(added, dtype=np.int64)]
+            self.n_units = np.r_[self.n_units, [r.n_units for r in rows]].astype(np.int64)
+            self.n_sessions_covered = np.r_[
+                self.n_sessions_covered, [r.n_sessions for r in rows]
+            ].astype(np.int64)
+            self.depth = np.r_[self.depth, [r.depth for r in rows]].astype(np.float64)
+            self.thresholds = np.r_[self.thresholds, [r.threshold for r in rows]].astype(np.float64)
+            self.endInsertRows()
+        if self.ids.size:
+            # The numbers in the files (first column) follow the clusters' first units, so
+            # they shift for other rows too; the labels may have changed with the edit.
+            last = self.ids.size - 1
+            self.dataChanged.emit(self.index(0, ID), self.index(last, ID))
+            self.dataChanged.emit(self.index(0, LABEL), self.index(last, LABEL))
+        self.sort(self.sort_column, self.sort_order)
+        self._start_similarity()
+
     # ----- sorting: numpy on the arrays, so thousands of rows cost no per-row Python calls --
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
@@ -273,6 +313,17 @@ class ClusterTableModel(QAbstractTableModel):
         return None
 
 
+def _runs(rows: np.ndarray) -> list[tuple[int, int]]:
+    """Ascending rows as (first, last) runs of consecutive rows."""
+    runs: list[tuple[int, int]] = []
+    for r in rows.tolist():
+        if runs and r == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], r)
+        else:
+            runs.append((r, r))
+    return runs
+
+
 class ClusterFilterProxy(QSortFilterProxyModel):
     """Keeps clusters with >= min_units whose id contains `text`; sorting is passed on to the
     source model (numpy), the proxy keeps its order."""
@@ -387,7 +438,13 @@ class ClusterTableView(ViewBase):
         if not membership_changed(info):
             self.model.labels_changed()  # only a curation label changed: keep rows and sort
             return
-        self.reload()
+        self._syncing = True  # rows leaving the selection are not a user's choice
+        try:
+            self.model.apply_edit(info)
+        finally:
+            self._syncing = False
+        self._update_count()
+        self._show_selection()
 
     def _order_changed(self, *_) -> None:
         self.controller.set_navigation_order(self.visible_ids())

@@ -9,6 +9,8 @@ after an edit only the few new clusters are left, computed at once.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 from PyQt6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, Qt
 from PyQt6.QtGui import QColor
@@ -62,6 +64,40 @@ class ReviewQueueModel(QAbstractTableModel):
             summaries = c.session.stats.summaries(self.queue)
             self.sizes = {k: s.n_units for k, s in zip(self.queue, summaries, strict=True)}
         self.endResetModel()
+
+    def apply_edit(self, info) -> None:
+        """Follow one edit (`UpdateInfo`): the rows of removed clusters go, added clusters
+        (their margins computed now: a few) and relabelled ones are put in their place in
+        the queue; every other row stays. No model reset."""
+        session = self.controller.session
+        if session is None or session.curator is None:
+            self.reload()
+            return
+        labels = session.labels
+        out = {int(k) for k in info.removed_clusters} | {int(k) for k in info.cluster_labels}
+        taken: dict[int, int] = {}  # cluster -> its size, for rows put back
+        for row in sorted((r for r in map(self.row_of, out) if r >= 0), reverse=True):
+            self.beginRemoveRows(QModelIndex(), row, row)
+            k = self.queue.pop(row)
+            taken[k] = self.sizes.pop(k)
+            self.endRemoveRows()
+        back = {int(k) for k in info.added_clusters} | {int(k) for k in info.cluster_labels}
+        back = [k for k in back if k not in self.sizes and np.any(labels == k)]
+        new = [k for k in back if k not in taken]
+        sizes = dict(taken)
+        sizes.update((k, s.n_units) for k, s in zip(new, session.stats.summaries(new), strict=True))
+        keys = [session.review_key(k) for k in self.queue] if back else []  # known margins
+        for k in sorted(back, key=session.review_key):
+            key = session.review_key(k)
+            row = bisect.bisect_left(keys, key)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self.queue.insert(row, k)
+            keys.insert(row, key)
+            self.sizes[k] = sizes[k]
+            self.endInsertRows()
+        if self.queue:
+            # Places (#) below a change and the numbers in the files shift for other rows.
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.queue) - 1, 1))
 
     def row_of(self, cluster) -> int:
         try:
@@ -164,6 +200,18 @@ class ReviewQueueView(ViewBase):
         self.refresh()
 
     def on_selection_changed(self, selection) -> None:
+        self._show_selection()
+
+    def on_clusters_changed(self, info) -> None:
+        if self.computing:  # the first margins are still on their way: start again
+            self.refresh()
+            return
+        self._syncing = True
+        try:
+            self.model.apply_edit(info)
+        finally:
+            self._syncing = False
+        self._show_progress()
         self._show_selection()
 
     def refresh(self) -> None:

@@ -1,0 +1,96 @@
+"""The cluster table and the review queue follow each edit row by row: the rows of the
+clusters it removed go, rows for the clusters it added come, nothing else is recomputed,
+and the models are never reset (a reset loses the user's scroll and selection state)."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+from PyQt6.QtCore import Qt
+
+from dant_gui.views.clusters import MIN_SIM, UNITS, ClusterTableModel
+
+
+def _rows(model: ClusterTableModel) -> list[tuple]:
+    """Every row's cheap columns, top to bottom."""
+    return [
+        (int(k), int(n), int(s), round(float(d), 6))
+        for k, n, s, d in zip(
+            model.ids, model.n_units, model.n_sessions_covered, model.depth, strict=True
+        )
+    ]
+
+
+def _fresh_rows(window) -> list[tuple]:
+    fresh = ClusterTableModel(window.controller)
+    fresh.sort_column, fresh.sort_order = (
+        window.cluster_table.model.sort_column,
+        (window.cluster_table.model.sort_order),
+    )
+    fresh.reload()
+    fresh.stop()
+    return _rows(fresh)
+
+
+def _disjoint_pair(session) -> tuple[int, int]:
+    sessions = session.result.sessions
+    sets = {k: set(sessions[session.units_of(k)].tolist()) for k in session.cluster_ids()}
+    pair = next((p for p in combinations(sets, 2) if not sets[p[0]] & sets[p[1]]), None)
+    assert pair, "the demo needs two clusters without a common session"
+    return pair
+
+
+def test_edits_update_only_their_rows_without_a_reset(
+    window, open_folder, tracked_folder, qtbot, monkeypatch
+):
+    assert open_folder(tracked_folder)
+    c, table = window.controller, window.cluster_table
+    session = c.session
+    model, review = table.model, window.review_view.model
+    qtbot.waitUntil(lambda: not table.model.computing and not window.review_view.computing)
+    table.table.sortByColumn(UNITS, Qt.SortOrder.DescendingOrder)  # a sort the edits keep
+
+    resets = []
+    model.modelReset.connect(lambda: resets.append("table"))
+    review.modelReset.connect(lambda: resets.append("review"))
+    asked = []
+    summaries = session.stats.summaries
+
+    def recorded(ids):
+        asked.extend(int(k) for k in ids)
+        return summaries(ids)
+
+    monkeypatch.setattr(session.stats, "summaries", recorded)
+
+    def edit(do) -> None:
+        before = {row[0]: row for row in _rows(model)}
+        asked.clear()
+        info = do()
+        after = {row[0]: row for row in _rows(model)}
+        assert set(asked) <= set(info.added_clusters), "unchanged clusters were recomputed"
+        for k in set(before) - set(info.changed_clusters):
+            assert after[k] == before[k]
+        assert set(after) == set(session.cluster_ids().tolist())
+        assert _rows(model) == _fresh_rows(window)
+        assert review.queue == session.review_queue()
+        assert {k: review.sizes[k] for k in review.queue} == {
+            k: session.units_of(k).size for k in review.queue
+        }
+
+    big = next(k for k in session.cluster_ids() if session.units_of(k).size >= 3)
+    c.select_units(session.units_of(big)[:1])
+    edit(lambda: c.apply_to_selection("reject"))
+    a, b = _disjoint_pair(session)
+    c.select_clusters([a, b])
+    edit(lambda: c.apply_to_selection("merge"))
+    edit(c.undo)
+    edit(c.redo)
+    c.select_cluster(int(session.cluster_ids()[0]))
+    edit(lambda: c.label_selected("reviewed"))  # to the end of the review queue
+    assert review.queue[-1] == session.selection.cluster
+    assert resets == []
+
+    # The similarity columns of the new clusters arrive too, the old ones unchanged.
+    qtbot.waitUntil(lambda: not model.computing)
+    for row in range(model.rowCount()):
+        assert model.data(model.index(row, MIN_SIM)) != "…"
