@@ -51,6 +51,23 @@ def session_brushes(sessions: np.ndarray, n_sessions: int, alpha: int = 255) -> 
     return [brushes[int(s) - 1] for s in np.asarray(sessions)]
 
 
+MAX_LEGEND_SESSIONS = 8  # more would cover the traces; then only the colour scale's ends
+
+
+def legend_sessions(sessions) -> list[tuple[int, str]]:
+    """(session, label) of the legend entries for traces of these sessions: every session
+    when there are at most MAX_LEGEND_SESSIONS, else the first and the last, labelled as
+    the ends of the session colour scale (the colours between run from one to the other)."""
+    shown = sorted({int(s) for s in sessions})
+    if len(shown) <= MAX_LEGEND_SESSIONS:
+        return [(s, f"session {s}") for s in shown]
+    first, last = shown[0], shown[-1]
+    return [
+        (first, f"session {first} (first)"),
+        (last, f"session {last} (last; {len(shown)} in all)"),
+    ]
+
+
 def style_plot(plot: pg.PlotItem, title: str, x_label: str, y_label: str) -> None:
     """Title and axis labels (with units) in a size that survives a screenshot."""
     plot.setTitle(title, size="11pt")

@@ -23,6 +23,7 @@ from .common import (
     add_save_action,
     ask_save_path,
     export_item,
+    legend_sessions,
     nice_scale,
     probe_channels,
     session_colors,
@@ -574,7 +575,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         colors = self._colors()
         self.waveform_legend.clear()
         self.waveform_curves = {}
-        seen_sessions = set()
+        first_curve = {}  # session -> its first trace, for the legend
         for i, (u, curve) in enumerate(
             zip(units, self.waveform_pool.take(units.size), strict=True)
         ):
@@ -584,9 +585,9 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             curve.setPen(pg.mkPen(colors[session - 1], width=1.5))
             curve.unit = int(u)
             self.waveform_curves[int(u)] = curve
-            if session not in seen_sessions:
-                seen_sessions.add(session)
-                self.waveform_legend.addItem(curve, f"session {session}")
+            first_curve.setdefault(session, curve)
+        for session, label in legend_sessions(first_curve):
+            self.waveform_legend.addItem(first_curve[session], label)
         self.sites.setData(xy[:, 0], xy[:, 1])
         self.peak_site.setData([locs[peak, 0]], [locs[peak, 1]])
         # Scale bar: a round number of µV, right of the traces.

@@ -392,3 +392,17 @@ def test_export_image_writes_png_and_svg(qtbot, ctrl, result, tmp_path, view_cla
     assert len(colours) > 5
     text = svg.read_text()
     assert "<svg" in text and ("<path" in text or "<polyline" in text or "<image" in text)
+
+
+def test_session_legend_lists_few_sessions_and_the_ends_of_many():
+    """A legend with an entry per session covers the traces at 30-60 sessions: up to 8 are
+    listed, beyond that the first and last (the ends of the session colour scale)."""
+    from dant_gui.views.common import MAX_LEGEND_SESSIONS, legend_sessions
+
+    few = legend_sessions([3, 1, 2, 3])
+    assert few == [(1, "session 1"), (2, "session 2"), (3, "session 3")]
+    many = legend_sessions(range(5, 65))
+    assert [s for s, _ in many] == [5, 64]
+    assert "60 in all" in many[1][1]
+    edge = legend_sessions(range(1, MAX_LEGEND_SESSIONS + 1))
+    assert len(edge) == MAX_LEGEND_SESSIONS
