@@ -38,8 +38,8 @@ from dant_core.errors import DantError
 
 from . import dialogs
 from .controller import Controller, SelectionNeeded
+from .engine_warmup import warm_up
 from .forms import SettingsForm
-from .jobs import warm_up_engine
 from .keys import CURATION_KEYS, NAVIGATION_KEYS, OTHER_KEYS, bare_keys
 from .load_status import LoadStatus
 from .views.base import ViewBase
@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         self._update_summary()
         self._update_actions()
         self._update_curation()
-        warm_up_engine()
+        self.compile_process = warm_up(self, self._append_log)
 
     # ----- construction -----------------------------------------------------------------------
 

@@ -47,8 +47,12 @@ def dialog_log(monkeypatch):
 
 
 @pytest.fixture
-def window(qtbot, qapp, dialog_log):
+def window(qtbot, qapp, dialog_log, monkeypatch):
+    from dant_gui import engine_warmup
     from dant_gui.main_window import MainWindow
+
+    # no background compilation while the tests compile (test_engine_warmup tests it)
+    monkeypatch.setattr(engine_warmup, "start_background_compile", lambda *_: None)
 
     qapp.setApplicationName("dant-desktop-tests")
     qapp.setOrganizationName("DANT")
