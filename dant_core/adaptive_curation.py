@@ -1,7 +1,8 @@
 """Adaptive auto-curation (`autoCuration.method` "adaptive", issue 15).
 
-Three steps on the final HDBSCAN clusters, all judged by the *margin* of a pair: its
-weighted similarity minus the amplitude-dependent threshold (amplitude_threshold.py).
+Four steps on the final HDBSCAN clusters, all judged by the *margin* of a pair: its
+weighted similarity minus the amplitude-dependent threshold (amplitude_threshold.py) read
+at the larger of the two units' amplitudes (pair_amplitude).
 
 1. Split: a cluster whose units are all from different sessions keeps the links with a
    positive margin; each connected part becomes a cluster (pyDANT's split,
@@ -11,12 +12,15 @@ weighted similarity minus the amplitude-dependent threshold (amplitude_threshold
    margin between them is positive (instead of docs/method.md §7 step 1, which drops
    the unit with the lower mean similarity and loses it even when it is a neuron of its
    own).
-3. Rescue: an unmatched unit joins a cluster, or pairs with another unmatched unit, when
+3. Merge: two clusters join when their sessions are disjoint, every pair of units between
+   them is a candidate pair with a positive margin, and each is the other's best (highest
+   mean margin): one neuron that HDBSCAN cut in two.
+4. Rescue: an unmatched unit joins a cluster, or pairs with another unmatched unit, when
    its session is free there, its corrected depth is within `clustering.max_distance` of
-   every unit there (they are candidate pairs), its mean margin to them is positive and
-   the match is mutual-best (it fits no other cluster better, and no other unmatched unit
-   of its session fits that cluster better); two unmatched units that fit no cluster pair
-   when each is the other's best. Two clusters of several units never merge here.
+   every unit there (they are candidate pairs), its margin to every one of them is
+   positive, and the match is mutual-best by mean margin (it fits no other cluster
+   better, and no other unmatched unit of its session fits that cluster better); two
+   unmatched units that fit no cluster pair when each is the other's best.
 
 Every change is recorded as a Decision (docs/auto_curation.md), with the curation-log
 actions (docs/curation_format.md) that take it back.
@@ -44,12 +48,14 @@ class Decision:
     """One automatic decision, in the shank's local unit indices.
 
     kind: "split" (weak links cut), "recluster" (a cluster with a session conflict
-    re-clustered), "attach" (an unmatched unit joined a cluster), "pair" (two unmatched
-    units became a cluster). units: the units concerned (for split / recluster the whole
-    HDBSCAN cluster; attach: the unit; pair: the two). groups: split / recluster: the
-    groups made (a group of one unit is unmatched); attach: ((unit,), the cluster's units
-    before). margin: attach / pair: the mean margin of the match; split / recluster: the
-    largest mean margin between two groups kept apart (what stopped them merging).
+    re-clustered), "merge" (two clusters joined), "attach" (an unmatched unit joined a
+    cluster), "pair" (two unmatched units became a cluster). units: the units concerned
+    (for split / recluster the whole HDBSCAN cluster; merge: both clusters' units; attach:
+    the unit; pair: the two). groups: split / recluster: the groups made (a group of one
+    unit is unmatched); merge: the two clusters' units before; attach: ((unit,), the
+    cluster's units before). margin: merge / attach / pair: the mean margin of the match;
+    split / recluster: the largest mean margin between two groups kept apart (what
+    stopped them merging).
     """
 
     kind: str
@@ -73,6 +79,9 @@ class Decision:
             ]
             if self.sessions:
                 record["sessions"] = [int(s) for s in self.sessions]
+        elif self.kind == "merge":
+            record["groups"] = [g(grp) for grp in self.groups]
+            record["undo"] = [{"action": "split", "units": g(self.groups[1])}]
         else:
             if self.kind == "attach":
                 record["to_units"] = g(self.groups[1])
@@ -82,11 +91,20 @@ class Decision:
         return record
 
 
+def pair_amplitude(log_a: np.ndarray, log_b: np.ndarray) -> np.ndarray:
+    """The log amplitude at which a pair's threshold is read: the larger unit's (broadcast
+    together). Two recordings of one neuron have close amplitudes, so for them this is
+    about their mean; a small unit next to a large one does not get the lower threshold
+    that only pairs of small units earn (with the geometric mean it did, and such pairs
+    of different neurons were kept at margins of +0.00 to +0.06: docs/auto_curation.md)."""
+    return np.maximum(log_a, log_b)
+
+
 def margin_block(
     similarity: np.ndarray, log_amplitude: np.ndarray, curve: ThresholdCurve
 ) -> np.ndarray:
     """Margins (m, m) of a block of similarity among m units with log amplitudes (m,)."""
-    pair_amp = 0.5 * (log_amplitude[:, None] + log_amplitude[None, :])
+    pair_amp = pair_amplitude(log_amplitude[:, None], log_amplitude[None, :])
     return similarity - curve.at(pair_amp)
 
 
@@ -215,6 +233,57 @@ def _margin_graph(n: int, pairs: np.ndarray, margins: np.ndarray) -> scipy.spars
     return graph.tocsr()
 
 
+def merge_clusters(
+    labels: np.ndarray, sessions: np.ndarray, pairs: np.ndarray, margins: np.ndarray
+) -> tuple[np.ndarray, list[Decision]]:
+    """Step 3. labels (n,) after steps 1-2; pairs (n_pair, 2) the candidate pairs with their
+    margins (n_pair,). Two clusters merge when their sessions are disjoint, every pair of
+    units between them is a candidate with a positive margin, and each is the other's
+    best by mean margin. In rounds (a merged cluster is judged again as a whole) until
+    nothing changes."""
+    labels = labels.astype(np.int64).copy()
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    margins = np.asarray(margins, dtype=np.float64)
+    decisions: list[Decision] = []
+    while True:
+        la, lb = labels[pairs[:, 0]], labels[pairs[:, 1]]
+        between = (la > 0) & (lb > 0) & (la != lb)
+        if not between.any():
+            break
+        ka, kb = np.minimum(la, lb)[between], np.maximum(la, lb)[between]
+        m = margins[between]
+        keys, inverse = np.unique(np.stack([ka, kb], axis=1), axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        count = np.bincount(inverse, minlength=len(keys))
+        positive = np.bincount(inverse, weights=(m > 0), minlength=len(keys))
+        mean = np.bincount(inverse, weights=m, minlength=len(keys)) / count
+        sizes = np.bincount(labels[labels > 0])
+        eligible = (count == sizes[keys[:, 0]] * sizes[keys[:, 1]]) & (positive == count)
+        best: dict[int, tuple[float, int]] = {}  # cluster -> (mean margin, other cluster)
+        for (a, b), score, ok in zip(keys.tolist(), mean.tolist(), eligible.tolist(), strict=True):
+            if not ok:
+                continue
+            sa, sb = sessions[labels == a], sessions[labels == b]
+            if np.intersect1d(sa, sb).size:
+                continue
+            for k, other in ((a, b), (b, a)):
+                if k not in best or score > best[k][0]:  # a tie keeps the lower id
+                    best[k] = (score, other)
+        merged = False
+        for a, (score, b) in sorted(best.items()):
+            if a < b and best.get(b, (0.0, -1))[1] == a:
+                groups = (
+                    tuple(int(u) for u in np.flatnonzero(labels == a)),
+                    tuple(int(u) for u in np.flatnonzero(labels == b)),
+                )
+                labels[labels == b] = a
+                decisions.append(Decision("merge", groups[0] + groups[1], groups, score))
+                merged = True
+        if not merged:
+            break
+    return labels, decisions
+
+
 def _best_targets(labels, sessions, graph, unmatched):
     """For each unmatched unit: (score, target) with target ("c", cluster) or ("u", unit),
     or None; and fits[(cluster, session)] = [(score, unit)] of every unit that fits."""
@@ -238,7 +307,7 @@ def _best_targets(labels, sessions, graph, unmatched):
             if sessions[u] in members_sessions[k]:
                 continue
             score = float(mg[sel].mean())
-            if score > 0:
+            if mg[sel].min() > 0:  # every link positive, as for a merge (step 3)
                 options.append((score, ("c", int(k))))
                 fits.setdefault((int(k), int(sessions[u])), []).append((score, int(u)))
         # A unit that fits a cluster does not start a new one: a pair of unmatched units
@@ -260,7 +329,7 @@ def rescue_unmatched(
     pairs: np.ndarray,
     margins: np.ndarray,
 ) -> tuple[np.ndarray, list[Decision]]:
-    """Step 3. labels (n,) after steps 1-2 (-1 unmatched); pairs (n_pair, 2) the candidate
+    """Step 4. labels (n,) after steps 1-3 (-1 unmatched); pairs (n_pair, 2) the candidate
     pairs (corrected depths within max_distance) with their margins (n_pair,). In rounds,
     each cluster takes at most one unit per round, so every attach is judged against the
     cluster as it then is; likewise new pairs near one another form one at a time."""
@@ -315,7 +384,7 @@ def adaptive_curate(
     candidate_similarity: np.ndarray,
     split: bool = True,
 ) -> AutoCuration:
-    """Steps 1-3 on HDBSCAN `labels` (n,) of one shank; sessions, log_amplitude (n,);
+    """Steps 1-4 on HDBSCAN `labels` (n,) of one shank; sessions, log_amplitude (n,);
     block_similarity(units) gives S among `units`; candidate_pairs (n_pair, 2) with their
     weighted similarity (n_pair,); split: `autoCuration.auto_split`."""
     labels, decisions, pairs, types = split_and_recluster(
@@ -324,13 +393,14 @@ def adaptive_curate(
     candidate_pairs = np.asarray(candidate_pairs).reshape(-1, 2)
     la = log_amplitude[candidate_pairs[:, 0]]
     lb = log_amplitude[candidate_pairs[:, 1]]
-    margins = np.asarray(candidate_similarity) - curve.at(0.5 * (la + lb))
+    margins = np.asarray(candidate_similarity) - curve.at(pair_amplitude(la, lb))
+    labels, merged = merge_clusters(labels, sessions, candidate_pairs, margins)
     labels, rescued = rescue_unmatched(labels, sessions, candidate_pairs, margins)
     return AutoCuration(
         idx_cluster=renumber(labels),
         pairs=np.array(pairs, dtype=np.int64).reshape(-1, 2),
         types=np.array(types, dtype=np.int64),
-        decisions=tuple(decisions + rescued),
+        decisions=tuple(decisions + merged + rescued),
         threshold_curve=curve,
     )
 
@@ -343,7 +413,7 @@ def curate_run(
     split: bool = True,
 ) -> AutoCuration:
     """The adaptive curation of a final clustering `run` of one shank: the threshold curve
-    refitted on its candidate pairs and self-labels, then steps 1-3. amplitude: (n,) µV,
+    refitted on its candidate pairs and self-labels, then steps 1-4. amplitude: (n,) µV,
     each unit's peak-to-trough amplitude on its peak channel."""
     log_amplitude = np.log(np.maximum(np.asarray(amplitude, dtype=np.float64), 1e-3))
     pairs = run.pairs[run.candidate]
@@ -352,7 +422,7 @@ def curate_run(
     curve = fit_threshold_curve(
         similarity,
         matched,
-        0.5 * (log_amplitude[pairs[:, 0]] + log_amplitude[pairs[:, 1]]),
+        pair_amplitude(log_amplitude[pairs[:, 0]], log_amplitude[pairs[:, 1]]),
         run.threshold,
     )
     return adaptive_curate(
@@ -399,5 +469,7 @@ def load_auto_curation(output_folder) -> dict | None:
 def curation_summary(curated: AutoCuration) -> str:
     """One log line: how many decisions of each kind the adaptive curation made."""
     kinds = [d.kind for d in curated.decisions]
-    counts = ", ".join(f"{kinds.count(k)} {k}" for k in ("split", "recluster", "attach", "pair"))
+    counts = ", ".join(
+        f"{kinds.count(k)} {k}" for k in ("split", "recluster", "merge", "attach", "pair")
+    )
     return f"Adaptive curation: {counts} decisions"

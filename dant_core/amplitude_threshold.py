@@ -73,10 +73,11 @@ class ThresholdCurve:
 
 
 def pair_log_amplitude(amplitude_a, amplitude_b) -> np.ndarray:
-    """Log geometric mean of two units' amplitudes (µV); amplitudes below 1e-3 count as 1e-3."""
+    """Log of the larger of two units' amplitudes (µV), where a pair's threshold is read
+    (adaptive_curation.pair_amplitude says why); amplitudes below 1e-3 count as 1e-3."""
     a = np.maximum(np.asarray(amplitude_a, dtype=np.float64), 1e-3)
     b = np.maximum(np.asarray(amplitude_b, dtype=np.float64), 1e-3)
-    return 0.5 * (np.log(a) + np.log(b))
+    return np.log(np.maximum(a, b))
 
 
 def lda_boundary_1d(x: np.ndarray, y: np.ndarray, log_prior_ratio: float) -> float | None:

@@ -10,6 +10,7 @@ from dant_core.adaptive_curation import (
     Decision,
     adaptive_curate,
     constrained_average_linkage,
+    merge_clusters,
     rescue_unmatched,
 )
 from dant_core.amplitude_threshold import (
@@ -188,6 +189,14 @@ def test_wrong_attaches_are_refused():
     np.testing.assert_array_equal(out, labels)
     assert decisions == []
     # Unit 5's session is taken: never attached however similar (checked above: stays -1).
+    # A positive mean margin does not carry one negative link (the wrong attach of the
+    # seed-107 offset set): unit 3 is refused, unit 4 (every link positive) joins instead.
+    one_bad = margins.copy()
+    one_bad[(pairs[:, 0] == 1) & (pairs[:, 1] == 3)] = -0.1
+    assert one_bad[pairs[:, 1] == 3].mean() > 0
+    out, decisions = rescue_unmatched(labels, sessions, pairs, one_bad)
+    np.testing.assert_array_equal(out, [1, 1, 1, -1, 1, -1])
+    assert [d.units for d in decisions] == [(4,)]
 
 
 def test_two_clusters_of_several_units_never_merge():
@@ -210,8 +219,82 @@ def test_two_unmatched_units_pair_only_when_each_is_the_others_best():
     assert Decision("pair", (1, 2)).to_record(np.arange(3))["undo"][0]["action"] == "reject_unit"
 
 
-def test_pair_log_amplitude_is_the_log_geometric_mean():
-    assert pair_log_amplitude(20.0, 80.0) == pytest.approx(np.log(40.0))
+def test_a_pairs_threshold_is_read_at_the_larger_units_amplitude():
+    assert pair_log_amplitude(20.0, 80.0) == pytest.approx(np.log(80.0))
+    assert pair_log_amplitude(80.0, 20.0) == pytest.approx(np.log(80.0))
+
+
+def test_a_large_unit_of_another_neuron_is_not_kept_at_a_small_units_threshold():
+    """The wrong pairs the geometric-mean reading kept (a 4-session demo, seed 7): two
+    recordings of a small neuron (73, 72 µV) and one of a larger neuron (154 µV) in one
+    HDBSCAN cluster, linked to both at S = 1.80, below the global threshold 1.869. At the
+    geometric mean (~105 µV) the curve is 1.79 and the links' margins were +0.01; at the
+    larger unit's amplitude the threshold is 1.88 and they are cut, as pyDANT cuts them."""
+    curve = ThresholdCurve(np.log([87.2, 175.6, 239.2]), np.array([1.75, 1.91, 1.951]), 1.869)
+    S = np.array([[6.0, 2.59, 1.80], [2.59, 6.0, 1.80], [1.80, 1.80, 6.0]])
+    amplitude = np.array([73.0, 72.0, 154.0])
+    log_a = np.log(amplitude)
+    geometric = 0.5 * (log_a[0] + log_a[2])
+    assert S[0, 2] - curve.at(geometric) > 0  # what kept it before
+    labels = np.ones(3, dtype=np.int64)
+    sessions = np.array([2, 3, 4])
+    ours = _curate(labels, sessions, log_a, S, curve)
+    np.testing.assert_array_equal(ours.idx_cluster, [1, 1, -1])
+    assert curve.margin(S[0, 2], amplitude[0], amplitude[2]) < 0
+    pydant = auto_curate(labels, sessions, _blocks(S), 1.869, auto_split=True)
+    np.testing.assert_array_equal(pydant.idx_cluster, ours.idx_cluster)
+    # The small neuron's own link (S 2.59, margin > 0.8) stays whatever the reading.
+    assert ours.decisions[0].kind == "split" and ours.decisions[0].groups == ((0, 1), (2,))
+
+
+# --- merging two clusters of one neuron -------------------------------------------------------
+
+
+def test_one_neuron_cut_in_two_clusters_is_merged():
+    """HDBSCAN cut one neuron (sessions 0-3) into clusters 1 and 2; every link between
+    them has a positive margin (a 4-session demo, seed 7: margins +0.41 to +0.55)."""
+    labels = np.array([1, 1, 2, 2])
+    sessions = np.array([0, 2, 1, 3])
+    pairs = _all_pairs(4)
+    margins = np.array([0.9, 0.41, 0.55, 0.5, 0.42, 0.8])  # (0,1) (0,2) (0,3) (1,2) (1,3) (2,3)
+    out, decisions = merge_clusters(labels, sessions, pairs, margins)
+    np.testing.assert_array_equal(out, [1, 1, 1, 1])
+    (d,) = decisions
+    assert d.kind == "merge" and d.groups == ((0, 1), (2, 3))
+    assert d.margin == pytest.approx(np.mean([0.41, 0.55, 0.5, 0.42]))
+    record = d.to_record(np.array([10, 11, 12, 13]))
+    assert record["undo"] == [{"action": "split", "units": [12, 13]}]
+
+
+def test_clusters_merge_only_with_every_link_positive_disjoint_sessions_and_mutual_best():
+    labels = np.array([1, 1, 2, 2])
+    sessions = np.array([0, 2, 1, 3])
+    pairs = _all_pairs(4)
+    margins = np.array([0.9, 0.41, 0.55, 0.5, 0.42, 0.8])
+    one_negative = margins.copy()
+    one_negative[4] = -0.05  # (1, 3): a high mean margin does not carry one bad link
+    out, decisions = merge_clusters(labels, sessions, pairs, one_negative)
+    np.testing.assert_array_equal(out, labels)
+    assert decisions == []
+    out, _ = merge_clusters(labels, np.array([0, 1, 1, 3]), pairs, margins)  # session 1 twice
+    np.testing.assert_array_equal(out, labels)
+    far = np.ones(len(pairs), dtype=bool)
+    far[2] = False  # (0, 3) beyond max_distance: not every pair is a candidate
+    out, _ = merge_clusters(labels, sessions, pairs[far], margins[far])
+    np.testing.assert_array_equal(out, labels)
+    # Three clusters: 1 fits 2 (mean margin 1.0) and 3 (0.6); 2 and 3 share session 2.
+    # 3's best is 1 but 1's best is 2: 1 and 2 merge; then 3 shares a session with the
+    # merged cluster and stays apart.
+    labels3 = np.array([1, 1, 2, 2, 3, 3])
+    sessions3 = np.array([0, 1, 2, 3, 2, 4])
+    pairs3 = _all_pairs(6)
+    margin_of = {1: {2: 1.0, 3: 0.6}, 2: {3: 0.7}}
+    margins3 = np.array(
+        [2.0 if labels3[i] == labels3[j] else margin_of[labels3[i]][labels3[j]] for i, j in pairs3]
+    )
+    out, decisions = merge_clusters(labels3, sessions3, pairs3, margins3)
+    np.testing.assert_array_equal(out, [1, 1, 1, 1, 3, 3])
+    assert [d.groups for d in decisions] == [((0, 1), (2, 3))]
 
 
 def test_unmatched_recordings_of_one_neuron_grow_one_cluster_not_several():
