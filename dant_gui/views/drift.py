@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
@@ -75,6 +76,12 @@ class DriftView(ViewBase):
         bar.addWidget(self.corrected_check)
         bar.addSpacing(12)
         bar.addWidget(self.info_label, 1)
+        self.edit_button = QPushButton("Edit motion…", self)
+        self.edit_button.setToolTip(
+            "Type a session's motion, see the selected cluster re-corrected, rerun from it"
+        )
+        self.edit_button.clicked.connect(self.edit_motion)
+        bar.addWidget(self.edit_button)
         bar.addWidget(
             save_button(
                 self,
@@ -210,7 +217,17 @@ class DriftView(ViewBase):
         multi = result is not None and len(result.shanks) > 1
         self.shank_label.setVisible(multi)
         self.shank_combo.setVisible(multi)
+        # one manual motion file holds one motion per session: single-shank results only
+        self.edit_button.setEnabled(result is not None and not multi)
         self._draw()
+
+    def edit_motion(self):
+        """Open the motion editor (motion_edit_dialog.py) on the shown result; the dialog."""
+        from ..motion_edit_dialog import MotionEditDialog
+
+        dialog = MotionEditDialog(self.controller, getattr(self.window(), "start_run", None), self)
+        dialog.open()
+        return dialog
 
     def _shank_chosen(self, index: int) -> None:
         if index >= 0:
