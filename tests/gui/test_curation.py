@@ -111,6 +111,8 @@ def test_reject_a_unit_and_undo_it_by_keyboard(open_folder, window, qtbot, demo_
     assert _table_units(window, cluster) is None
     assert _table_units(window, new) == members.size - 1
     assert c.selected_cluster == new
+    # the highlighted row is the cluster the keys act on (issue 16)
+    assert window.cluster_table.selected_ids() == [new]
     assert window.show_tab("Cluster detail")  # hidden until now: it catches up when shown
     assert window.views["Cluster detail"].units.tolist() == rest.tolist()
     window.curation_tabs.setCurrentWidget(window.history_view)
@@ -123,6 +125,7 @@ def test_reject_a_unit_and_undo_it_by_keyboard(open_folder, window, qtbot, demo_
     assert [line["action"] for line in _log_lines(c)] == ["reject_unit", "undo"]
     assert _table_units(window, cluster) == members.size and _table_units(window, new) is None
     assert c.selected_cluster == cluster
+    assert window.cluster_table.selected_ids() == [cluster]
     assert window.history_view.entry_texts()[-1][1] is False  # greyed, struck through
     assert not window.isWindowModified()
 
