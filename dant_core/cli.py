@@ -14,6 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
+from .cli_arguments import ArgumentsError, Parser, number, whole_number
 from .errors import DantError
 
 EXIT_BAD_INPUT = 2
@@ -82,7 +83,7 @@ def cmd_track(args) -> int:
 
     read_units_table(dataset.folder, dataset.n_units, dataset.sessions)  # checked before the run
     # Imported only now: a bad data folder or settings file is reported without the wait.
-    from .output_folder import check_output_folder, newest_previous
+    from .output_folder import check_output_folder, previous_log_note
     from .pipeline import engine_threads, run_tracking
 
     # Refuse a folder that cannot take the results before the run, not after it.
@@ -93,12 +94,9 @@ def cmd_track(args) -> int:
         result = run_tracking(dataset, settings, progress=_StderrProgress(), log=_log)
         had_log = (output / "curation.jsonl").is_file()
         result.save(output, force=args.force)
-    kept = newest_previous(output, "curation.jsonl") if had_log else None
-    if kept is not None:
-        _log(
-            f"note: the curation log of the previous run belongs to its clusters, so it was "
-            f"moved to {kept}; this run starts without curation"
-        )
+    note = previous_log_note(output, had_log)
+    if note is not None:
+        _log(f"note: {note}")
     s = result.summary()
     print(
         f"Tracked {s['units']} units over {s['sessions']} sessions: {s['clusters']} clusters, "
@@ -190,9 +188,7 @@ def cmd_export(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dant", description="Track neurons across sessions (DANT)."
-    )
+    parser = Parser(prog="dant", description="Track neurons across sessions (DANT).")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -213,13 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", parents=[common], help="write a synthetic ground-truth data folder")
     p.add_argument("out", help="folder to create; the truth goes to OUT_truth beside it")
-    p.add_argument("--units", type=int, default=600, help="total units over all sessions")
-    p.add_argument("--sessions", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--shanks", type=int, default=1)
-    p.add_argument("--drift", type=float, default=10.0, help="drift step per session (µm, SD)")
+    p.add_argument("--units", type=whole_number, default=600, help="total units over all sessions")
+    p.add_argument("--sessions", type=whole_number, default=8)
+    p.add_argument("--seed", type=whole_number, default=0)
+    p.add_argument("--shanks", type=whole_number, default=1)
+    p.add_argument("--drift", type=number, default=10.0, help="drift step per session (µm, SD)")
     p.add_argument(
-        "--jump", type=float, default=0.0, help="one extra rigid jump between two sessions (µm)"
+        "--jump", type=number, default=0.0, help="one extra rigid jump between two sessions (µm)"
     )
     p.add_argument("--depth-dependent", action="store_true", help="add depth-dependent drift")
     p.add_argument("--no-peth", action="store_true", help="do not write peth.npy")
@@ -256,7 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except ArgumentsError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_BAD_INPUT
     try:
         return args.func(args)
     except DantError as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .cli_arguments import number, whole_number
+
 
 def add_parser(sub, common, progress) -> None:
     """Add `import` to the subparsers; `progress()` makes the command line's progress printer."""
@@ -29,15 +31,15 @@ def add_parser(sub, common, progress) -> None:
         metavar="SESSION=FILE",
         help="the raw recording of one session (its folder or 1-based number); repeatable",
     )
-    p.add_argument("--uv-per-bit", type=float, help="µV per raw bit when no .meta/.oebin says it")
-    p.add_argument("--sample-rate", type=float, help="Hz, for a folder without params.py")
+    p.add_argument("--uv-per-bit", type=number, help="µV per raw bit when no .meta/.oebin says it")
+    p.add_argument("--sample-rate", type=number, help="Hz, for a folder without params.py")
     p.add_argument(
         "--max-spikes",
-        type=int,
+        type=whole_number,
         default=1000,
         help="spikes averaged per unit (a random sample; all when fewer)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the spike sample")
+    p.add_argument("--seed", type=whole_number, default=0, help="seed of the spike sample")
     p.set_defaults(func=cmd_import, make_progress=progress)
 
 

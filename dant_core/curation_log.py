@@ -21,6 +21,7 @@ import numpy as np
 from .curation import CurationError, CurationState, SimilarityFn, UpdateInfo
 from .errors import DantError
 from .log_lock import lock_folder
+from .npy_files import load_npy
 
 LOG_FILE = "curation.jsonl"
 AUTO_LABELS_FILE = "IdxCluster_auto.npy"
@@ -37,6 +38,16 @@ class LogLine:
     error: str | None = None
     last: bool = False  # the last non-empty line of the file
     complete: bool = True  # ended with a newline
+    text: str = ""  # the line as written (undecodable bytes replaced)
+
+
+@dataclass(frozen=True)
+class SkippedLine:
+    """A line of a log the window skipped and an export would refuse."""
+
+    number: int  # 1-based line number in the file
+    text: str  # the line as written
+    problem: str  # why it cannot be used
 
 
 def parse_log(path) -> list[LogLine]:
@@ -53,10 +64,12 @@ def parse_log(path) -> list[LogLine]:
         if not chunk.strip():
             continue
         complete = i < len(raw) - 1
+        text = chunk.decode("utf-8", errors="replace").strip()
         try:
-            lines.append(LogLine(i + 1, json.loads(chunk.decode("utf-8")), complete=complete))
+            action = json.loads(chunk.decode("utf-8"))
+            lines.append(LogLine(i + 1, action, complete=complete, text=text))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            lines.append(LogLine(i + 1, None, str(exc), complete=complete))
+            lines.append(LogLine(i + 1, None, str(exc), complete=complete, text=text))
     if lines:
         lines[-1] = replace(lines[-1], last=True)
     return lines
@@ -104,13 +117,16 @@ def replay(
     return state
 
 
-def replay_log(state: CurationState, log_path, strict: bool) -> tuple[list[dict], list[str]]:
+def replay_log(
+    state: CurationState, log_path, strict: bool, skipped: list | None = None
+) -> tuple[list[dict], list[str]]:
     """Apply every line of a log file to `state`: the one way every reader replays a log.
 
     strict (export): a line that is unreadable or refused is a DantError naming it, except
     an unfinished last line (a crash while writing it), which is a warning. Lenient (the
-    window): such lines are skipped, each described in a warning. Returns the actions
-    applied (undo/redo included) and the warnings.
+    window): such lines are skipped, each described in a warning, and those strict would
+    refuse are added to `skipped` (SkippedLine) when given. Returns the actions applied
+    (undo/redo included) and the warnings.
     """
     log_path = Path(log_path)
     applied, warnings = [], []
@@ -122,6 +138,9 @@ def replay_log(state: CurationState, log_path, strict: bool) -> tuple[list[dict]
                     f"({line.error}); fix or delete that line"
                 )
             warnings.append(unreadable_warning(log_path, line))
+            if skipped is not None and not (line.last and not line.complete):
+                problem = f"not valid JSON ({line.error})"
+                skipped.append(SkippedLine(line.number, line.text, problem))
             continue
         try:
             state.apply(line.action)
@@ -129,6 +148,8 @@ def replay_log(state: CurationState, log_path, strict: bool) -> tuple[list[dict]
             if strict:
                 raise DantError(f"{log_path} line {line.number}: {exc}") from exc
             warnings.append(f"{log_path.name} line {line.number} was skipped: {exc}")
+            if skipped is not None:
+                skipped.append(SkippedLine(line.number, line.text, str(exc)))
             continue
         applied.append(line.action)
     return applied, warnings
@@ -219,10 +240,7 @@ def auto_labels(output_folder, result=None) -> np.ndarray:
     for name in (AUTO_LABELS_FILE, LABELS_FILE):
         path = folder / name
         if path.is_file():
-            try:
-                labels = np.load(path, allow_pickle=False).astype(np.int64).ravel()
-            except Exception as exc:  # noqa: BLE001 - any unreadable file is the same problem
-                raise DantError(f"{name} in {folder}: cannot be read ({exc})") from exc
+            labels = load_npy(path).astype(np.int64).ravel()
             if result is not None and labels.size != result.n_units:
                 raise DantError(
                     f"{name} in {folder}: holds {labels.size} units but the result "
@@ -239,18 +257,77 @@ def result_similarity(result) -> SimilarityFn:
     return lambda units: result.similarity_block(units, units)
 
 
+class ResultReplaced(DantError):
+    """The result under a curating window was replaced by a program that ignored the lock."""
+
+
+def replaced_message(output_folder, changed: list[str]) -> str:
+    """The window's refusal to curate on (docs/errors.md GW02)."""
+    return (
+        f"{output_folder}: the result in this folder was replaced by another program since "
+        f"this window opened it ({', '.join(changed)} changed; pyDANT or a file copy, which "
+        "do not ask for the curation lock). The curation shown belongs to the result as it "
+        "was, so this window curates it no more; reopen the folder to see and curate the "
+        "result there now"
+    )
+
+
+def kept_copy_path(path) -> Path:
+    """`<name>.<time>.bak` beside `path` (`-2`, `-3`, ... when taken): where a file is kept
+    before it is changed; a name that no reader of the folder loads."""
+    path = Path(path)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate, n = path.with_name(f"{path.name}.{stamp}.bak"), 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}.{stamp}-{n}.bak")
+    return candidate
+
+
+def set_aside_lines(log_path, numbers, copy_path) -> None:
+    """Keep the log as it is in `copy_path` (a copy; never deleted), then rewrite the log
+    without the lines `numbers` (1-based), the other lines byte for byte. Both are fsync'd;
+    the log is replaced by a rename, so it is whole at every moment."""
+    from .atomic_file import create_temp_beside
+
+    log_path, copy_path = Path(log_path), Path(copy_path)
+    data = log_path.read_bytes()
+    drop = set(numbers)
+    kept = b"\n".join(ln for i, ln in enumerate(data.split(b"\n"), 1) if i not in drop)
+    for target, content in ((copy_path, data), (log_path, kept)):
+        fd, tmp = create_temp_beside(target)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
+                f.flush()
+                os.fsync(f.fileno())
+            if target == copy_path and copy_path.exists():
+                raise FileExistsError(f"{copy_path} exists")
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    fsync_folder(log_path.parent)
+
+
 class Curator:
     """A CurationState kept in step with `curation.jsonl` in the output folder.
 
     Opening takes the folder's curation lock (FolderInUse, a DantError, if another writer
     holds it; `close` releases it) and replays the log; lines that cannot be read or applied
-    are skipped and described in `warnings`. Every action is logged (fsync'd) before it
-    takes effect, so a crash loses at most the action in progress.
+    are skipped and described in `warnings` (those an export refuses in `skipped`). Every
+    action is logged (fsync'd) before it takes effect, so a crash loses at most the action
+    in progress; before each, the folder's result is checked to be the one opened
+    (ResultReplaced otherwise: another program replaced it without the lock).
     """
 
     def __init__(self, output_folder, result=None, log_path=None, who: str = "a DANT window"):
+        from .output_folder import result_identity
+
         self.output_folder = Path(output_folder)
         self.lock = lock_folder(self.output_folder, who)
+        self.identity = result_identity(self.output_folder)
         try:
             self._open(result, log_path)
         except BaseException:
@@ -271,10 +348,27 @@ class Curator:
         self.state = CurationState(
             auto_labels(self.output_folder, result), result.sessions, result_similarity(result)
         )
-        _, self.warnings = replay_log(self.state, self.log_path, strict=False)
+        self.skipped: list[SkippedLine] = []
+        _, self.warnings = replay_log(self.state, self.log_path, strict=False, skipped=self.skipped)
+
+    def check_result_unchanged(self) -> None:
+        """ResultReplaced when the folder's result is not the one this Curator opened."""
+        from .output_folder import identity_changes, result_identity
+
+        changed = identity_changes(self.identity, result_identity(self.output_folder))
+        if changed:
+            raise ResultReplaced(replaced_message(self.output_folder, changed))
+
+    def set_aside_skipped(self, copy_path) -> None:
+        """Take the skipped lines out of the log (kept whole in `copy_path` first), so that
+        an export replays what the window shows; the clusters shown do not change."""
+        if self.skipped:
+            set_aside_lines(self.log_path, [s.number for s in self.skipped], copy_path)
+        self.skipped, self.warnings = [], []
 
     def do(self, action: str, **fields) -> UpdateInfo:
         """Apply one edit action (CurationError if refused, nothing logged) and log it."""
+        self.check_result_unchanged()
         change = self.state.prepare({"action": action, **fields, "time": now_iso()})
         append_log_line(self.log_path, change.action)
         return self.state.commit(change)
@@ -292,5 +386,6 @@ class Curator:
         record = self.state.history_record(name)
         if record is None:
             return None
+        self.check_result_unchanged()
         append_log_line(self.log_path, {**record, "time": now_iso()})
         return self.state.undo() if name == "undo" else self.state.redo()

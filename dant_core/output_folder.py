@@ -37,6 +37,49 @@ WRITTEN_FILE = ".dant_written.json"
 _MAX_HIDDEN_STEM = 100
 
 
+# Files a run's save writes and a curation export never rewrites. When one of them changes
+# under a window curating the folder, another program replaced the result without asking
+# for the curation lock (pyDANT, a file copy): the window's curation belongs to the old one.
+RESULT_IDENTITY_FILES = (
+    RESULT_FILE,
+    WRITTEN_FILE,
+    "locations.npy",
+    "motion_linear.npy",
+    "motion_constant.npy",
+    "SimilarityWeights.npy",
+    "SimilarityThreshold.npy",
+)
+
+
+def result_identity(folder) -> dict[str, tuple[int, int, int] | None]:
+    """{name: (size, mtime_ns, inode) or None when absent} of RESULT_IDENTITY_FILES."""
+    identity: dict[str, tuple[int, int, int] | None] = {}
+    for name in RESULT_IDENTITY_FILES:
+        try:
+            info = os.stat(Path(folder) / name)
+            identity[name] = (info.st_size, info.st_mtime_ns, info.st_ino)
+        except OSError:
+            identity[name] = None
+    return identity
+
+
+def identity_changes(before: dict, now: dict) -> list[str]:
+    """Names of the files whose identity differs (added, removed or rewritten)."""
+    return [name for name in RESULT_IDENTITY_FILES if before.get(name) != now.get(name)]
+
+
+def previous_log_note(output_folder, had_log: bool) -> str | None:
+    """What a rerun into a folder that held a curation log says about it (CLI and window):
+    where the log went, or None when there was none."""
+    kept = newest_previous(output_folder, "curation.jsonl") if had_log else None
+    if kept is None:
+        return None
+    return (
+        f"the curation log of the previous run belongs to its clusters, so it was moved to "
+        f"{kept}; this run starts without curation"
+    )
+
+
 def absolute_folder(folder) -> Path:
     """Absolute, normalised path (so `.` or `out/..` has a real name and parent)."""
     return Path(os.path.normpath(Path(folder).expanduser().absolute()))

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .motion import LINEAR_SCALE
+from .npy_files import load_npy
 from .pydant_output import DENSE_OUTPUT_MAX_UNITS, cluster_matrix, matched_pairs
 
 
@@ -41,7 +42,7 @@ def write_pydant_extras(result, folder: Path, similarity: np.ndarray | None = No
     n = result.n_units
     dense = n <= DENSE_OUTPUT_MAX_UNITS
     if dense and similarity is None and (folder / "SimilarityMatrix.npy").is_file():
-        similarity = np.load(folder / "SimilarityMatrix.npy")
+        similarity = load_npy(folder / "SimilarityMatrix.npy")
     dense = dense and similarity is not None
     files = clustering_results(result, similarity if dense else None)
     np.savez(folder / "ClusteringResults.npz", **files)
@@ -163,5 +164,5 @@ def curated_output_bytes(result, folder: Path, labels: np.ndarray) -> bytes:
     path = folder / "SimilarityMatrix.npy"
     similarity = None
     if labels.size <= DENSE_OUTPUT_MAX_UNITS and path.is_file():
-        similarity = np.load(path, allow_pickle=False)
+        similarity = load_npy(path)
     return output_bytes(output_dict(result, similarity, labels))

@@ -4,7 +4,8 @@ A result folder may have any name: ours holds our record (RESULT_FILE), pyDANT's
 IdxCluster.npy with its other outputs. Ours records its data folder; pyDANT's settings.json
 holds `path_to_data` and `output_folder`, relative to the folder pyDANT ran in (unknown)
 or to the settings file, so each reading is tried and the one holding as many units as
-IdxCluster.npy is taken.
+IdxCluster.npy is taken. For ours, the folder holding the result folder is tried first: a
+project moved or copied whole has its data there, wherever the record says it was made.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DatasetError
+from .npy_files import load_npy, load_npz
 from .output_folder import finish_interrupted_saves
 from .pydant_output import RESULT_FILE
 
@@ -50,16 +52,18 @@ def data_folder_of(folder, state: dict | None = None) -> Path:
     folder = Path(folder).absolute()
     n_units = _n_units(folder / "IdxCluster.npy")
     if state is None and (folder / RESULT_FILE).is_file():
-        with np.load(folder / RESULT_FILE, allow_pickle=False) as z:
-            state = {"data_folder": z["data_folder"]} if "data_folder" in z.files else {}
+        state = load_npz(folder / RESULT_FILE, keys=("data_folder",), required=False)
     if state is not None:
         recorded = str(state["data_folder"]) if "data_folder" in state else ""
-        candidates = [Path(recorded)] if recorded else []
+        # The default layout, output inside the data folder, first: after the whole project
+        # was moved or copied, the data folder is where the output folder is now, not the one
+        # recorded (a copy's original may still exist; reading or writing there would be the
+        # wrong project). Whether its data still match the run is the fingerprint's check.
+        candidates = [folder.parent] + ([Path(recorded)] if recorded else [])
     else:
         recorded = ""
-        candidates = _pydant_candidates(folder)
-    # The default layout, output inside the data folder, also after the whole tree moved.
-    candidates.append(folder.parent)
+        # pyDANT's relative path_to_data moves with a copied project; then the default layout.
+        candidates = [*_pydant_candidates(folder), folder.parent]
     for c in candidates:
         if _holds_units(c, n_units):
             return c.absolute()
@@ -84,10 +88,7 @@ def data_folder_of(folder, state: dict | None = None) -> Path:
 
 
 def _n_units(path: Path) -> int:
-    try:
-        return int(np.load(path, mmap_mode="r", allow_pickle=False).size)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user problem
-        raise DatasetError(f"IdxCluster.npy: cannot be read ({exc})") from exc
+    return int(load_npy(path, mmap=True).size)
 
 
 def _holds_units(folder: Path, n_units: int) -> bool:

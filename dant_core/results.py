@@ -19,6 +19,7 @@ from .dataset import Dataset, load_dataset
 from .errors import DantError, DatasetError
 from .features import UnitFeatures, center_waveforms
 from .motion import Motion
+from .npy_files import load_npy, load_npz
 from .output_folder import finish_interrupted_saves
 from .pydant_output import FEATURE_MATRIX_FILES, RESULT_FILE
 from .result_folder import data_folder_of
@@ -43,7 +44,7 @@ def load_result(output_folder, dataset: Dataset | None = None) -> TrackingResult
     folder = Path(output_folder)
     idx_cluster = _require(folder, "IdxCluster.npy").astype(np.int64).ravel()
     state_path = folder / RESULT_FILE
-    state = dict(np.load(state_path, allow_pickle=False)) if state_path.is_file() else None
+    state = load_npz(state_path) if state_path.is_file() else None
     if dataset is None:
         dataset = _recorded_dataset(folder, state)
     if idx_cluster.size != dataset.n_units:
@@ -92,15 +93,12 @@ def _require(folder: Path, name: str) -> np.ndarray:
     path = folder / name
     if not path.is_file():
         raise DatasetError(f"{name}: missing from the output folder {folder}")
-    try:
-        return np.load(path, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user problem
-        raise DatasetError(f"{name}: cannot be read ({exc})") from exc
+    return load_npy(path)
 
 
-def _optional(folder: Path, name: str, **kwargs) -> np.ndarray | None:
+def _optional(folder: Path, name: str, mmap: bool = False) -> np.ndarray | None:
     path = folder / name
-    return np.load(path, **kwargs) if path.is_file() else None
+    return load_npy(path, mmap=mmap) if path.is_file() else None
 
 
 def _recorded_dataset(folder: Path, state: dict | None) -> Dataset:
@@ -164,9 +162,9 @@ def _read_saved(folder, state, dataset: Dataset, settings: Settings, idx_cluster
     shank_ids = [int(s) for s in np.unique(features.unit_shanks)]
     lin = np.atleast_2d(_require(folder, "motion_linear.npy"))
     const = np.atleast_2d(_require(folder, "motion_constant.npy"))
-    corrected_all = _optional(folder, "waveforms_corrected.npy", mmap_mode="r")
-    weights = np.atleast_2d(np.load(folder / "SimilarityWeights.npy")).reshape(-1, len(names))
-    thresholds = np.atleast_1d(np.load(folder / "SimilarityThreshold.npy")).astype(float)
+    corrected_all = _optional(folder, "waveforms_corrected.npy", mmap=True)
+    weights = np.atleast_2d(_require(folder, "SimilarityWeights.npy")).reshape(-1, len(names))
+    thresholds = np.atleast_1d(_require(folder, "SimilarityThreshold.npy")).astype(float)
     neighbourhoods = None
     if corrected_all is not None:
         neighbourhoods = ChannelNeighbourhoods(
@@ -207,13 +205,14 @@ def _pydant_graph(folder: Path, n: int, names):
     """pyDANT's candidate pairs, their per-feature scores, pre-curation clusters, leaf order."""
     path = folder / "ClusteringResults.npz"
     if path.is_file():
-        with np.load(path, allow_pickle=False) as z:
-            pairs = np.asarray(z["idx_unit_pairs"]).reshape(-1, 2).astype(np.int64)
-            scores = np.asarray(z["similarity_all"]).reshape(pairs.shape[0], -1).astype(float)
-            idx_auto = np.asarray(z["idx_cluster_hdbscan"]).astype(np.int64)
-            leaf = np.asarray(z["leafOrder"]).astype(np.int64)
+        keys = ("idx_unit_pairs", "similarity_all", "idx_cluster_hdbscan", "leafOrder")
+        z = load_npz(path, keys=keys)
+        pairs = np.asarray(z["idx_unit_pairs"]).reshape(-1, 2).astype(np.int64)
+        scores = np.asarray(z["similarity_all"]).reshape(pairs.shape[0], -1).astype(float)
+        idx_auto = np.asarray(z["idx_cluster_hdbscan"]).astype(np.int64)
+        leaf = np.asarray(z["leafOrder"]).astype(np.int64)
         return pairs, scores, idx_auto, leaf if leaf.size == n else np.arange(n)
-    pairs = np.load(folder / "SimilarityPairs.npy").reshape(-1, 2).astype(np.int64)
+    pairs = _require(folder, "SimilarityPairs.npy").reshape(-1, 2).astype(np.int64)
     return pairs, np.zeros((pairs.shape[0], len(names))), np.full(n, -1, np.int64), np.arange(n)
 
 
@@ -365,7 +364,7 @@ def _assemble(saved: _Saved, dataset: Dataset, settings: Settings, shanks) -> Tr
 def _attach_pydant_matrices(result: TrackingResult, folder: Path) -> None:
     """pyDANT's dense similarity matrices, which the viewers use instead of recomputing."""
     if (folder / "SimilarityMatrix.npy").is_file():
-        result.dense_similarity = np.load(folder / "SimilarityMatrix.npy")
+        result.dense_similarity = load_npy(folder / "SimilarityMatrix.npy")
     for name, file in FEATURE_MATRIX_FILES.items():
         if (folder / file).is_file():
-            result.dense_features[name] = np.load(folder / file, mmap_mode="r")
+            result.dense_features[name] = load_npy(folder / file, mmap=True)

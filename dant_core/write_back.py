@@ -54,14 +54,33 @@ def write_back(rows: list[dict], data_folder) -> list[str]:
     rows: tracks.tsv rows (dicts with session, source, cluster_id, track). DantError when no
     row names a sorter folder (the data folder was not made by `dant import`).
     """
-    by_source = _by_source(rows, data_folder)
-    lines = []
+    folders = _sorter_folders(_by_source(rows, data_folder), data_folder)
+    return [_write_one(folder, group) for folder, group in folders]
+
+
+def _sorter_folders(by_source: dict[str, list[dict]], data_folder) -> list[tuple[Path, list]]:
+    """(sorter folder, its rows) per source: a relative source is relative to the data folder
+    where it is now. DantError naming every folder that is not there, before anything is
+    written (a track id written into another folder of that name would be the wrong one)."""
+    folders = []
     for source, group in by_source.items():
         folder = Path(source)
         if not folder.is_absolute():
             folder = Path(data_folder) / folder
-        lines.append(_write_one(folder, group))
-    return lines
+        folders.append((folder, group))
+    missing = [(f, g) for f, g in folders if not f.is_dir()]
+    if missing:
+        named = "; ".join(f"{f} ({_sessions_text(g)})" for f, g in missing)
+        raise DantError(
+            f"cannot write the tracks back: the sorter folder(s) named in "
+            f"{Path(data_folder) / 'units.tsv'} do not exist: {named}; put them back, or "
+            "correct their source column, then write back again (nothing was written)"
+        )
+    return folders
+
+
+def _sessions_text(rows: list[dict]) -> str:
+    return "session " + ", ".join(sorted({r["session"] for r in rows}, key=int))
 
 
 def _by_source(rows: list[dict], data_folder) -> dict[str, list[dict]]:
@@ -81,18 +100,16 @@ def _by_source(rows: list[dict], data_folder) -> dict[str, list[dict]]:
 
 def check_write_back(output_folder) -> None:
     """Refuse a write-back that cannot happen before anything is exported (DantError)."""
+    from .result_folder import data_folder_of
     from .tracks import UNITS_FILE, read_tsv
 
-    data_folder = _recorded_data_folder(Path(output_folder))
+    data_folder = data_folder_of(output_folder)
     path = data_folder / UNITS_FILE
-    _by_source(read_tsv(path) if path.is_file() else [], data_folder)
+    _sorter_folders(_by_source(read_tsv(path) if path.is_file() else [], data_folder), data_folder)
 
 
 def _write_one(folder: Path, rows: list[dict]) -> str:
-    sessions = sorted({r["session"] for r in rows}, key=int)
-    what = f"session {', '.join(sessions)}"
-    if not folder.is_dir():
-        return f"skipped {what}: sorter folder {folder} does not exist"
+    what = _sessions_text(rows)
     kind = sorter_kind(folder)
     tracks = {r["cluster_id"]: int(r["track"]) for r in rows}
     n_tracked = sum(t > 0 for t in tracks.values())
@@ -180,24 +197,12 @@ def _replace_keeping_old(path: Path, data: bytes) -> str:
 def write_back_output(output_folder) -> list[str]:
     """Write back the tracks.tsv of a tracking output folder (written by `dant track` or
     `dant export`) into the sorter folders its units.tsv names; one line per action."""
+    from .result_folder import data_folder_of
     from .tracks import TRACKS_FILE, read_tsv
 
     folder = Path(output_folder)
     path = folder / TRACKS_FILE
     if not path.is_file():
         raise DantError(f"{path}: missing; run `dant export {folder}` first")
-    rows = read_tsv(path)
-    data_folder = _recorded_data_folder(folder)
-    return write_back(rows, data_folder)
-
-
-def _recorded_data_folder(output_folder: Path) -> Path:
-    """The data folder a run was made from (relative sorter paths are relative to it)."""
-    from .results import RESULT_FILE
-
-    state = output_folder / RESULT_FILE
-    if state.is_file():
-        with np.load(state, allow_pickle=False) as z:
-            if "data_folder" in z.files:
-                return Path(str(z["data_folder"]))
-    return output_folder.parent
+    # Where the data folder is now (a moved or copied project), not where the run recorded it.
+    return write_back(read_tsv(path), data_folder_of(folder))

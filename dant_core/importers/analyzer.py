@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..npy_files import load_npy
 from ..progress import CancelToken, ProgressFn, no_progress
 from .common import (
     ImportDataError,
@@ -101,12 +102,12 @@ def _read_binary(folder: Path) -> AnalyzerContent:
             f"{folder}: the SpikeInterface analyzer has no templates extension; compute it "
             'first (analyzer.compute("templates"))'
         )
-    templates = np.load(tdir / "average.npy", allow_pickle=False)
+    templates = load_npy(tdir / "average.npy")
     params = _json(tdir / "params.json")
     n_before = int(round(float(params.get("ms_before", 1.0)) * rate / 1000.0))
     sorting_info = _json(folder / "sorting" / "numpysorting_info.json")
     unit_ids = list(sorting_info["unit_ids"])
-    spikes_array = np.load(folder / "sorting" / "spikes.npy", allow_pickle=False)
+    spikes_array = load_npy(folder / "sorting" / "spikes.npy")
     offsets = np.concatenate(([0], np.cumsum(num_samples)))
     samples = spikes_array["sample_index"] + offsets[spikes_array["segment_index"]]
     spikes = [np.sort(samples[spikes_array["unit_index"] == u]) for u in range(len(unit_ids))]
@@ -114,7 +115,7 @@ def _read_binary(folder: Path) -> AnalyzerContent:
     for prop in _LABEL_PROPERTIES:
         path = folder / "sorting" / "properties" / f"{prop}.npy"
         if path.is_file():
-            values = np.load(path, allow_pickle=False)
+            values = load_npy(path)
             labels = [str(v) if str(v) else UNLABELLED for v in values]
             break
     positions, shanks = _positions_binary(folder, n_channels)

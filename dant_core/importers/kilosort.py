@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..npy_files import load_npy
 from ..progress import CancelToken, ProgressFn, no_progress
 from .common import (
     ImportDataError,
@@ -53,12 +54,9 @@ def is_kilosort_folder(folder: Path) -> bool:
 
 def _load(folder: Path, name: str, what: str) -> np.ndarray:
     path = folder / name
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ImportDataError(f"{path}: file is missing (expected {what})") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise ImportDataError(f"{path}: not a readable .npy file ({exc})") from None
+    if not path.is_file():
+        raise ImportDataError(f"{path}: file is missing (expected {what})")
+    return load_npy(path)  # a damaged file: DatasetError naming it
 
 
 def _vector(array: np.ndarray, path: Path) -> np.ndarray:
@@ -234,7 +232,7 @@ class KilosortPlan(SessionPlan):
         )
         amplitudes = None
         if (folder / "amplitudes.npy").is_file():
-            amplitudes = _vector(np.load(folder / "amplitudes.npy"), folder / "amplitudes.npy")
+            amplitudes = _vector(load_npy(folder / "amplitudes.npy"), folder / "amplitudes.npy")
         unwhiten = np.linalg.inv(w_dat.astype(np.float64))
         out = []
         for cid in self.cluster_ids:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DantError
+from ..npy_files import load_npy
 
 
 def make_report(output_folder, unitmatch_folder=None, result=None) -> tuple[dict, Path]:
@@ -22,7 +23,7 @@ def make_report(output_folder, unitmatch_folder=None, result=None) -> tuple[dict
         raise DantError(f"output folder {folder} does not exist")
     if result is None:
         result = load_result(folder)
-    labels = np.load(folder / "IdxCluster.npy", allow_pickle=False).astype(np.int64).ravel()
+    labels = load_npy(folder / "IdxCluster.npy").astype(np.int64).ravel()
     agreement = None
     if unitmatch_folder is not None:
         from .unitmatch import agreement as compare

@@ -703,6 +703,57 @@ def _(env):
     return env.export()
 
 
+@case("C23")
+def _(env):
+    # A truncated or damaged output file whose header claims far more than the file holds.
+    array = np.load(env.run / "locations.npy")
+    with open(env.run / "locations.npy", "wb") as f:
+        header = {"descr": array.dtype.str, "fortran_order": False, "shape": (10**12, 3)}
+        np.lib.format.write_array_header_1_0(f, header)
+        f.write(array.tobytes())
+    return env.export()
+
+
+@case("C24")
+def _(env):
+    record = env.run / "dant_result.npz"
+    record.write_bytes(record.read_bytes()[: record.stat().st_size // 2])
+    return env.export()
+
+
+# -- command-line arguments (every command) ------------------------------------------------
+
+
+@case("A01")
+def _(env):
+    return ["demo", str(env.out), "--units", "abc"]
+
+
+@case("A02")
+def _(env):
+    return ["demo", str(env.out), "--drift", "x"]
+
+
+@case("A03")
+def _(env):
+    return ["demo", str(env.out), "--units"]
+
+
+@case("A04")
+def _(env):
+    return ["track"]
+
+
+@case("A05")
+def _(env):
+    return env.export(None, "--force")
+
+
+@case("A06")
+def _(env):
+    return ["trak", str(env.data)]
+
+
 # -- units.tsv and write-back --------------------------------------------------------------
 
 
@@ -728,6 +779,19 @@ def _(env):
 
 @case("R03")
 def _(env):
+    return env.export(None, "--write-back")
+
+
+@case("R04")
+def _(env):
+    # A project copied whole (its results inside its data folder) whose units.tsv names a
+    # sorter folder, relative to the data folder, that the copy lacks: nothing is written,
+    # in the copy or in the original the result's record names.
+    env.run = Path(shutil.move(env.run, env.data / "DANT_Output"))
+    sessions = np.load(env.data / "session_index.npy").ravel()
+    lines = ["unit\tsession\tsource\tcluster_id"]
+    lines += [f"{u}\t{s}\t{'sorted/day1' if s == 1 else ''}\t{u}" for u, s in enumerate(sessions)]
+    (env.data / "units.tsv").write_text("\n".join(lines) + "\n")
     return env.export(None, "--write-back")
 
 

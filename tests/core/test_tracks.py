@@ -224,3 +224,39 @@ def test_no_tracks_gives_every_unit_unmatched_rows():
     rows = tracks_rows(result, np.array([-1, -1, -1]))
     assert [r["track"] for r in rows] == ["-1"] * 3
     assert [r["session_name"] for r in rows] == ["session1", "session1", "session2"]
+
+
+def _copied_project(tracked, tmp_path) -> tuple[Path, Path]:
+    """A project (data folder with its results inside) at `old`, copied whole to `new`; the
+    old copy stays. Its record names the data folder it was made from (tracked/data)."""
+    old = Path(shutil.copytree(tracked / "data", tmp_path / "old" / "data"))
+    shutil.copytree(tracked / "out", old / "DANT_Output")
+    new = Path(shutil.copytree(tmp_path / "old", tmp_path / "new")) / "data"
+    for p in [*tracked.rglob("cluster_dant_track*"), *tmp_path.rglob("cluster_dant_track*")]:
+        p.unlink()
+    return old, new
+
+
+def test_write_back_of_a_copied_project_writes_into_the_copy(tracked, tmp_path, capsys):
+    old, new = _copied_project(tracked, tmp_path)
+    assert main(["export", str(new / "DANT_Output"), "--write-back"]) == 0
+    said = capsys.readouterr().out
+    # the relative sorter folder is the copy's, not the one of the data folder recorded
+    written = new / "sorted" / "day1" / "cluster_dant_track.tsv"
+    assert written.is_file() and f"wrote {written}" in said
+    for elsewhere in (old, tracked / "data"):
+        assert not (elsewhere / "sorted" / "day1" / "cluster_dant_track.tsv").exists()
+    # the clusters read back belong to the copy's data folder too
+    assert load_result(new / "DANT_Output").data_folder == str(new.resolve())
+
+
+def test_write_back_refuses_a_sorter_folder_that_is_gone(tracked, tmp_path, capsys):
+    _, new = _copied_project(tracked, tmp_path)
+    shutil.rmtree(new / "sorted" / "day1")
+    assert main(["export", str(new / "DANT_Output"), "--write-back"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: cannot write the tracks back: ")
+    assert str(new / "sorted" / "day1") in err and "session 1" in err
+    # nothing was written anywhere, not even for the sessions whose folders exist
+    assert not list(tmp_path.rglob("cluster_dant_track*"))
+    assert not list(tracked.rglob("cluster_dant_track*"))
