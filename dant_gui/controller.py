@@ -79,6 +79,7 @@ class Controller(QObject):
         self._job_outcome = None  # ("done", result) / ("failed", WorkerError) once known
         self._export = None  # the export's Worker while it runs
         self._load = None  # the Worker opening a folder (reading it, then its session)
+        self.run_notes: list[str] = []  # `note:` lines of the last run, shown when it ends
 
     # ----- reading the session ---------------------------------------------------------------
 
@@ -296,8 +297,10 @@ class Controller(QObject):
         def ended() -> None:
             self._export = None
 
+        from .curation_guard import export_checked
+
         self._export = start_worker(
-            session.export_files, returned=done, errored=failed, finished=ended
+            export_checked, session, returned=done, errored=failed, finished=ended
         )
 
     def close_session(self) -> None:
@@ -529,6 +532,7 @@ class Controller(QObject):
             raise DantError("the settings have problems:\n" + "\n".join(problems))
         self.output_folder = self._resolve_output_folder()
         self._job_outcome = None
+        self.run_notes = []
         self._job = start_worker(
             track_and_save,
             self.dataset,
@@ -559,6 +563,8 @@ class Controller(QObject):
     def _on_job_progress(self, value) -> None:
         if value[0] == "log":
             self.run_log.emit(value[1])
+            if value[1].startswith("note: "):  # shown again when the run has finished
+                self.run_notes.append(value[1][len("note: ") :])
         else:
             self.run_progress.emit(*value[1:])
 
@@ -576,7 +582,8 @@ class Controller(QObject):
         self.curation_changed.emit()
         kind, value = outcome
         if kind == "done":
-            self.run_log.emit(f"Results saved to {self.output_folder}")
+            notes = "".join(f"; {n}" for n in self.run_notes)
+            self.run_log.emit(f"Results saved to {self.output_folder}{notes}")
             self.set_result(value)
             self.run_finished.emit()
         elif kind == "failed":

@@ -102,6 +102,7 @@ def track_and_save(dataset, settings, output_folder, abort=None, progress=None):
     Reports ("stage", name, done, total) and ("log", line) through `progress`; `abort` is
     the worker's CancelToken (Cancelled ends the run). Returns the TrackingResult.
     """
+    from dant_core.output_folder import previous_log_note
     from dant_core.pipeline import run_tracking
 
     report = progress or (lambda value: None)
@@ -118,6 +119,10 @@ def track_and_save(dataset, settings, output_folder, abort=None, progress=None):
             abort.check()
         report(("stage", "Saving results", 0, 1))
         report(("log", f"Saving results to {output_folder}"))
+        had_log = (output_folder / "curation.jsonl").is_file()
         result.save(output_folder)
         report(("stage", "Saving results", 1, 1))
+    note = previous_log_note(output_folder, had_log)  # as `dant track` says it
+    if note is not None:
+        report(("log", f"note: {note}"))
     return result

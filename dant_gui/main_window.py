@@ -34,9 +34,10 @@ from PyQt6.QtWidgets import (
 )
 
 from dant_core.curation import CurationError
+from dant_core.curation_log import ResultReplaced
 from dant_core.errors import DantError
 
-from . import dialogs
+from . import curation_guard, dialogs
 from .controller import Controller, SelectionNeeded
 from .engine_warmup import warm_up
 from .forms import SettingsForm
@@ -427,6 +428,8 @@ class MainWindow(QMainWindow):
         except CurationError as exc:
             self.statusBar().showMessage("Refused: " + str(exc).splitlines()[0], STATUS_MS)
             dialogs.warning(self, "Curation action refused", str(exc))
+        except ResultReplaced as exc:
+            curation_guard.stop_curating(self, exc)
         except DantError as exc:
             dialogs.error(self, "Curation", str(exc))
         return None
@@ -466,7 +469,8 @@ class MainWindow(QMainWindow):
 
     def export(self) -> None:
         """Export runs on a worker; _exported or _export_failed follows."""
-        self._curate(self.controller.export)
+        if curation_guard.ready_to_export(self):
+            self._curate(self.controller.export)
 
     def _exported(self, summary: str) -> None:
         self.statusBar().showMessage(summary.splitlines()[0], STATUS_MS * 2)
@@ -730,6 +734,8 @@ class MainWindow(QMainWindow):
         self.log_view.appendPlainText(f"{time.strftime('%H:%M:%S')}  {line}")
 
     def _run_finished(self) -> None:
+        for note in self.controller.run_notes:  # e.g. where the previous curation log went
+            self.statusBar().showMessage(f"{self.statusBar().currentMessage()} · {note}")
         self.stage_label.setText("Done")
         self.stage_bar.setRange(0, 1)
         self.stage_bar.setValue(1)
