@@ -1,7 +1,7 @@
 """What the window checks before it writes curation, and what it offers when a check fails.
 
-- A curation log with lines an export refuses (the window skipped them when it opened the
-  log): at export, a dialog lists them and offers to set them aside, the log kept whole as a
+- A curation log with lines an export refuses: the window skips them when it opens the log
+  and says so once (warn_skipped_lines); at export, a dialog lists them and offers to set them aside, the log kept whole as a
   copy beside it (named in the dialog, never deleted), and export; or to cancel.
 - A result replaced under the window by a program that ignored the curation lock (pyDANT, a
   file copy): before every curation write and export the Curator compares the folder's
@@ -44,6 +44,23 @@ def skipped_lines_text(log_path, skipped, copy_path) -> str:
 
 def _cut(text: str) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+def warn_skipped_lines(window, warned: set[int]) -> None:
+    """When a log is opened: say once per curator which lines were skipped (the clusters
+    shown leave them out); Export then offers to set them aside. `warned`: curator ids."""
+    curator = window.controller.curator
+    if curator is None or not curator.warnings or id(curator) in warned:
+        return
+    warned.add(id(curator))
+    n = len(curator.warnings)
+    dialogs.warning(
+        window,
+        "Curation log",
+        f"{n} line{'s' if n != 1 else ''} of {curator.log_path.name} could not be used and "
+        "were skipped; the clusters shown leave them out:\n\n" + "\n".join(curator.warnings[:5]),
+        detail="\n".join(curator.warnings),
+    )
 
 
 def set_aside_skipped_lines(window) -> bool:

@@ -34,7 +34,6 @@ from PyQt6.QtWidgets import (
 )
 
 from dant_core.curation import CurationError
-from dant_core.curation_log import ResultReplaced
 from dant_core.errors import DantError
 
 from . import curation_guard, dialogs
@@ -428,7 +427,7 @@ class MainWindow(QMainWindow):
         except CurationError as exc:
             self.statusBar().showMessage("Refused: " + str(exc).splitlines()[0], STATUS_MS)
             dialogs.warning(self, "Curation action refused", str(exc))
-        except ResultReplaced as exc:
+        except curation_guard.ResultReplaced as exc:
             curation_guard.stop_curating(self, exc)
         except DantError as exc:
             dialogs.error(self, "Curation", str(exc))
@@ -564,21 +563,6 @@ class MainWindow(QMainWindow):
         self._warned_curators.add(id(session))
         dialogs.warning(self, "Curation in use", session.read_only_reason)
 
-    def _warn_curation_log(self) -> None:
-        curator = self.controller.curator
-        if curator is None or not curator.warnings or id(curator) in self._warned_curators:
-            return
-        self._warned_curators.add(id(curator))
-        n = len(curator.warnings)
-        dialogs.warning(
-            self,
-            "Curation log",
-            f"{n} line{'s' if n != 1 else ''} of {curator.log_path.name} could not be used and "
-            "were skipped; the clusters shown leave them out:\n\n"
-            + "\n".join(curator.warnings[:5]),
-            detail="\n".join(curator.warnings),
-        )
-
     # ----- keys: shortcuts or typing? ----------------------------------------------------------
 
     def eventFilter(self, obj, event) -> bool:
@@ -627,7 +611,7 @@ class MainWindow(QMainWindow):
 
     def _result_changed(self) -> None:
         result = self.controller.result
-        self._warn_curation_log()
+        curation_guard.warn_skipped_lines(self, self._warned_curators)
         self._warn_changed_data()
         self._warn_read_only()
         if result is not None:
