@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from .cli_arguments import number, whole_number
@@ -75,6 +76,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise ImportDataError("--labels: give at least one label (or 'all')")
     if args.max_spikes < 1:
         raise ImportDataError(f"--max-spikes must be at least 1, got {args.max_spikes}")
+    for option, value, unit in (
+        ("--sample-rate", args.sample_rate, "Hz"),
+        ("--uv-per-bit", args.uv_per_bit, "µV per raw bit"),
+    ):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ImportDataError(f"{option}: must be a positive number ({unit}), got {value:g}")
     options = ImportOptions(
         labels=labels,
         raw_paths=_raw_paths(args.raw, args.sessions),
