@@ -75,7 +75,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not labels:
         raise ImportDataError("--labels: give at least one label (or 'all')")
     if args.max_spikes < 1:
-        raise ImportDataError(f"--max-spikes must be at least 1, got {args.max_spikes}")
+        raise ImportDataError(f"--max-spikes: must be at least 1, got {args.max_spikes}")
     for option, value, unit in (
         ("--sample-rate", args.sample_rate, "Hz"),
         ("--uv-per-bit", args.uv_per_bit, "µV per raw bit"),
