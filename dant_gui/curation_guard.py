@@ -1,8 +1,9 @@
 """What the window checks before it writes curation, and what it offers when a check fails.
 
 - A curation log with lines an export refuses: the window skips them when it opens the log
-  and says so once (warn_skipped_lines); at export, a dialog lists them and offers to set them aside, the log kept whole as a
-  copy beside it (named in the dialog, never deleted), and export; or to cancel.
+  and says so once (warn_skipped_lines); at export, a dialog lists them and offers to set
+  them aside, the log kept whole as a copy beside it (named in the dialog, never deleted),
+  and export; or to cancel.
 - A result replaced under the window by a program that ignored the curation lock (pyDANT, a
   file copy): before every curation write and export the Curator compares the folder's
   result with the one it opened (`ResultReplaced`); the window then stops curating, says so

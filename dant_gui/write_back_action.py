@@ -3,7 +3,9 @@
 Writes the output folder's tracks.tsv into the sorter folders that the data folder's
 units.tsv names (`dant_core.write_back`): enabled when units.tsv exists and a result is shown;
 asks first, refuses while curation is not exported (the sorter folders would disagree with
-IdxCluster.npy), runs on a pool thread and shows what was written where.
+IdxCluster.npy), when the result was replaced under the window (curation_guard) or its data
+folder changed since the run (as `dant export --write-back` does), runs on a pool thread and
+shows what was written where.
 """
 
 from __future__ import annotations
@@ -17,14 +19,21 @@ from .worker import start_worker
 TITLE = "Write track ids back"
 
 
-def write_back_from(output_folder, data_folder) -> list[str]:
+def write_back_from(output_folder, data_folder, result=None) -> list[str]:
     """On a pool thread: write the output folder's tracks.tsv back; one line per action.
     Relative sorter folders are taken relative to the data folder open in the window (the
-    one recorded in the result may be an earlier location of a copied folder)."""
+    one recorded in the result may be an earlier location of a copied folder). `result`:
+    the one shown, refused (StaleResultError) when its data folder changed since the run."""
+    from dant_core.data_fingerprint import StaleResultError, stale_files
     from dant_core.errors import DantError
     from dant_core.tracks import TRACKS_FILE, read_tsv
     from dant_core.write_back import write_back
 
+    from .curation_guard import changed_data_message
+
+    changed = [] if result is None else stale_files(result)
+    if changed:
+        raise StaleResultError(changed_data_message(output_folder, result.data_folder, changed))
     path = output_folder / TRACKS_FILE
     if not path.is_file():
         raise DantError(f"{path}: missing; export the clusters first (Curate ▸ Export)")
@@ -72,8 +81,18 @@ class WriteBackAction(QObject):
 
     def run(self) -> None:
         """Confirm, then write on a pool thread; a dialog lists what was written where."""
+        from dant_core.curation_log import ResultReplaced
+
+        from .curation_guard import stop_curating
+
         c = self.controller
         if c.session is None or c.output_folder is None:
+            return
+        try:
+            if c.curator is not None:
+                c.curator.check_result_unchanged()
+        except ResultReplaced as exc:
+            stop_curating(self.window, exc)
             return
         if not c.session.exported:
             dialogs.warning(
@@ -95,6 +114,7 @@ class WriteBackAction(QObject):
             write_back_from,
             c.output_folder,
             c.data_folder,
+            c.result,
             returned=self._written,
             errored=lambda e: self._failed(e.message),
             finished=self._finished,

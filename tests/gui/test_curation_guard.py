@@ -157,3 +157,20 @@ def test_a_rerun_says_where_the_previous_curation_log_went(
     assert note in window.statusBar().currentMessage()
     assert f"note: {note}" in window.log_view.toPlainText()
     assert not (c.output_folder / "curation.jsonl").exists()
+
+
+def test_write_back_refuses_data_changed_since_the_run(tracked_folder):
+    """As `dant export --write-back` does: the sorter folders would get tracks made from
+    other data (checked on the action's worker, before anything is written)."""
+    from dant_core.data_fingerprint import StaleResultError
+    from dant_core.results import load_result
+    from dant_gui.write_back_action import write_back_from
+
+    out = tracked_folder / "DANT_Output"
+    result = load_result(out)
+    path = tracked_folder / "spike_times" / "Unit5.npy"
+    np.save(path, np.load(path) + 1.0)
+    with pytest.raises(StaleResultError) as refused:
+        write_back_from(out, tracked_folder, result)
+    expected = documented("GW03").replace("{out}", str(out)).replace("{data}", str(tracked_folder))
+    assert str(refused.value) == expected
