@@ -37,6 +37,7 @@ N_PROBE_CHANNELS = 20  # channels drawn around the cluster's peak channel
 MAX_UNITS_SHOWN = 60  # a large selection of unmatched units is cut to this many
 MAX_MATRIX_LABELS = 12  # unit tick labels up to this many units
 MAX_MATRIX_VALUES = 8  # values written into the cells up to this many units
+MATRIX_VALUE_PADDING_PX = 4  # at least this much room beside a cell's value
 CORRECTED_TIP = "Show the waveforms after Kriging correction for the estimated probe motion"
 TABLE_COLUMNS = ("Unit", "Session", "y (µm)", "PtT (µV)", "Mean sim.")
 TABLE_TIPS = (
@@ -178,6 +179,10 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self.hist_plot.getAxis("left").enableAutoSIPrefix(False)
         self.matrix_plot.getViewBox().invertY(True)
         self.matrix_plot.getViewBox().setAspectLocked(True)
+        # cell values are written only while a cell is wide enough for one (resizing and
+        # zooming change that)
+        self.matrix_plot.getViewBox().sigResized.connect(self._show_matrix_values)
+        self.matrix_plot.getViewBox().sigRangeChanged.connect(self._show_matrix_values)
         self.matrix_image = pg.ImageItem(axisOrder="row-major")
         self.matrix_image.setColorMap(pg.colormap.get("viridis"))
         self.matrix_plot.addItem(self.matrix_image)
@@ -706,8 +711,26 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
                 text = self.matrix_texts[n]
                 text.setText(f"{v:.1f}", color="#202020" if v > 2.0 else "#f0f0f0")
                 text.setPos(j + 0.5, i + 0.5)
-                text.show()
         plot.getViewBox().setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+        self._show_matrix_values()
+
+    def matrix_values_fit(self) -> bool:
+        """Whether the cluster's matrix has few enough units for values in its cells and
+        each cell is wider on screen than a value's text (else the numbers run together)."""
+        k = self.units.size if self.block.shape == (self.units.size,) * 2 else 0
+        if not 0 < k <= MAX_MATRIX_VALUES:
+            return False
+        box = self.matrix_plot.getViewBox()
+        (x0, x1), _ = box.viewRange()
+        cell_px = box.width() / max(x1 - x0, 1e-9)  # pixels per unit of the matrix
+        text_px = QtGui.QFontMetrics(QtGui.QFont()).horizontalAdvance("-0.0")
+        return cell_px >= text_px + MATRIX_VALUE_PADDING_PX
+
+    def _show_matrix_values(self, *_) -> None:
+        k = self.units.size
+        show = self.matrix_values_fit()
+        for n, text in enumerate(self.matrix_texts):
+            text.setVisible(show and n < k * k)
 
     def _draw_highlight(self) -> None:
         """Thicker traces and selected table rows for the selected subset of the units."""

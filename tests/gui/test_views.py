@@ -10,7 +10,7 @@ import dataclasses  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from PyQt6 import QtCore, QtGui  # noqa: E402
+from PyQt6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from dant_gui.controller import Controller  # noqa: E402
 from dant_gui.views.detail import N_PROBE_CHANNELS, ClusterDetailView  # noqa: E402
@@ -406,3 +406,35 @@ def test_session_legend_lists_few_sessions_and_the_ends_of_many():
     assert "60 in all" in many[1][1]
     edge = legend_sessions(range(1, MAX_LEGEND_SESSIONS + 1))
     assert len(edge) == MAX_LEGEND_SESSIONS
+
+
+def test_matrix_values_are_written_only_where_a_cell_holds_one(
+    open_folder, window, qtbot, tracked_folder
+):
+    """The within-cluster matrix writes its values into the cells only while a cell is wider
+    on screen than a value (zoomed out, or on a small screen, the numbers would run
+    together); zoomed back, they return."""
+    assert open_folder(tracked_folder)
+    c = window.controller
+    sizes = {int(k): c.session.units_of(k).size for k in c.session.cluster_ids()}
+    cluster = max((k for k, n in sizes.items() if n <= 8), key=lambda k: sizes[k])
+    c.select_cluster(cluster)
+    assert window.show_tab("Cluster detail")
+    view = window.views["Cluster detail"]
+    k = sizes[cluster]
+    box = view.matrix_plot.getViewBox()
+    text_px = QtGui.QFontMetrics(QtGui.QFont()).horizontalAdvance("-0.0")
+
+    def shown(zoom: float):
+        box.setRange(xRange=(0, zoom * k), yRange=(0, zoom * k), padding=0)
+        QtWidgets.QApplication.processEvents()
+        cell_px = box.width() / (box.viewRange()[0][1] - box.viewRange()[0][0])
+        visible = [t.isVisible() for t in view.matrix_texts[: k * k]]
+        assert all(visible) or not any(visible)
+        return all(visible), cell_px
+
+    shown_now, cell_px = shown(1.0)
+    assert shown_now and cell_px >= text_px
+    zoomed_out, cell_px = shown(12.0)
+    assert cell_px < text_px and not zoomed_out
+    assert shown(1.0)[0]
