@@ -111,6 +111,26 @@ def _record_written(folder: Path) -> None:
     (folder / WRITTEN_FILE).write_text(json.dumps(written, indent=0))
 
 
+def record_written_files(folder: Path, names) -> None:
+    """Add the files `names` in `folder` (just written by us) to its WRITTEN_FILE record,
+    keeping the entries of the others (e.g. Figures/, where a user may add files)."""
+    try:
+        written = json.loads((folder / WRITTEN_FILE).read_text())
+    except (OSError, ValueError):
+        written = {}
+    if not isinstance(written, dict):
+        written = {}
+    for name in names:
+        info = (folder / name).stat()
+        written[name] = [info.st_size, info.st_mtime_ns]
+    (folder / WRITTEN_FILE).write_text(json.dumps(written, indent=0))
+
+
+def is_ours_and_unchanged(folder: Path, item: Path) -> bool:
+    """Whether `item` in `folder` is listed in the folder's WRITTEN_FILE and unchanged."""
+    return _ours_and_unchanged(folder, item)
+
+
 def _ours_and_unchanged(backup: Path, item: Path) -> bool:
     """Whether `item` is a file a save wrote (listed in WRITTEN_FILE) and unchanged since."""
     try:

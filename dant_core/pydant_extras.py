@@ -49,6 +49,9 @@ def write_pydant_extras(result, folder: Path, similarity: np.ndarray | None = No
     if dense:
         np.save(folder / "DistanceMatrix.npy", files["distance_matrix"])
     _save_output(folder / "Output.npz", output_dict(result, similarity if dense else None))
+    from .report.pydant_figures import write_figures
+
+    write_figures(result, folder)
     if len(result.shanks) > 1:
         for sh in result.shanks:
             sub = folder / f"Shank{sh.shank_id}"

@@ -9,6 +9,8 @@ exactly, and its good_matches_matrix equalled SimilarityMatrix > thres with a tr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -106,3 +108,85 @@ def test_pydants_own_output_has_these_keys_when_available():
     folder = fixtures_dir() / "p1" / "pydant_A"
     with np.load(folder / "ClusteringResults.npz", allow_pickle=False) as z:
         assert sorted(z.files) == sorted(PYDANT_CLUSTERING)
+
+
+# ----- Figures/ ------------------------------------------------------------------------
+
+# pyDANT 1.1.4's figure files: a single-shank run (runDANT on make_demo(n_units=200,
+# n_sessions=4, seed=3)) wrote all seven into Figures/; a multi-shank run (runDANTMultiShank
+# on the shared fixture p2, shanks 1 and 2) wrote unitLocations.png into Figures/ and the
+# six others into each Shank<ID>/Figures/.
+PYDANT_RUN_FIGURES = ["unitLocations.png"]
+PYDANT_SHANK_FIGURES = [
+    "AllSimilarity.png",
+    "FeatureScatter.png",
+    "MatchedProbability.png",
+    "Motion.png",
+    "SimilarityDistribution.png",
+    "SimilarityThresholdForCorrection.png",
+]
+
+
+def _pngs(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.png"))
+
+
+def test_figures_have_pydants_names_and_are_valid_pngs(out):
+    from dant_core.report.png import decode_png
+
+    folder, _ = out
+    names = sorted(f"Figures/{n}" for n in PYDANT_RUN_FIGURES + PYDANT_SHANK_FIGURES)
+    assert _pngs(folder) == names
+    for name in names:
+        image = decode_png((folder / name).read_bytes())
+        assert image.shape[2] == 3 and image.shape[0] >= 500 and image.shape[1] >= 700, name
+        assert (image.min(axis=2) < 128).mean() > 0.005, name  # something is drawn
+
+
+def test_export_redraws_the_cluster_figures_and_keeps_the_users_files(out, tmp_path):
+    import json
+    import shutil
+
+    from dant_core.cli import main
+
+    folder = Path(shutil.copytree(out[0], tmp_path / "out"))
+    figures = folder / "Figures"
+    before = {p.name: p.read_bytes() for p in figures.glob("*.png")}
+    (figures / "my_notes.png").write_bytes(b"mine")
+    (figures / "FeatureScatter.png").write_bytes(b"edited by the user")
+    labels = np.load(folder / "IdxCluster.npy")
+    t = "2026-01-01T00:00:00+00:00"
+    lines = [  # take the first unit out of each of ten clusters
+        json.dumps(
+            {"action": "reject_unit", "unit": int(np.flatnonzero(labels == k)[0]), "time": t}
+        )
+        for k in np.unique(labels[labels > 0])[:10]
+    ]
+    (folder / "curation.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["export", str(folder)]) == 0
+    after = {p.name: p.read_bytes() for p in figures.glob("*.png")}
+    assert after["my_notes.png"] == b"mine"  # not ours: untouched
+    kept = list((folder / "previous_runs").glob("*/Figures/FeatureScatter.png"))
+    assert [k.read_bytes() for k in kept] == [b"edited by the user"]
+    assert after["FeatureScatter.png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert after["MatchedProbability.png"] != before["MatchedProbability.png"]  # curated
+    assert after["Motion.png"] == before["Motion.png"]  # does not depend on the clusters
+    assert not [p for p in figures.iterdir() if p.name.startswith(".") and "tmp" in p.name]
+
+
+def test_a_rerun_keeps_the_users_figures_in_previous_runs(tmp_path):
+    from dant_core.dataset import load_dataset
+    from dant_core.pipeline import run_tracking
+    from dant_core.settings import Settings
+    from dant_core.synthetic import make_demo
+
+    make_demo(tmp_path / "data", n_units=60, n_sessions=3, seed=4)
+    result = run_tracking(load_dataset(tmp_path / "data"), Settings.defaults())
+    result.save(tmp_path / "out")
+    (tmp_path / "out" / "Figures" / "annotated.png").write_bytes(b"mine")
+    result.save(tmp_path / "out")
+    kept = list((tmp_path / "out" / "previous_runs").glob("*/Figures/annotated.png"))
+    assert [k.read_bytes() for k in kept] == [b"mine"]
+    assert sorted(p.name for p in (tmp_path / "out" / "Figures").glob("*.png")) == sorted(
+        PYDANT_RUN_FIGURES + PYDANT_SHANK_FIGURES
+    )
