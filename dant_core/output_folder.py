@@ -205,8 +205,18 @@ def _keep_previous(backup: Path, dst: Path, stamp: str) -> None:
             continue
         if item.lstat().st_size > KEEP_PREVIOUS_MAX_BYTES and _ours_and_unchanged(backup, item):
             continue
+        if item.is_dir() and not item.is_symlink() and (item / WRITTEN_FILE).is_file():
+            _drop_recomputable(item)  # a folder we write (Shank<ID>/): the same rule inside
         os.replace(item, keep / item.name)
     shutil.rmtree(backup, ignore_errors=True)
+
+
+def _drop_recomputable(folder: Path) -> None:
+    """Delete the files over KEEP_PREVIOUS_MAX_BYTES in `folder` that a save wrote (its
+    WRITTEN_FILE lists them) and nobody changed since; keep everything else."""
+    for item in folder.iterdir():
+        if item.lstat().st_size > KEEP_PREVIOUS_MAX_BYTES and _ours_and_unchanged(folder, item):
+            item.unlink()
 
 
 def newest_previous(output_folder, name: str) -> Path | None:

@@ -52,27 +52,6 @@ def write_pydant_extras(result, folder: Path, similarity: np.ndarray | None = No
     from .report.pydant_figures import write_figures
 
     write_figures(result, folder)
-    if len(result.shanks) > 1:
-        for sh in result.shanks:
-            sub = folder / f"Shank{sh.shank_id}"
-            sub.mkdir(exist_ok=True)
-            units = np.asarray(sh.units)
-            sim = similarity[np.ix_(units, units)] if dense else None
-            np.save(sub / "original_unit_indices.npy", units)
-            np.save(sub / "IdxCluster.npy", _renumber(result.idx_cluster[units]))
-            if sim is not None:
-                np.save(sub / "SimilarityMatrix.npy", sim)
-                np.save(sub / "DistanceMatrix.npy", distance_matrix(sim))
-
-
-def _renumber(labels: np.ndarray) -> np.ndarray:
-    """Cluster ids 1..K in order of first appearance within a shank, -1 unmatched."""
-    out = np.full(labels.size, -1, dtype=np.int64)
-    ids: dict[int, int] = {}
-    for k, v in enumerate(labels.tolist()):
-        if v > 0:
-            out[k] = ids.setdefault(v, len(ids) + 1)
-    return out
 
 
 def clustering_results(result, similarity: np.ndarray | None) -> dict:

@@ -74,12 +74,14 @@ def write_output_files(result, folder: Path) -> None:
         save("auto_corr.npy", f.auto_corr)
     if f.isi is not None:
         save("isi.npy", f.isi)
+    if f.peth is not None:  # pyDANT writes the PETH it read too
+        save("peth.npy", f.peth)
     lin = np.array([sh.motion.linear for sh in result.shanks])
     const = np.array([sh.motion.constant for sh in result.shanks])
     save("motion_linear_scale.npy", np.array(LINEAR_SCALE))
     save("motion_linear.npy", lin[0] if single else lin)
     save("motion_constant.npy", const[0] if single else const)
-    _write_corrected_waveforms(result, folder / "waveforms_corrected.npy")
+    write_corrected(result, folder / "waveforms_corrected.npy")
     save("CurationPairs.npy", result.curation_pairs)
     save("CurationTypes.npy", result.curation_types)
     save("CurationTypeNames.npy", np.array(CURATION_TYPE_NAMES))
@@ -92,19 +94,21 @@ def write_output_files(result, folder: Path) -> None:
     (folder / AUTO_CURATION_FILE).write_text(json.dumps(record, indent=1))
 
 
-def _write_corrected_waveforms(result, path: Path, chunk: int = 256) -> None:
+def write_corrected(result, path: Path, units=None, chunk: int = 256) -> None:
     """waveforms_corrected.npy: (n_unit, n_channel, n_sample, n_template) float32, as
-    pyDANT lays it out (template last). Written `chunk` units at a time from the
-    template-major arrays: no file mapping and no n-sized copy."""
+    pyDANT lays it out (template last), of all units or of `units` (global indices, in
+    that order). Written `chunk` units at a time from the template-major arrays: no file
+    mapping and no n-sized copy."""
     shanks = result.shanks
+    units_all = np.arange(result.n_units) if units is None else np.asarray(units, dtype=np.int64)
     n_t = max(sh.corrected_waveforms.shape[0] for sh in shanks) if shanks else 1
-    shape = (result.n_units, *result.features.waveforms.shape[1:], n_t)
+    shape = (units_all.size, *result.features.waveforms.shape[1:], n_t)
     header = {"descr": "<f4", "fortran_order": False, "shape": shape}
     shank_of, local = result.unit_shank_index, result.local_index
     with open(path, "wb") as f:
         np.lib.format.write_array_header_1_0(f, header)
-        for start in range(0, result.n_units, chunk):
-            units = np.arange(start, min(result.n_units, start + chunk))
+        for start in range(0, units_all.size, chunk):
+            units = units_all[start : start + chunk]
             block = np.zeros((units.size, *shape[1:]), dtype=np.float32)
             for s, sh in enumerate(shanks):
                 at = np.flatnonzero(shank_of[units] == s)

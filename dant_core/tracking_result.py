@@ -19,6 +19,7 @@ from .motion import Motion
 from .output_folder import write_atomically
 from .pydant_extras import write_pydant_extras
 from .pydant_output import matched_pairs, write_output_files
+from .pydant_shanks import write_shank_outputs
 from .similarity import SimilarityComputer
 from .tracks import TRACKS_FILE, tracks_file_bytes
 
@@ -246,4 +247,5 @@ def _write_outputs(result, folder: Path) -> None:
     """Every file of the output folder: pyDANT's set, our record, tracks.tsv."""
     write_output_files(result, folder)
     write_pydant_extras(result, folder)
+    write_shank_outputs(result, folder)  # multi-shank runs: pyDANT's Shank<ID>/ folders
     (folder / TRACKS_FILE).write_bytes(tracks_file_bytes(result))

@@ -13,7 +13,7 @@ from html import escape
 import numpy as np
 
 from . import stats
-from .svg import PALETTE, Figure
+from .figure import PALETTE, Figure
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"

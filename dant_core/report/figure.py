@@ -14,89 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .shapes import Markers, Path, Polygon, Rect, Scene, Text, hex_rgb
+
 # One colour per series / session (Okabe-Ito, colour-blind safe).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 # A perceptual dark-blue -> purple -> orange -> yellow map for matrices (anchor colours,
 # linearly interpolated).
 MATRIX_COLORS = ("#0d0887", "#6a00a8", "#b12a90", "#e16462", "#fca636", "#f0f921")
-FONT_SIZE = 11
-
-
-# ----- shapes (pixel coordinates, y down) ----------------------------------------------
-
-
-@dataclass
-class Rect:
-    x: float
-    y: float
-    w: float
-    h: float
-    fill: str | None = None
-    stroke: str | None = None
-    opacity: float = 1.0
-
-
-@dataclass
-class Path:
-    """An open polyline of width `width`; dash: (on, off) lengths or None."""
-
-    xs: np.ndarray
-    ys: np.ndarray
-    color: str
-    width: float = 1.0
-    dash: tuple[float, float] | None = None
-
-
-@dataclass
-class Polygon:
-    xs: np.ndarray
-    ys: np.ndarray
-    fill: str
-    opacity: float = 1.0
-
-
-@dataclass
-class Markers:
-    """Filled discs of radius `radius` at (xs, ys)."""
-
-    xs: np.ndarray
-    ys: np.ndarray
-    color: str
-    radius: float = 1.5
-    opacity: float = 1.0
-
-
-@dataclass
-class Text:
-    """Text whose baseline starts (anchor "start"), centres ("middle") or ends ("end") at
-    (x, y); vertical: read bottom to top, centred on y, baseline at x."""
-
-    x: float
-    y: float
-    text: str
-    size: float = FONT_SIZE
-    anchor: str = "start"
-    color: str = "#222222"
-    bold: bool = False
-    vertical: bool = False
-
-
-@dataclass
-class Scene:
-    width: int
-    height: int
-    shapes: list = field(default_factory=list)
-
-    def svg(self) -> str:
-        from .svg import scene_svg
-
-        return scene_svg(self)
-
-    def png(self, scale: int = 1) -> bytes:
-        from .png import encode_png
-        from .raster import rasterize
-
-        return encode_png(rasterize(self, scale))
 
 
 # ----- one axes ------------------------------------------------------------------------
@@ -170,10 +94,10 @@ class Figure:
         return self
 
     def svg(self) -> str:
-        return self.scene().svg()
+        return scene_svg(self.scene())
 
     def png(self, scale: int = 1) -> bytes:
-        return self.scene().png(scale)
+        return scene_png(self.scene(), scale)
 
     def scene(self) -> Scene:
         scene = Scene(self.width, self.height)
@@ -263,6 +187,8 @@ class Figure:
             if label:
                 legend.append((label, color))
         for v, label in self.vlines:
+            if not np.isfinite(v):  # e.g. no threshold: a run without candidate pairs
+                continue
             X = float(px(v))
             add(Path(np.array([X, X]), np.array([T, T + ph]), "#cc0000", 1.5, (4.0, 3.0)))
             if label:
@@ -317,12 +243,6 @@ def colormap(fraction) -> list:
     return np.array(hexes, dtype="<U7").reshape(rgb.shape[:-1]).tolist()
 
 
-def hex_rgb(color: str) -> tuple[int, int, int]:
-    """'#rrggbb' -> (r, g, b) 0..255."""
-    c = color.lstrip("#")
-    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
-
-
 # ----- panels side by side -------------------------------------------------------------
 
 
@@ -347,10 +267,23 @@ class FigureRow:
         return scene
 
     def svg(self) -> str:
-        return self.scene().svg()
+        return scene_svg(self.scene())
 
     def png(self, scale: int = 1) -> bytes:
-        return self.scene().png(scale)
+        return scene_png(self.scene(), scale)
+
+
+def scene_svg(scene: Scene) -> str:
+    from .svg import scene_svg as draw
+
+    return draw(scene)
+
+
+def scene_png(scene: Scene, scale: int = 1) -> bytes:
+    from .png import encode_png
+    from .raster import rasterize
+
+    return encode_png(rasterize(scene, scale))
 
 
 # ----- axes helpers --------------------------------------------------------------------

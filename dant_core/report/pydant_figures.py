@@ -243,7 +243,6 @@ def write_figure_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
     temp file renamed over it). A file there that we did not write (or that was changed
     since) is not overwritten: it moves to previous_runs/<time>/<its relative path> first.
     Returns the paths written."""
-    from ..export import write_files_atomically
     from ..output_folder import PREVIOUS_RUNS, is_ours_and_unchanged, record_written_files
 
     by_dir: dict[Path, dict[str, bytes]] = {}
@@ -264,13 +263,39 @@ def write_figure_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
         except OSError as exc:
             # the same message as export.write_files_atomically's
             raise DantError(f"cannot write {directory}: {exc}") from exc
-        write_files_atomically(directory, group)
+        _write_atomically(directory, group)
         try:
             record_written_files(directory, list(group))
         except OSError:
             pass  # without the record a later save keeps these files as the user's: safe
         written += [directory / name for name in group]
     return written
+
+
+def _write_atomically(directory: Path, files: dict[str, bytes]) -> None:
+    """Each file to a synced temp file beside it, then renamed over it: a failure changes
+    no file and leaves no temp file (as export.write_files_atomically, which imports this
+    module)."""
+    from ..atomic_file import create_temp_beside
+
+    temps: dict[str, str] = {}
+    try:
+        for name, data in files.items():
+            fd, temps[name] = create_temp_beside(directory / name)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for name in list(temps):
+            os.replace(temps.pop(name), directory / name)
+    except OSError as exc:
+        raise DantError(f"cannot write {directory / next(iter(temps), '')}: {exc}") from exc
+    finally:
+        for tmp in temps.values():
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def _unused(path: Path) -> Path:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bitmap_font import BASELINE, text_mask, text_width
-from .figure import Markers, Path, Polygon, Rect, Scene, Text, hex_rgb
+from .shapes import Markers, Path, Polygon, Rect, Scene, Text, hex_rgb
 
 
 def rasterize(scene: Scene, scale: int = 1) -> np.ndarray:
@@ -61,6 +61,14 @@ def _blend(canvas, top: int, left: int, coverage: np.ndarray, rgb, alpha: float 
 
 def _path(canvas, p: Path, s: int) -> None:
     xs, ys = np.asarray(p.xs, float) * s, np.asarray(p.ys, float) * s
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    if not ok.all():  # a gap breaks the line
+        cuts = np.flatnonzero(~ok)
+        for part in np.split(np.arange(xs.size), cuts):
+            part = part[ok[part]]
+            if part.size:
+                _path(canvas, Path(p.xs[part], p.ys[part], p.color, p.width, p.dash), s)
+        return
     if xs.size == 0:
         return
     width = p.width * s

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .figure import PALETTE, Figure, FigureRow, Markers, Path, Polygon, Rect, Scene, Text
-
-__all__ = ["PALETTE", "Figure", "FigureRow", "scene_svg"]
+from .shapes import Markers, Path, Polygon, Rect, Scene, Text
 
 
 def scene_svg(scene: Scene) -> str:

@@ -190,3 +190,136 @@ def test_a_rerun_keeps_the_users_figures_in_previous_runs(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out" / "Figures").glob("*.png")) == sorted(
         PYDANT_RUN_FIGURES + PYDANT_SHANK_FIGURES
     )
+
+
+# ----- Shank<ID>/ ----------------------------------------------------------------------
+
+# What pyDANT 1.1.4's runDANTMultiShank wrote into each Shank<ID>/ (run on the shared
+# fixture p2, two shanks; benchmarks/_pydant_run.py): file -> (shape with n = the shank's
+# units, p its candidate pairs, f features, m matched pairs, c curation pairs, s sessions,
+# a / i / q ACG / ISI / PETH bins, C / T / t channels / samples / templates; dtype kind),
+# and the keys of its ClusteringResults.npz and Output.npz (as the single-shank ones).
+PYDANT_SHANK_FILES = {
+    "AutoCorr_similarity_matrix.npy": (("n", "n"), "f"),
+    "ClusterMatrix.npy": (("n", "n"), "b"),
+    "CurationPairs.npy": (("c", 2), "i"),
+    "CurationTypeNames.npy": (("k",), "U"),
+    "CurationTypes.npy": (("c",), "i"),
+    "DistanceMatrix.npy": (("n", "n"), "f"),
+    "ISI_similarity_matrix.npy": (("n", "n"), "f"),
+    "IdxCluster.npy": (("n",), "i"),
+    "MatchedPairs.npy": (("m", 2), "i"),
+    "PETH_similarity_matrix.npy": (("n", "n"), "f"),
+    "SimilarityMatrix.npy": (("n", "n"), "f"),
+    "SimilarityPairs.npy": (("p", 2), "i"),
+    "SimilarityThreshold.npy": ((), "f"),
+    "SimilarityWeights.npy": (("f",), "f"),
+    "amplitude.npy": (("n",), "f"),
+    "auto_corr.npy": (("n", "a"), "f"),
+    "isi.npy": (("n", "i"), "f"),
+    "locations.npy": (("n", 3), "f"),
+    "motion_constant.npy": (("s",), "f"),
+    "motion_linear.npy": (("s",), "f"),
+    "motion_linear_scale.npy": ((), "f"),
+    "original_unit_indices.npy": (("n",), "i"),
+    "peak_channels.npy": (("n",), "i"),
+    "peth.npy": (("n", "q"), "f"),
+    "unit_shanks.npy": (("n",), "i"),
+    "waveform_similarity_matrix.npy": (("n", "n"), "f"),
+    "waveforms_corrected.npy": (("n", "C", "T", "t"), "f"),
+    "ClusteringResults.npz": None,
+    "Output.npz": None,
+}
+
+
+@pytest.fixture(scope="module")
+def two_shanks(tmp_path_factory):
+    from dant_core.dataset import load_dataset
+    from dant_core.pipeline import run_tracking
+    from dant_core.settings import Settings
+    from dant_core.synthetic import make_demo
+
+    root = tmp_path_factory.mktemp("shanks")
+    make_demo(root / "data", n_units=160, n_sessions=3, seed=1, n_shanks=2)
+    result = run_tracking(load_dataset(root / "data"), Settings.defaults())
+    assert len(result.shanks) == 2
+    result.save(root / "out")
+    return root / "out", result
+
+
+def test_shank_folders_hold_pydants_files_keys_and_shapes(two_shanks):
+    folder, result = two_shanks
+    labels = np.load(folder / "IdxCluster.npy")
+    top = {name: np.load(folder / name, mmap_mode="r") for name in ("auto_corr.npy", "isi.npy")}
+    waves = np.load(folder / "waveforms_corrected.npy", mmap_mode="r")
+    seen = []
+    for sh in result.shanks:
+        sub = folder / f"Shank{sh.shank_id}"
+        files = sorted(p.name for p in sub.iterdir() if p.is_file() and p.name[0] != ".")
+        assert files == sorted(PYDANT_SHANK_FILES), sub.name
+        units = np.load(sub / "original_unit_indices.npy")
+        np.testing.assert_array_equal(units, sh.units)
+        seen.append(units)
+        sizes = {
+            "n": units.size,
+            "p": np.load(sub / "SimilarityPairs.npy").shape[0],
+            "f": len(result.feature_names),
+            "m": np.load(sub / "MatchedPairs.npy").shape[0],
+            "c": np.load(sub / "CurationPairs.npy").shape[0],
+            "k": np.load(sub / "CurationTypeNames.npy").size,
+            "s": result.n_sessions,
+            "a": top["auto_corr.npy"].shape[1],
+            "i": top["isi.npy"].shape[1],
+            "q": result.features.peth.shape[1],
+            "C": waves.shape[1],
+            "T": waves.shape[2],
+            "t": waves.shape[3],
+        }
+        for name, spec in PYDANT_SHANK_FILES.items():
+            if spec is not None:
+                _check(f"{sub.name}/{name}", np.load(sub / name), spec, sizes)
+        with np.load(sub / "ClusteringResults.npz", allow_pickle=False) as z:
+            assert sorted(z.files) == sorted(PYDANT_CLUSTERING)
+            for key, spec in PYDANT_CLUSTERING.items():
+                _check(key, z[key], spec, sizes)
+        with np.load(sub / "Output.npz", allow_pickle=True) as z:
+            output = z["arr_0"].item()  # the file this test's run just wrote
+        assert sorted(output) == sorted(PYDANT_OUTPUT)
+        # the shank's clusters are the run's, numbered 1..K within the shank
+        local = np.load(sub / "IdxCluster.npy")
+        same_local = (local[:, None] == local[None, :]) & (local[:, None] > 0)
+        glob = labels[units]
+        np.testing.assert_array_equal(
+            same_local, (glob[:, None] == glob[None, :]) & (glob[:, None] > 0)
+        )
+        assert set(local[local > 0]) == set(range(1, local.max() + 1))
+        np.testing.assert_array_equal(
+            np.load(sub / "SimilarityMatrix.npy"),
+            np.load(folder / "SimilarityMatrix.npy")[np.ix_(units, units)],
+        )
+        np.testing.assert_array_equal(np.load(sub / "waveforms_corrected.npy"), waves[units])
+        pairs = np.load(sub / "SimilarityPairs.npy")
+        assert pairs.min() >= 0 and pairs.max() < units.size
+        assert sorted(p.name for p in (sub / "Figures").glob("*.png")) == PYDANT_SHANK_FIGURES
+    assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(labels.size))
+    assert _pngs(folder / "Figures") == [f"{n}" for n in PYDANT_RUN_FIGURES]
+
+
+def test_a_rerun_keeps_the_users_files_of_a_shank_folder_and_drops_our_large_ones(
+    two_shanks, tmp_path, monkeypatch
+):
+    import shutil
+
+    from dant_core import output_folder
+
+    folder, result = two_shanks
+    out = Path(shutil.copytree(folder, tmp_path / "out"))
+    sub = f"Shank{result.shanks[0].shank_id}"
+    np.save(out / sub / "my_analysis.npy", np.arange(5000.0))  # the user's, large
+    monkeypatch.setattr(output_folder, "KEEP_PREVIOUS_MAX_BYTES", 4000)
+    result.save(out)
+    (kept,) = (out / "previous_runs").glob(f"*/{sub}")
+    np.testing.assert_array_equal(np.load(kept / "my_analysis.npy"), np.arange(5000.0))
+    assert (kept / "IdxCluster.npy").is_file()  # ours but small: kept
+    assert not (kept / "waveforms_corrected.npy").exists()  # ours, large, unchanged: dropped
+    assert (out / sub / "waveforms_corrected.npy").is_file()  # the new run's
