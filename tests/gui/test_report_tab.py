@@ -109,3 +109,74 @@ def test_write_back_writes_the_file_and_keeps_a_users_different_file(
     said = "\n".join(done.args[0])
     assert backups[0].name in said and str(day2) in said
     assert any(d.kind == "info" and backups[0].name in d.text for d in dialog_log)
+
+
+def _answer_with(monkeypatch, folder, replace: bool):
+    """Dialogs: the folder chooser answers `folder`, a question `replace`; all recorded."""
+    from dant_gui import dialogs
+
+    seen = []
+
+    def answer(request):
+        seen.append(request)
+        if request.kind == "open_folder":
+            return folder
+        return replace if request.kind == "question" else None
+
+    monkeypatch.setattr(dialogs, "hook", answer)
+    return seen
+
+
+def test_export_report_writes_html_and_json_into_the_chosen_folder(
+    open_folder, window, qtbot, data, tmp_path, monkeypatch
+):
+    view = _report_tab(open_folder, window, qtbot, data)
+    chosen = tmp_path / "chosen"
+    chosen.mkdir()
+    seen = _answer_with(monkeypatch, chosen, replace=True)
+    with qtbot.waitSignal(view.exported, timeout=60_000) as done:
+        qtbot.mouseClick(view.export_button, Qt.MouseButton.LeftButton)
+    assert done.args[0] == chosen / "report.html"
+    assert sorted(p.name for p in chosen.iterdir()) == ["report.html", "report.json"]
+    on_disk = json.loads((chosen / "report.json").read_text())
+    assert on_disk == json.loads(json.dumps(view.report))  # the report shown, not another
+    html = (chosen / "report.html").read_text()
+    assert "<svg" in html and f"{100 * view.report['estimated_false_positive_rate']:.1f}%" in html
+    assert not [d for d in seen if d.kind in ("question", "error")]  # nothing to replace
+
+
+def test_export_report_asks_before_replacing_and_a_failed_write_changes_nothing(
+    open_folder, window, qtbot, data, tmp_path, monkeypatch
+):
+    import dant_core.export as export
+
+    view = _report_tab(open_folder, window, qtbot, data)
+    chosen = tmp_path / "chosen"
+    chosen.mkdir()
+    (chosen / "report.html").write_text("my old report")
+    (chosen / "report.json").write_text("{}")
+    seen = _answer_with(monkeypatch, chosen, replace=False)
+    qtbot.mouseClick(view.export_button, Qt.MouseButton.LeftButton)
+    assert [d.kind for d in seen] == ["open_folder", "question"]
+    assert "report.html and report.json" in seen[1].text
+    assert (chosen / "report.html").read_text() == "my old report"  # answered no
+
+    seen = _answer_with(monkeypatch, chosen, replace=True)
+    made = []
+    real = export.create_temp_beside
+
+    def fail_on_the_second(target):
+        made.append(target)
+        if len(made) == 2:
+            raise OSError(28, "No space left on device")
+        return real(target)
+
+    monkeypatch.setattr(export, "create_temp_beside", fail_on_the_second)
+    qtbot.mouseClick(view.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(d.kind == "error" for d in seen), timeout=60_000)
+    (error,) = [d for d in seen if d.kind == "error"]
+    assert "No space left on device" in error.text and str(chosen) in error.text
+    # all or nothing: both old files as they were, no temp file left
+    assert (chosen / "report.html").read_text() == "my old report"
+    assert (chosen / "report.json").read_text() == "{}"
+    assert sorted(p.name for p in chosen.iterdir()) == ["report.html", "report.json"]
