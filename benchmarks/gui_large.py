@@ -1,0 +1,184 @@
+"""The window on a large result: open time, peak memory and per-action latency (issue 16).
+
+    python benchmarks/gui_large.py --units 5000 --sessions 30 [--workdir DIR]
+    python benchmarks/gui_large.py --units 20000 --sessions 60
+
+Makes a demo data folder and tracks it with `dant track` (both kept in WORKDIR and reused),
+then opens it in the window (offscreen Qt) in a fresh process and measures, on the UI
+thread:
+
+* ``first_paint_s``: from creating the window until it has painted (before any loading);
+* ``open_s``: from File ▸ Open until the controller's load_finished (cluster table and
+  drift shown);
+* ``open_max_block_ms``: the longest the UI thread did not serve its event loop while the
+  folder was opening (a 10 ms timer's largest gap);
+* per action — select a cluster, next cluster, reject a unit, undo — the UI thread's time
+  in the action's call, and its longest block during the call and the 300 ms after (while
+  the views and their workers follow it), median and worst over N repeats;
+* ``peak_rss_gb``: the process's peak resident memory (ru_maxrss) at the end.
+
+Prints one JSON object; the figures go into benchmarks/README.md with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def prepare(work: Path, units: int, sessions: int) -> Path:
+    """The demo folder with its tracked result (made once per size)."""
+    data = work / f"demo_{units}u_{sessions}s"
+    cli = [sys.executable, "-m", "dant_core.cli"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if not (data / "waveform_all.npy").is_file():
+        cmd = [*cli, "demo", str(data), "--units", str(units), "--sessions", str(sessions)]
+        subprocess.run(cmd, check=True, env=env)
+    if not (data / "DANT_Output" / "IdxCluster.npy").is_file():
+        subprocess.run([*cli, "track", str(data)], check=True, env=env)
+    return data
+
+
+class BlockMeter:
+    """The longest gap between the ticks of a 10 ms timer on the UI thread (ms)."""
+
+    def __init__(self):
+        from PyQt6.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+        self.last = time.perf_counter()
+        self.worst = 0.0
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, (now - self.last) * 1000.0)
+        self.last = now
+
+    def reset(self) -> float:
+        worst, self.worst, self.last = self.worst, 0.0, time.perf_counter()
+        return worst
+
+
+def settle(app, serve_ms: float = 30.0) -> None:
+    """Serve the event loop for `serve_ms` (queued view updates and worker results that
+    arrive meanwhile are handled)."""
+    from PyQt6.QtCore import QEventLoop
+
+    end = time.perf_counter() + serve_ms / 1000.0
+    while time.perf_counter() < end:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        time.sleep(0.001)
+
+
+def timed(app, meter: BlockMeter, action) -> tuple[float, float]:
+    """(ms the UI thread spent in `action` itself, the UI thread's longest block in ms
+    while it ran and during the 300 ms after, when the views and workers follow it)."""
+    meter.reset()
+    t0 = time.perf_counter()
+    action()
+    spent = (time.perf_counter() - t0) * 1000.0
+    settle(app, 300.0)
+    return spent, max(meter.reset(), spent)
+
+
+def measure(data: Path, repeats: int) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt6.QtCore import QEventLoop, QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from dant_gui.main_window import MainWindow
+
+    app = QApplication([])
+    t0 = time.perf_counter()
+    window = MainWindow()
+    window.resize(1600, 1000)
+    window.show()
+    app.processEvents()
+    window.grab()  # painted
+    out = {"first_paint_s": round(time.perf_counter() - t0, 3)}
+    meter = BlockMeter()
+    c = window.controller
+    loop = QEventLoop()
+    c.load_finished.connect(lambda *_: loop.quit())
+    t0 = time.perf_counter()
+    meter.reset()
+    window.open_folder(data)
+    QTimer.singleShot(600_000, loop.quit)
+    loop.exec()
+    out["open_s"] = round(time.perf_counter() - t0, 2)
+    out["open_max_block_ms"] = round(meter.reset(), 1)
+    settle(app, 200.0)
+    out["after_open_fill_ms"] = round(meter.reset(), 1)
+    ids = [int(k) for k in c.session.cluster_ids()]
+    big = sorted(ids, key=lambda k: -c.session.units_of(k).size)[: repeats + 1]
+    actions = {"select cluster": [], "next cluster": [], "reject unit": [], "undo": []}
+    blocks = {k: [] for k in actions}
+    for k in big[:repeats]:
+        for name, act in (
+            ("select cluster", lambda k=k: c.select_cluster(k)),
+            ("next cluster", lambda: c.select_next()),
+            ("reject unit", None),
+            ("undo", None),
+        ):
+            if name == "reject unit":
+                c.select_cluster(k)
+                settle(app)
+                c.select_units([int(c.session.units_of(k)[0])])
+                settle(app)
+                act = lambda: window.curate_selection("reject")  # noqa: E731
+            elif name == "undo":
+                act = window.undo
+            ms, block = timed(app, meter, act)
+            actions[name].append(ms)
+            blocks[name].append(block)
+    for name, values in actions.items():
+        values = sorted(values)
+        out[name] = {
+            "median_ms": round(values[len(values) // 2], 1),
+            "worst_ms": round(values[-1], 1),
+            "worst_block_ms": round(max(blocks[name]), 1),
+        }
+    out["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
+    out["units"] = int(c.session.result.n_units)
+    out["sessions"] = int(c.session.result.n_sessions)
+    out["clusters"] = len(ids)
+    window.close()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=5000)
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workdir", default=str(Path.home() / ".cache" / "dant_gui_large"))
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # the child process
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(Path(args.measure), args.repeats)))
+        return 0
+    data = prepare(Path(args.workdir), args.units, args.sessions)
+    load = os.getloadavg()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    cmd = [sys.executable, __file__, "--measure", str(data), "--repeats", str(args.repeats)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures["load_before"] = [round(x, 1) for x in load]
+    figures["load_after"] = [round(x, 1) for x in os.getloadavg()]
+    print(json.dumps(figures, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
