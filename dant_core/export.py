@@ -1,8 +1,8 @@
 """`dant export`: apply a curation log to a tracking result and write the curated clusters.
 
 Writes IdxCluster.npy (1..K, -1 unmatched), MatchedPairs.npy, tracks.tsv (the curated
-table, dant_core/tracks.py), pyDANT's cluster figures in Figures/ (report/pydant_figures.py)
-and, up to
+table, dant_core/tracks.py), pyDANT's cluster figures in Figures/ (report/pydant_figures.py),
+the curated Shank<ID>/ cluster files of multi-shank runs (pydant_shanks.py) and, up to
 DENSE_OUTPUT_MAX_UNITS units, ClusterMatrix.npy, each atomically; keeps the automatic
 clusters in IdxCluster_auto.npy (written once) and a record in curation_summary.json.
 """
@@ -110,9 +110,11 @@ def _export(folder: Path, curation_log, result) -> str:
         "time": now_iso(),
     }
     files[SUMMARY_FILE] = (json.dumps(summary, indent=2) + "\n").encode("utf-8")
+    from .pydant_shanks import curated_shank_files
     from .report.pydant_figures import CLUSTER_FIGURES, figure_files, write_figure_files
 
     figures = figure_files(result, labels, CLUSTER_FIGURES)  # of the curated clusters
+    figures.update(curated_shank_files(result, folder, labels))  # multi-shank: Shank<ID>/
     write_files_atomically(folder, files)
     write_figure_files(folder, figures)
 

@@ -13,6 +13,7 @@ two-shank data set: tests/core/test_pydant_extras.py holds the names, keys and s
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from .autocuration import CURATION_TYPE_NAMES
 from .motion import LINEAR_SCALE
+from .npy_files import load_npy
 from .output_folder import record_written_files
 from .pydant_extras import clustering_results, distance_matrix, output_bytes, output_dict
 from .pydant_output import FEATURE_MATRIX_FILES, cluster_matrix, matched_pairs, write_corrected
@@ -130,3 +132,36 @@ def write_shank_outputs(result, folder: Path) -> None:
         (sub / "Output.npz").write_bytes(output_bytes(output_dict(view, sim)))
         # listed as ours: a later run's save may drop the large ones (output_folder.py)
         record_written_files(sub, [p.name for p in sub.iterdir() if p.is_file()])
+
+
+def curated_shank_files(result, folder: Path, labels: np.ndarray) -> dict[str, bytes]:
+    """For `dant export`: the Shank<ID>/ files that depend on the clusters, for the curated
+    `labels` (n_unit,) of the whole run: relative path -> bytes of IdxCluster.npy,
+    MatchedPairs.npy, ClusterMatrix.npy (with the shank's dense matrix) and Output.npz, for
+    each Shank<ID>/ folder present (none for a single-shank run)."""
+    if len(result.shanks) < 2:
+        return {}
+    labels = np.asarray(labels, dtype=np.int64)
+    out: dict[str, bytes] = {}
+    for s, sh in enumerate(result.shanks):
+        name = shank_folder_name(sh.shank_id)
+        if not (folder / name).is_dir():
+            continue
+        view = shank_view(result, s)
+        view.idx_cluster = renumber(labels[view.units])
+        path = folder / name / "SimilarityMatrix.npy"
+        sim = load_npy(path) if path.is_file() else None
+        if sim is not None and sim.shape != (view.n_units, view.n_units):
+            sim = None  # not this shank's matrix: Output.npz without the dense keys
+        out[f"{name}/IdxCluster.npy"] = _npy_bytes(view.idx_cluster)
+        out[f"{name}/MatchedPairs.npy"] = _npy_bytes(matched_pairs(view.idx_cluster))
+        if sim is not None:
+            out[f"{name}/ClusterMatrix.npy"] = _npy_bytes(cluster_matrix(view.idx_cluster))
+        out[f"{name}/Output.npz"] = output_bytes(output_dict(view, sim))
+    return out
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()

@@ -239,8 +239,9 @@ def write_figures(result, folder: Path, labels=None, names=None) -> list[Path]:
 
 
 def write_figure_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
-    """Write figure files (relative path -> PNG bytes) into `folder`, each atomically (a
-    temp file renamed over it). A file there that we did not write (or that was changed
+    """Write files of the output folder (relative path -> bytes: the figures, and for
+    `dant export` the curated Shank<ID>/ files) into `folder`, each atomically (a temp file
+    renamed over it). A file there that we did not write (or that was changed
     since) is not overwritten: it moves to previous_runs/<time>/<its relative path> first.
     Returns the paths written."""
     from ..output_folder import PREVIOUS_RUNS, is_ours_and_unchanged, record_written_files

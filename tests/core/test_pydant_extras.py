@@ -323,3 +323,38 @@ def test_a_rerun_keeps_the_users_files_of_a_shank_folder_and_drops_our_large_one
     assert (kept / "IdxCluster.npy").is_file()  # ours but small: kept
     assert not (kept / "waveforms_corrected.npy").exists()  # ours, large, unchanged: dropped
     assert (out / sub / "waveforms_corrected.npy").is_file()  # the new run's
+
+
+def test_export_writes_the_curated_clusters_into_the_shank_folders(two_shanks, tmp_path):
+    import json
+    import shutil
+
+    from dant_core.cli import main
+
+    folder, result = two_shanks
+    out = Path(shutil.copytree(folder, tmp_path / "out"))
+    auto = np.load(out / "IdxCluster.npy")
+    t = "2026-01-01T00:00:00+00:00"
+    lines = [  # take the first unit out of each of six clusters (both shanks)
+        json.dumps({"action": "reject_unit", "unit": int(np.flatnonzero(auto == k)[0]), "time": t})
+        for k in np.unique(auto[auto > 0])[::4][:6]
+    ]
+    (out / "curation.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["export", str(out)]) == 0
+    curated = np.load(out / "IdxCluster.npy")
+    assert (curated > 0).sum() < (auto > 0).sum()
+    for sh in result.shanks:
+        sub = out / f"Shank{sh.shank_id}"
+        units = np.load(sub / "original_unit_indices.npy")
+        local = np.load(sub / "IdxCluster.npy")
+        glob = curated[units]
+        same = (local[:, None] == local[None, :]) & (local[:, None] > 0)
+        np.testing.assert_array_equal(same, (glob[:, None] == glob[None, :]) & (glob[:, None] > 0))
+        with np.load(sub / "Output.npz", allow_pickle=True) as z:
+            output = z["arr_0"].item()  # written by this export
+        np.testing.assert_array_equal(output["IdxCluster"], local)
+        np.testing.assert_array_equal(output["MatchedPairs"], np.load(sub / "MatchedPairs.npy"))
+        np.testing.assert_array_equal(
+            np.load(sub / "ClusterMatrix.npy"), same | np.eye(units.size, dtype=bool)
+        )
+        assert output["NumClusters"] == local.max()
