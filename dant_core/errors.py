@@ -4,6 +4,8 @@ Every error a user can cause derives from `DantError`; its message names the fil
 setting and the problem, so the CLI and the GUI can show it as is.
 """
 
+from dataclasses import dataclass
+
 
 class DantError(Exception):
     """A problem with the user's input that the user can fix."""
@@ -13,8 +15,27 @@ class DatasetError(DantError):
     """The data folder is missing a file or holds a malformed one."""
 
 
+@dataclass(frozen=True)
+class SettingProblem:
+    """One problem with the settings: the dotted key (or section) and what is wrong with it."""
+
+    key: str  # e.g. "clustering.max_distance", "motionEstimation.features[1]"
+    problem: str  # e.g. "must be a number > 0 (µm), got -5"
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.problem}"
+
+
 class SettingsError(DantError):
-    """A settings value is invalid (the message names the key and what is allowed)."""
+    """A settings value is invalid (the message names the key and what is allowed).
+
+    `problems` holds the same problems structured, one SettingProblem each, when the
+    error comes from checking values (empty for a file that cannot be read).
+    """
+
+    def __init__(self, message: str, problems=()):
+        super().__init__(message)
+        self.problems: tuple[SettingProblem, ...] = tuple(problems)
 
 
 class Cancelled(Exception):

@@ -527,7 +527,11 @@ def compute_unit_features(
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> UnitFeatures:
-    """Preprocess every unit of `dataset` with `settings` (docs/method.md §2)."""
+    """Preprocess every unit of `dataset` (docs/method.md §2).
+
+    settings: a Settings, or the EngineSettings a run made of it (`Settings.typed()`).
+    """
+    params = settings.typed() if hasattr(settings, "typed") else settings
     cancel = cancel or CancelToken()
     raw = dataset.waveforms
     ptt = peak_to_trough(raw)
@@ -535,21 +539,13 @@ def compute_unit_features(
     unit_shanks = dataset.channel_shanks[peak_channels].astype(np.int64)
 
     # ISI is cheap and pyDANT always writes isi.npy; the ACG is computed only when used.
-    acg_args = (
-        settings.get("autoCorr.window"),
-        settings.get("autoCorr.binwidth"),
-        settings.get("autoCorr.gaussian_sigma"),
-    )
-    isi_args = (
-        settings.get("ISI.window"),
-        settings.get("ISI.binwidth"),
-        settings.get("ISI.gaussian_sigma"),
-    )
+    acg_args = params.auto_corr.as_args()
+    isi_args = params.isi.as_args()
 
     def trains():
         return spike_train_features(
             dataset.spike_times,
-            acg_args if "AutoCorr" in settings.features_used() else None,
+            acg_args if "AutoCorr" in params.features_used else None,
             isi_args,
             progress,
             cancel,
@@ -563,12 +559,12 @@ def compute_unit_features(
         locations, amplitude = localize_units(
             ptt,
             dataset.channel_locations,
-            int(settings.get("spikeLocation.n_nearest_channels")),
-            settings.get("spikeLocation.location_algorithm"),
+            params.spike_location.n_nearest_channels,
+            params.spike_location.location_algorithm,
             progress,
             cancel,
         )
-        if settings.get("centering_waveforms"):
+        if params.centering_waveforms:
             waveforms = center_waveforms(raw, peak_channels)
         else:
             waveforms = np.asarray(raw, dtype=np.float32)

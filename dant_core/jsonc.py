@@ -99,3 +99,15 @@ def parse_jsonc(text: str, source: str = "settings") -> tuple[dict, list[str]]:
             f"{source}: must hold a JSON object {{...}} of settings, got {type(data).__name__}"
         )
     return data, warnings
+
+
+def json_value(value: object) -> str:
+    """One value written back as JSON text, as pyDANT's files write it."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float):
+        # pyDANT's files write whole numbers without ".0"; keep that look.
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(json_value(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)

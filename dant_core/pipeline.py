@@ -21,6 +21,7 @@ from .adaptive_curation import curate_run, curation_summary
 from .autocuration import AutoCuration, auto_curate
 from .clustering import ClusteringRun, iterative_clustering
 from .dataset import Dataset, check_dataset_for_settings, load_manual_motion
+from .engine_settings import EngineSettings
 from .features import UnitFeatures, compute_unit_features, kernels_are_cached, peak_to_trough
 from .motion import Motion, correct_waveforms, estimate_motion
 from .motion_start import (
@@ -70,7 +71,7 @@ class _Stages:
 class RunContext:
     """What every stage of a run reads besides its own inputs."""
 
-    settings: Settings
+    settings: EngineSettings
     channel_locations: np.ndarray  # (n_channel, 2) µm
     neighbourhoods: ChannelNeighbourhoods
     progress: ProgressFn
@@ -106,8 +107,9 @@ def run_tracking(
     """Track units across sessions: preprocess, estimate motion, cluster, curate."""
     started = time.perf_counter()
     settings.validate()
-    with engine_threads(int(settings.get("n_jobs"))):
-        result = _track(dataset, settings, progress, cancel or CancelToken(), log)
+    params = settings.typed()
+    with engine_threads(params.n_jobs):
+        result = _track(dataset, settings, params, progress, cancel or CancelToken(), log)
     result.run_time_sec = time.perf_counter() - started
     log(result.summary_text())
     if result.n_clusters == 0:
@@ -116,16 +118,21 @@ def run_tracking(
 
 
 def _track(
-    dataset: Dataset, settings: Settings, progress: ProgressFn, cancel: CancelToken, log: LogFn
+    dataset: Dataset,
+    settings: Settings,
+    params: EngineSettings,
+    progress: ProgressFn,
+    cancel: CancelToken,
+    log: LogFn,
 ) -> TrackingResult:
     """run_tracking's stages, in numba's thread limit."""
     _prepare(dataset, settings, log)
     shank_ids = [int(s) for s in np.unique(dataset.channel_shanks)]
-    passes = n_motion_passes(settings)
+    passes = params.motion.n_passes
     stages = _Stages(progress, 1 + len(shank_ids) * (passes + 2))
 
     log(f"Preprocessing {dataset.n_units} units from {dataset.n_sessions} sessions")
-    features = compute_unit_features(dataset, settings, progress, cancel)
+    features = compute_unit_features(dataset, params, progress, cancel)
     # features.warnings (units with < 2 spikes) were already logged, once, by
     # check_dataset_for_settings, and only when a spike-train feature is used.
     stages.step()
@@ -133,10 +140,10 @@ def _track(
     neighbourhoods = ChannelNeighbourhoods(
         dataset.channel_locations,
         dataset.channel_shanks,
-        int(settings.get("waveformCorrection.n_nearest_channels")),
+        params.waveform_correction.n_nearest_channels,
     )
-    ctx = RunContext(settings, dataset.channel_locations, neighbourhoods, progress, cancel, log)
-    manual = _manual_motion(settings, dataset.n_sessions, log)
+    ctx = RunContext(params, dataset.channel_locations, neighbourhoods, progress, cancel, log)
+    manual = _manual_motion(params.waveform_correction.path_to_motion, dataset.n_sessions, log)
     shanks = []
     for shank in shank_ids:
         units = np.flatnonzero(features.unit_shanks == shank)
@@ -147,7 +154,7 @@ def _track(
             log(f"Shank {shank}: {units.size} units")
         shank_units = select_shank(dataset, features, shank, units)
         shanks.append(track_shank(shank_units, manual, ctx, stages))
-    result = merge_shanks(dataset, settings, features, shanks)
+    result = merge_shanks(dataset, settings, params.clustering.features, features, shanks)
     progress("Overall", stages.total, stages.total)
     return result
 
@@ -160,9 +167,8 @@ def _prepare(dataset: Dataset, settings: Settings, log: LogFn) -> None:
         log(f"warning: {note}")
 
 
-def _manual_motion(settings: Settings, n_sessions: int, log: LogFn) -> Motion | None:
-    """The motion given in `waveformCorrection.path_to_motion`, if any."""
-    motion_path = settings.resolve_path("waveformCorrection.path_to_motion")
+def _manual_motion(motion_path: Path | None, n_sessions: int, log: LogFn) -> Motion | None:
+    """The motion in the file `waveformCorrection.path_to_motion`, if one is given."""
     if motion_path is None:
         return None
     k, b = load_manual_motion(motion_path, n_sessions)
@@ -200,15 +206,6 @@ def engine_threads(n_jobs: int):
         yield
     finally:
         numba.set_num_threads(previous)
-
-
-def n_motion_passes(settings: Settings) -> int:
-    """How many passes the motion loop makes at most (docs/method.md §6)."""
-    sets = settings.motion_feature_sets()
-    max_iter = int(settings.get("motionEstimation.max_iter"))
-    if settings.get("motionEstimation.repeat_last_feature_set"):
-        return max_iter
-    return min(max_iter, len(sets))
 
 
 def select_shank(dataset: Dataset, features: UnitFeatures, shank_id: int, units) -> ShankUnits:
@@ -262,13 +259,13 @@ def start_motion(shank: ShankUnits, manual: Motion | None, ctx: RunContext):
     among manual, zero and registered (`initial_motion` "evidence", motion_start.py), else
     manual, registered (when it finds enough drift) or zero (docs/method.md §5)."""
     n_session = shank.n_sessions
-    method = ctx.settings.get("motionEstimation.initial_motion")
+    method = ctx.settings.motion.initial_motion
     amplitude = peak_to_trough(shank.waveforms).max(axis=1)
     if method == "evidence":
         return evidence_start(
             (shank.locations, amplitude, shank.sessions, n_session),
             manual,
-            (ctx.settings.motion_feature_sets(), ctx.settings.get("clustering.features")),
+            (ctx.settings.motion.features, ctx.settings.clustering.features),
             lambda m: shank.waveforms[None] if _is_zero(m) else correct(shank, m, ctx),
             lambda names, corrected, m: cluster(shank, names, corrected, m, ctx)[0],
             ctx.log,
@@ -279,7 +276,7 @@ def start_motion(shank: ShankUnits, manual: Motion | None, ctx: RunContext):
         return Motion.zero(n_session), None
     initial = register_sessions(shank.locations, amplitude, shank.sessions, n_session)
     span = float(np.ptp(initial.constant))
-    if span > REGISTRATION_MIN_SPAN * float(ctx.settings.get("clustering.max_distance")):
+    if span > REGISTRATION_MIN_SPAN * ctx.settings.clustering.max_distance:
         ctx.log(f"Initial motion from registering the sessions' unit distributions: {span:.1f} µm")
         return initial, None
     # Drift this small leaves every true partner among the candidate pairs, and the
@@ -300,7 +297,7 @@ def correct(shank: ShankUnits, motion: Motion, ctx: RunContext) -> np.ndarray:
         shank.sessions,
         motion,
         ctx.channel_locations,
-        int(ctx.settings.get("waveformCorrection.n_templates")),
+        ctx.settings.waveform_correction.n_templates,
         ctx.progress,
         ctx.cancel,
     )
@@ -328,15 +325,15 @@ def cluster(
             k = reuse.run.feature_names.index("Waveform")
             pairs = reuse.run.pairs
             computer.remember_waveform_scores(pairs[:, 0], pairs[:, 1], reuse.run.scores[:, k])
-    s = ctx.settings
+    s = ctx.settings.clustering
     run = iterative_clustering(
         computer,
         names,
         shank.depth - motion.at(shank.sessions, shank.depth),
         shank.n_sessions,
-        float(s.get("clustering.max_distance")),
-        int(s.get("clustering.n_iter")),
-        float(s.get("clustering.weight_tol")),
+        s.max_distance,
+        s.n_iter,
+        s.weight_tol,
         ctx.progress,
         ctx.cancel,
         with_leaf_order=leaf_order,
@@ -405,10 +402,8 @@ def run_motion_loop(
     first later pass with those features is compared with it, and when the start explains
     the data better the loop starts again from the start at that pass (`first_pass`).
     """
-    s = ctx.settings
-    feature_sets = s.motion_feature_sets()
-    n_pass = n_motion_passes(s)
-    stop_early = bool(s.get("motionEstimation.stop_early"))
+    plan = ctx.settings.motion
+    n_pass = plan.n_passes
     corrected = correct(shank, initial, ctx) if correct_start else shank.waveforms[None]
     corrected_with = initial if correct_start else None  # the motion `corrected` has
     kept = None  # the previous pass, while small (see KEEP_PREVIOUS_PASS_BYTES)
@@ -416,7 +411,7 @@ def run_motion_loop(
     history: list[MotionPass] = []
     for i in range(first_pass, n_pass):
         k = i - first_pass  # passes made from `initial`
-        names = tuple(feature_sets[min(i, len(feature_sets) - 1)])
+        names = plan.feature_set(i)
         run, computer = cluster(shank, names, corrected, motion, ctx)
         n_matched = run.n_matched_pairs
         ctx.log(
@@ -434,7 +429,7 @@ def run_motion_loop(
                 again = run_motion_loop(shank, initial, correct_start, ctx, stages, None, i)
                 again.history[:0] = [*history, MotionPass(names, n_matched, None)]
                 return again
-        if stop_early and k > 0 and n_matched <= history[k - 1].n_matched_pairs:
+        if plan.stop_early and k > 0 and n_matched <= history[k - 1].n_matched_pairs:
             restored = initial if k == 1 else history[k - 2].motion
             ctx.log(_stop_message(i, k, history[k - 1].n_matched_pairs, n_matched))
             history.append(MotionPass(names, n_matched, None))
@@ -475,7 +470,7 @@ def estimate_shank_motion(shank: ShankUnits, run: ClusteringRun, seed: int, ctx:
         shank.sessions,
         good,
         shank.n_sessions,
-        bool(ctx.settings.get("waveformCorrection.linear_correction")),
+        ctx.settings.waveform_correction.linear_correction,
         seed=seed,
         progress=ctx.progress,
         cancel=ctx.cancel,
@@ -509,7 +504,7 @@ def cluster_final(shank: ShankUnits, loop: MotionLoopOutcome, ctx: RunContext):
 
     Returns (run, similarity computer).
     """
-    names = tuple(ctx.settings.get("clustering.features"))
+    names = ctx.settings.clustering.features
     final, computer = cluster(
         shank, names, loop.corrected, loop.motion, ctx, leaf_order=True, reuse=loop.reuse
     )
@@ -531,8 +526,8 @@ def curate_shank(
     def block(local_units: np.ndarray) -> np.ndarray:
         return computer.block_scores(local_units, local_units, names) @ final.weights
 
-    split = bool(ctx.settings.get("autoCuration.auto_split"))
-    if ctx.settings.get("autoCuration.method") == "adaptive":
+    split = ctx.settings.auto_curation.auto_split
+    if ctx.settings.auto_curation.method == "adaptive":
         amplitude = peak_to_trough(shank.waveforms).max(axis=1)  # µV at the peak channel
         curated = curate_run(final, shank.sessions, amplitude, block, split)
         ctx.log(curation_summary(curated))
@@ -547,14 +542,19 @@ def _joined(parts: list, empty: np.ndarray) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def merge_shanks(dataset, settings, features: UnitFeatures, shanks: list[ShankTracking]):
-    """Put per-shank results back in global unit order, offsetting cluster ids shank by shank."""
+def merge_shanks(
+    dataset, settings: Settings, names, features: UnitFeatures, shanks: list[ShankTracking]
+):
+    """Put per-shank results back in global unit order, offsetting cluster ids shank by shank.
+
+    names: the final clustering's features (`clustering.features`).
+    """
     n = dataset.n_units
     idx_cluster = np.full(n, -1, dtype=np.int64)
     idx_auto = np.full(n, -1, dtype=np.int64)
     pairs, scores, candidate, pair_shank, leaf, cur_pairs, cur_types = [], [], [], [], [], [], []
     offset = offset_auto = 0
-    names = tuple(settings.get("clustering.features"))
+    names = tuple(names)
     for s, sh in enumerate(shanks):
         u = sh.units
         lab = sh.curation.idx_cluster

@@ -16,6 +16,7 @@ from .autocuration import AutoCuration
 from .clustering import ClusteringRun
 from .data_fingerprint import FINGERPRINT_KEY, parse_fingerprint
 from .dataset import Dataset, load_dataset
+from .engine_settings import EngineSettings
 from .errors import DantError, DatasetError
 from .features import UnitFeatures, center_waveforms
 from .motion import Motion
@@ -53,7 +54,7 @@ def load_result(output_folder, dataset: Dataset | None = None) -> TrackingResult
             f"{dataset.folder} has {dataset.n_units}; these results belong to another dataset"
         )
     settings = _saved_settings(folder)
-    saved = _read_saved(folder, state, dataset, settings, idx_cluster)
+    saved = _read_saved(folder, state, dataset, settings.typed(), idx_cluster)
     shanks = [_load_shank(saved, s, shank_id) for s, shank_id in enumerate(saved.shank_ids)]
     result = _assemble(saved, dataset, settings, shanks)
     if state is None:
@@ -124,7 +125,7 @@ def _saved_settings(folder: Path) -> Settings:
     return Settings.defaults()
 
 
-def _unit_features(folder: Path, dataset: Dataset, settings: Settings) -> UnitFeatures:
+def _unit_features(folder: Path, dataset: Dataset, params: EngineSettings) -> UnitFeatures:
     """The saved per-unit features; what pyDANT does not save is taken from the data."""
     n = dataset.n_units
     locations = _require(folder, "locations.npy").reshape(n, -1)
@@ -137,7 +138,7 @@ def _unit_features(folder: Path, dataset: Dataset, settings: Settings) -> UnitFe
         for name in ("amplitude", "unit_shanks", "auto_corr", "isi")
     )
     waveforms = np.asarray(dataset.waveforms, dtype=np.float32)
-    if settings.get("centering_waveforms"):
+    if params.centering_waveforms:
         waveforms = center_waveforms(waveforms, peak)
     return UnitFeatures(
         locations=locations,
@@ -155,10 +156,10 @@ def _unit_features(folder: Path, dataset: Dataset, settings: Settings) -> UnitFe
     )
 
 
-def _read_saved(folder, state, dataset: Dataset, settings: Settings, idx_cluster) -> _Saved:
+def _read_saved(folder, state, dataset: Dataset, params: EngineSettings, idx_cluster) -> _Saved:
     """Everything the folder holds besides the data, in the order it is checked."""
-    features = _unit_features(folder, dataset, settings)
-    names = tuple(settings.get("clustering.features"))
+    features = _unit_features(folder, dataset, params)
+    names = params.clustering.features
     shank_ids = [int(s) for s in np.unique(features.unit_shanks)]
     lin = np.atleast_2d(_require(folder, "motion_linear.npy"))
     const = np.atleast_2d(_require(folder, "motion_constant.npy"))
@@ -170,7 +171,7 @@ def _read_saved(folder, state, dataset: Dataset, settings: Settings, idx_cluster
         neighbourhoods = ChannelNeighbourhoods(
             dataset.channel_locations,
             dataset.channel_shanks,
-            int(settings.get("waveformCorrection.n_nearest_channels")),
+            params.waveform_correction.n_nearest_channels,
         )
     graph = _saved_graph(folder, state, dataset.n_units, names, features, shank_ids)
     return _Saved(

@@ -353,3 +353,53 @@ def test_resolve_path(tmp_path):
     assert settings.resolve_path("waveformCorrection.path_to_motion") is None
     with pytest.raises(SettingsError):
         settings.resolve_path("n_jobs")
+
+
+def test_schema_names_the_engine_functions_that_read_each_key():
+    from dant_core import features, pipeline, results, tracking_result
+
+    modules = (pipeline, features, results, tracking_result)
+    for spec in SCHEMA:
+        for name in spec.used_by:
+            assert name == "save" or any(hasattr(m, name) for m in modules), (spec.key, name)
+    unused = {spec.key for spec in SCHEMA if not spec.used_by}
+    assert unused == {"path_to_data", "save_intermediate_results"}
+    for key in unused:
+        assert "Not read by DANT Desktop" in SCHEMA_BY_KEY[key].help
+
+
+def test_problems_are_structured_as_key_and_problem():
+    from dant_core.errors import SettingProblem
+
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_dict({"clustering": {"max_distance": -1, "n_iter": "x"}})
+    assert [p.key for p in caught.value.problems] == [
+        "clustering.max_distance",
+        "clustering.n_iter",
+    ]
+    assert caught.value.problems[0].problem == "must be a number > 0 (µm), got -1"
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_dict({"autoCorr": {"window": 5, "binwidth": 10}})
+    assert caught.value.problems == (
+        SettingProblem("autoCorr.binwidth", "must be <= autoCorr.window (5 ms), got 10"),
+    )
+    settings = Settings.defaults()
+    settings._values["clustering.n_iter"] = 0  # as a form could leave it before validation
+    assert settings.problem_list() == [
+        SettingProblem("clustering.n_iter", "must be an integer >= 1, got 0")
+    ]
+    assert settings.problems() == ["clustering.n_iter: must be an integer >= 1, got 0"]
+
+
+def test_typed_view_holds_every_value_the_engine_reads():
+    settings = Settings.defaults()
+    settings.set("clustering.max_distance", 80)
+    settings.set("motionEstimation.features", [["ISI"], ["Waveform", "ISI"]])
+    settings.set("motionEstimation.repeat_last_feature_set", False)
+    typed = settings.typed()
+    assert typed.clustering.max_distance == 80.0 and typed.clustering.n_iter == 10
+    assert typed.motion.features == (("ISI",), ("Waveform", "ISI"))
+    assert typed.motion.n_passes == 2 and typed.motion.feature_set(5) == ("Waveform", "ISI")
+    assert typed.auto_corr.as_args() == (300.0, 1.0, 5.0)
+    assert typed.features_used == {"ISI", "Waveform", "AutoCorr"}
+    assert typed.waveform_correction.path_to_motion is None
