@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .data_fingerprint import data_fingerprint
-from .errors import DatasetError
+from .errors import DatasetError, SettingProblem
 from .memory import memory_problems
 from .plausibility import check_dataset as check_plausibility
 from .progress import ProgressFn, no_progress
@@ -565,34 +565,44 @@ def _check_waveform_axes(folder: Path, shape: tuple) -> None:
 # Checks that need both the data and the settings
 
 
-def check_dataset_for_settings(dataset: Dataset, settings: Settings) -> list[str]:
-    """Raise DatasetError when these settings cannot run on this data; return warnings."""
-    problems: list[str] = []
+def settings_data_problems(dataset: Dataset, settings: Settings) -> list[SettingProblem]:
+    """Why these settings cannot run on this data, one problem per cause, each naming the
+    keys it is about (the settings form marks them); empty when they can."""
+    problems: list[SettingProblem] = []
     counts = dataset.channels_per_shank
     for key in ("waveformCorrection.n_nearest_channels", "spikeLocation.n_nearest_channels"):
         needed = settings.get(key)
         short = {sid: n for sid, n in counts.items() if n < needed}
         for sid, n in short.items():
             where = f"shank {sid}" if dataset.has_shank_file else "the probe"
-            problems.append(
+            message = (
                 f"{where} has {n} channels, fewer than {key} = {needed}; "
                 f"set {key} to at most {min(counts.values())}"
             )
+            problems.append(SettingProblem(key, message, message=message))
     used = settings.features_used()
     if "PETH" in used and dataset.peth is None:
-        problems.append(
-            f'{PETH}: file is missing but "PETH" is used in '
-            f"{', '.join(settings.where_used('PETH'))}; add {PETH} to the data folder "
-            'or remove "PETH" from those settings'
+        where = settings.where_used("PETH")
+        message = (
+            f'{PETH}: file is missing but "PETH" is used in {", ".join(where)}; add {PETH} '
+            'to the data folder or remove "PETH" from those settings'
         )
+        problems.append(SettingProblem(where[0], message, tuple(where[1:]), message))
     # Before the run: extreme histogram settings would fail with a bare MemoryError.
-    problems.extend(memory_problems(dataset.n_units, settings, used))
+    problems.extend(memory_problems(dataset.n_units, settings.typed(), used))
     motion_path = settings.resolve_path("waveformCorrection.path_to_motion")
     if motion_path is not None:
         try:
             load_manual_motion(motion_path, dataset.n_sessions)
         except DatasetError as exc:
-            problems.append(f"{exc} (waveformCorrection.path_to_motion)")
+            key = "waveformCorrection.path_to_motion"
+            problems.append(SettingProblem(key, str(exc), message=f"{exc} ({key})"))
+    return problems
+
+
+def check_dataset_for_settings(dataset: Dataset, settings: Settings) -> list[str]:
+    """Raise DatasetError when these settings cannot run on this data; return warnings."""
+    problems = [str(p) for p in settings_data_problems(dataset, settings)]
     if problems:
         if len(problems) == 1:
             raise DatasetError(problems[0])
@@ -601,6 +611,7 @@ def check_dataset_for_settings(dataset: Dataset, settings: Settings) -> list[str
             + "\n".join(f"  - {p}" for p in problems)
         )
 
+    used = settings.features_used()
     warnings: list[str] = list(dataset.warnings)
     timing = [f for f in ("AutoCorr", "ISI") if f in used]
     if timing:

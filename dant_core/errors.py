@@ -21,9 +21,25 @@ class SettingProblem:
 
     key: str  # e.g. "clustering.max_distance", "motionEstimation.features[1]"
     problem: str  # e.g. "must be a number > 0 (µm), got -5"
+    # Further keys the problem is about (a histogram's window beside its bin width).
+    also: tuple[str, ...] = ()
+    # The whole message, for problems that name their keys in their own words (those the
+    # data causes, e.g. "shank 1 has 20 channels, fewer than ..."); else "key: problem".
+    message: str = ""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key the problem is about, the main one first."""
+        return (self.key, *self.also)
+
+    @property
+    def setting_keys(self) -> tuple[str, ...]:
+        """`keys` without an element index: "motionEstimation.features[1]" is a problem of
+        the key "motionEstimation.features"."""
+        return tuple(dict.fromkeys(k.partition("[")[0] for k in self.keys))
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.problem}"
+        return self.message or f"{self.key}: {self.problem}"
 
 
 class SettingsError(DantError):

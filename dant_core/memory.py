@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from .errors import SettingProblem
+
 FEATURE_COPIES = 3
 # Refuse when the spike-train features alone would need more than this part of the memory.
 MEMORY_FRACTION = 0.5
@@ -24,21 +26,20 @@ def physical_memory_bytes() -> int | None:
         return None
 
 
-def feature_bins(settings) -> dict[str, int]:
-    """Bins per unit of each spike-train histogram ("autoCorr", "ISI") and of its kernel."""
+def feature_bins(params) -> dict[str, int]:
+    """Bins per unit of each spike-train histogram ("autoCorr", "ISI") and of its kernel.
+
+    params: the EngineSettings of a run (`Settings.typed()`)."""
     out = {}
-    for section, sides in (("autoCorr", 2), ("ISI", 1)):
-        window = float(settings.get(f"{section}.window"))
-        binwidth = float(settings.get(f"{section}.binwidth"))
-        sigma = float(settings.get(f"{section}.gaussian_sigma"))
-        out[section] = sides * int(window // binwidth) + 1
-        out[f"{section} kernel"] = 2 * int(4 * sigma / binwidth + 0.5) + 1
+    for section, hist, sides in (("autoCorr", params.auto_corr, 2), ("ISI", params.isi, 1)):
+        out[section] = sides * int(hist.window // hist.binwidth) + 1
+        out[f"{section} kernel"] = 2 * int(4 * hist.gaussian_sigma / hist.binwidth + 0.5) + 1
     return out
 
 
-def feature_memory_bytes(n_units: int, settings) -> dict[str, int]:
+def feature_memory_bytes(n_units: int, params) -> dict[str, int]:
     """Bytes needed by each spike-train histogram setting section over `n_units` units."""
-    bins = feature_bins(settings)
+    bins = feature_bins(params)
     return {
         section: 8 * (FEATURE_COPIES * n_units * bins[section] + bins[f"{section} kernel"])
         for section in ("autoCorr", "ISI")
@@ -52,24 +53,33 @@ def _size(n_bytes: float) -> str:
     return f"{n_bytes / 1e3:.1f} kB"
 
 
-def memory_problems(n_units: int, settings, used: set[str], total: int | None = None) -> list[str]:
-    """A message per histogram section whose features would not fit in memory."""
+def memory_problems(
+    n_units: int, params, used: set[str], total: int | None = None
+) -> list[SettingProblem]:
+    """A problem per histogram section whose features would not fit in memory (about its
+    window and bin width); params: the EngineSettings of a run."""
     total = physical_memory_bytes() if total is None else total
     if total is None:
         return []
     problems = []
-    for section, feature in (("autoCorr", "AutoCorr"), ("ISI", "ISI")):
+    for section, feature, hist in (
+        ("autoCorr", "AutoCorr", params.auto_corr),
+        ("ISI", "ISI", params.isi),
+    ):
         if feature not in used and feature != "ISI":  # isi.npy is always written
             continue
-        needed = feature_memory_bytes(n_units, settings)[section]
+        needed = feature_memory_bytes(n_units, params)[section]
         if needed > MEMORY_FRACTION * total:
-            window = settings.get(f"{section}.window")
-            binwidth = settings.get(f"{section}.binwidth")
-            problems.append(
-                f"{section}.window / {section}.binwidth = {window:g} / {binwidth:g} ms: the "
-                f"{feature} features of {n_units} units would need {_size(needed)} of memory, "
-                f"more than this machine can give; use a larger {section}.binwidth or a "
+            message = (
+                f"{section}.window / {section}.binwidth = {hist.window:g} / {hist.binwidth:g} "
+                f"ms: the {feature} features of {n_units} units would need {_size(needed)} of "
+                f"memory, more than this machine can give; use a larger {section}.binwidth or a "
                 f"smaller {section}.window (the defaults are 1 ms bins over "
                 f"{'300' if section == 'autoCorr' else '100'} ms)"
+            )
+            problems.append(
+                SettingProblem(
+                    f"{section}.binwidth", message, (f"{section}.window",), message=message
+                )
             )
     return problems

@@ -518,6 +518,7 @@ def cross_key_problems(values: dict[str, object]) -> list[SettingProblem]:
                 SettingProblem(
                     f"{section}.binwidth",
                     f"must be <= {section}.window ({_number(window)} ms), got {_number(binwidth)}",
+                    also=(f"{section}.window",),
                 )
             )
         elif window / binwidth > MAX_HISTOGRAM_BINS:
@@ -527,6 +528,7 @@ def cross_key_problems(values: dict[str, object]) -> list[SettingProblem]:
                     f"must be >= {section}.window / {MAX_HISTOGRAM_BINS:,} "
                     f"({_number(window / MAX_HISTOGRAM_BINS)} ms), got {_number(binwidth)} "
                     f"({window / binwidth:,.0f} bins per unit)",
+                    also=(f"{section}.window",),
                 )
             )
     if values["waveformCorrection.path_to_motion"]:
@@ -537,6 +539,7 @@ def cross_key_problems(values: dict[str, object]) -> list[SettingProblem]:
                     "waveformCorrection.path_to_motion",
                     "a manual motion requires the first feature set of "
                     f'motionEstimation.features to include "Waveform", got {_show(list(first))}',
+                    also=("motionEstimation.features",),
                 )
             )
     return problems

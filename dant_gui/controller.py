@@ -15,7 +15,7 @@ from PyQt6.QtCore import QObject, QSettings, pyqtSignal
 
 from dant_core.curation import UpdateInfo
 from dant_core.dataset import Dataset
-from dant_core.errors import DantError, SettingsError
+from dant_core.errors import DantError, SettingProblem, SettingsError
 from dant_core.selection_plan import GESTURES, SelectionNeeded
 from dant_core.session import Edit, HistoryEntry, Selection, Session, open_session
 from dant_core.settings import Settings
@@ -68,8 +68,9 @@ class Controller(QObject):
         self.settings_path: Path | None = None  # the settings file the values came from
         self.data_folder: Path | None = None
         self.output_folder: Path | None = None
-        self.form_problems: list[str] = []  # settings_problems() as last worked out
-        self._refused_settings: dict[str, str] = {}  # key -> why the form's value was refused
+        self.form_problems: list[SettingProblem] = []  # settings_problems() as last worked out
+        # key -> why the form's value was refused
+        self._refused_settings: dict[str, list[SettingProblem]] = {}
         self.session: Session | None = None  # the result and its curation
         self._navigation = None  # the table's order, kept across sessions
         self._job = None  # the tracking run's Worker while it runs
@@ -449,7 +450,9 @@ class Controller(QObject):
         try:
             settings.set(key, value)
         except SettingsError as exc:
-            self._refused_settings[key] = str(exc)
+            self._refused_settings[key] = list(exc.problems) or [
+                SettingProblem(key, str(exc).removeprefix(f"{key}: "))
+            ]
             self.update_problems()
             raise
         self._refused_settings.pop(key, None)
@@ -458,22 +461,15 @@ class Controller(QObject):
             self.output_folder = self._resolve_output_folder()
         self.update_problems()
 
-    def settings_problems(self) -> list[str]:
+    def settings_problems(self) -> list[SettingProblem]:
         """What stops a run: refused form values, settings that conflict, settings the data
-        cannot satisfy. Each message names its key."""
-        found = list(self._refused_settings.values())
-        found += [p for p in self.settings.problems() if p not in found]
+        cannot satisfy. Each problem names its keys (`SettingProblem.keys`)."""
+        found = [p for refused in self._refused_settings.values() for p in refused]
+        found += [p for p in self.settings.problem_list() if p not in found]
         if not self._refused_settings and self.dataset is not None:
-            from dant_core.dataset import check_dataset_for_settings
+            from dant_core.dataset import settings_data_problems
 
-            try:
-                check_dataset_for_settings(self.dataset, self.settings)
-            except DantError as exc:
-                found += [
-                    line.strip().removeprefix("- ")
-                    for line in str(exc).splitlines()
-                    if line.strip() and not line.startswith("the data cannot be run")
-                ]
+            found += settings_data_problems(self.dataset, self.settings)
         return found
 
     def update_problems(self) -> None:
@@ -529,7 +525,7 @@ class Controller(QObject):
             raise DantError("open a data folder first")
         problems = self.settings_problems()
         if problems:
-            raise DantError("the settings have problems:\n" + "\n".join(problems))
+            raise DantError("the settings have problems:\n" + "\n".join(map(str, problems)))
         self.output_folder = self._resolve_output_folder()
         self._job_outcome = None
         self.run_notes = []

@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from dant_core.errors import DantError, SettingsError
+from dant_core.errors import DantError, SettingProblem, SettingsError
 from dant_core.settings import FEATURES, SCHEMA, SECTIONS, SettingSpec, groups
 
 from . import dialogs
@@ -195,7 +195,7 @@ class SettingsForm(QWidget):
         super().__init__(parent)
         self.controller = controller
         self.editors: dict[str, QWidget] = {}
-        self._problems: list[str] = []
+        self._problems: list[SettingProblem] = []
         self._loading = False
 
         outer = QVBoxLayout(self)
@@ -354,7 +354,7 @@ class SettingsForm(QWidget):
 
     def problems(self) -> list[str]:
         """Every current problem: rejected editor values, cross-key and data-dependent ones."""
-        return list(self._problems)
+        return [str(p) for p in self._problems]
 
     def update_problems(self) -> None:
         """Flag the editors named by the controller's settings problems."""
@@ -362,12 +362,12 @@ class SettingsForm(QWidget):
         self._flag(self._problems)
         self.problems_changed.emit()
 
-    def _flag(self, problems: list[str]) -> None:
+    def _flag(self, problems: list[SettingProblem]) -> None:
+        # Each problem names the keys it is about: their editors are flagged.
         by_key: dict[str, list[str]] = {}
-        for msg in problems:
-            for spec in SCHEMA:
-                if re.search(rf"(?<![\w.]){re.escape(spec.key)}(?![\w])", msg):
-                    by_key.setdefault(spec.key, []).append(msg)
+        for problem in problems:
+            for key in problem.setting_keys:
+                by_key.setdefault(key, []).append(str(problem))
         for spec in SCHEMA:
             w = self.editors[spec.key]
             msgs = by_key.get(spec.key)
@@ -381,7 +381,7 @@ class SettingsForm(QWidget):
                 w.setToolTip(_tip(spec))
                 w.setProperty("invalid", False)
         if problems:
-            shown = problems[:3]
+            shown = [str(p) for p in problems[:3]]
             more = f"\n(and {len(problems) - 3} more)" if len(problems) > 3 else ""
             self.problem_label.setText("Fix before running:\n" + "\n".join(shown) + more)
             self.problem_label.show()

@@ -381,7 +381,15 @@ def test_problems_are_structured_as_key_and_problem():
     with pytest.raises(SettingsError) as caught:
         Settings.from_dict({"autoCorr": {"window": 5, "binwidth": 10}})
     assert caught.value.problems == (
-        SettingProblem("autoCorr.binwidth", "must be <= autoCorr.window (5 ms), got 10"),
+        SettingProblem(
+            "autoCorr.binwidth",
+            "must be <= autoCorr.window (5 ms), got 10",
+            also=("autoCorr.window",),
+        ),
+    )
+    assert caught.value.problems[0].setting_keys == ("autoCorr.binwidth", "autoCorr.window")
+    assert str(caught.value.problems[0]) == (
+        "autoCorr.binwidth: must be <= autoCorr.window (5 ms), got 10"
     )
     settings = Settings.defaults()
     settings._values["clustering.n_iter"] = 0  # as a form could leave it before validation
@@ -403,3 +411,32 @@ def test_typed_view_holds_every_value_the_engine_reads():
     assert typed.auto_corr.as_args() == (300.0, 1.0, 5.0)
     assert typed.features_used == {"ISI", "Waveform", "AutoCorr"}
     assert typed.waveform_correction.path_to_motion is None
+
+
+def test_problems_of_the_data_name_their_keys(tmp_path, monkeypatch):
+    """settings_data_problems: one structured problem per cause; check_dataset_for_settings
+    raises their messages unchanged."""
+    import dant_core.memory
+    from dant_core.dataset import (
+        DatasetError,
+        check_dataset_for_settings,
+        load_dataset,
+        settings_data_problems,
+    )
+    from dant_core.synthetic import make_demo
+
+    make_demo(tmp_path / "data", n_units=30, n_sessions=2, seed=4, with_peth=False)
+    data = load_dataset(tmp_path / "data")
+    settings = Settings.defaults()
+    settings.set("clustering.features", ["Waveform", "PETH"])
+    monkeypatch.setattr(dant_core.memory, "physical_memory_bytes", lambda: 10**5)
+    peth, acg, isi = settings_data_problems(data, settings)
+    assert peth.setting_keys == ("motionEstimation.features", "clustering.features")
+    assert peth.keys[:2] == ("motionEstimation.features[0]", "motionEstimation.features[1]")
+    assert str(peth).startswith('peth.npy: file is missing but "PETH" is used in')
+    assert acg.setting_keys == ("autoCorr.binwidth", "autoCorr.window")
+    assert isi.setting_keys == ("ISI.binwidth", "ISI.window")
+    assert str(isi).startswith("ISI.window / ISI.binwidth = 100 / 1 ms: the ISI features")
+    with pytest.raises(DatasetError) as caught:
+        check_dataset_for_settings(data, settings)
+    assert str(caught.value).splitlines()[1:] == [f"  - {p}" for p in (peth, acg, isi)]
