@@ -16,7 +16,9 @@ SETTLE_MS = 400  # let layouts and plots settle before grabbing the window
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    from dant_core.cli_arguments import Parser, whole_number
+
+    p = Parser(  # a bad argument is one `error:` line naming it, as for `dant`
         prog="dant-gui",
         description="DANT Desktop: track the same neurons across days of Neuropixels recordings.",
     )
@@ -29,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         help="save the window as PNG once loaded (or the run is done), then exit",
     )
     p.add_argument("--tab", help=argparse.SUPPRESS)  # tab shown in a screenshot
-    p.add_argument("--select-cluster", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--select-cluster", type=whole_number, help=argparse.SUPPRESS)
     return p
 
 
@@ -61,7 +63,13 @@ def ensure_demo(folder: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    from dant_core.cli_arguments import ArgumentsError
+
+    try:
+        args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    except ArgumentsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     from .qt_libraries import missing_message, missing_packages, uses_xcb
 
