@@ -64,9 +64,11 @@ class Figure:
         """Bars of the histogram of `values` (a density when `density`)."""
         values = np.asarray(values, float)
         values = values[np.isfinite(values)]
-        if values.size == 0:
-            return self
-        counts, edges = np.histogram(values, bins=bins, density=density)
+        with np.errstate(over="ignore"):
+            if values.size == 0 or not np.isfinite(values.max() - values.min()):
+                return self  # nothing to count, or a range no bin width can divide
+        with np.errstate(over="ignore", invalid="ignore"):  # subnormal bin widths
+            counts, edges = np.histogram(values, bins=bins, density=density)
         return self.bars(edges, counts, label, color, opacity)
 
     def band(self, x, low, high, label="", color=None, opacity: float = 0.2):
@@ -118,6 +120,11 @@ class Figure:
         xs += [np.array([v for v, _ in self.vlines])]
         x0, x1 = self.xlim if self.xlim else _span(xs)
         y0, y1 = self.ylim if self.ylim else _span(ys)
+        with np.errstate(over="ignore"):
+            if not np.isfinite(x1 - x0):  # values near the float limit: no usable scale
+                x0, x1 = -1.0, 1.0
+            if not np.isfinite(y1 - y0):
+                y0, y1 = -1.0, 1.0
         if x1 <= x0:
             x0, x1 = x0 - 1, x1 + 1
         if y1 <= y0:
@@ -135,12 +142,14 @@ class Figure:
         x0, x1, y0, y1 = self._ranges()
         L, T = ox + left, oy + top
 
-        def px(x):
-            return L + (np.asarray(x, dtype=float) - x0) / (x1 - x0) * pw
+        def px(x):  # non-finite results are left out by both backends
+            with np.errstate(over="ignore", invalid="ignore"):
+                return L + (np.asarray(x, dtype=float) - x0) / (x1 - x0) * pw
 
         def py(y):  # values outside the range are drawn on its edge (no clip paths: QtSvg)
             y = np.clip(np.asarray(y, dtype=float), y0, y1)
-            return T + (1 - (y - y0) / (y1 - y0)) * ph
+            with np.errstate(over="ignore", invalid="ignore"):
+                return T + (1 - (y - y0) / (y1 - y0)) * ph
 
         add = scene.shapes.append
         if self.title:
@@ -308,6 +317,8 @@ def _span(arrays) -> tuple[float, float]:
 def _ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
     """About n round tick values in [lo, hi]."""
     span = hi - lo
+    if not (np.isfinite(lo) and np.isfinite(hi) and np.isfinite(span) and span > 0):
+        return np.zeros(0)  # a degenerate range: no ticks rather than a failed figure
     raw = span / n
     mag = 10 ** np.floor(np.log10(raw))
     step = mag * min((1, 2, 5, 10), key=lambda m: abs(m * mag - raw))

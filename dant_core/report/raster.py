@@ -23,13 +23,17 @@ def rasterize(scene: Scene, scale: int = 1) -> np.ndarray:
         if isinstance(shape, Path):
             _path(canvas, shape, s)
         elif isinstance(shape, Rect):
-            _rect(canvas, shape, s)
+            if np.isfinite([shape.x, shape.y, shape.w, shape.h]).all():
+                _rect(canvas, shape, s)
         elif isinstance(shape, Polygon):
-            _polygon(canvas, shape.xs * s, shape.ys * s, _rgb(shape.fill), shape.opacity)
+            xs, ys = np.asarray(shape.xs, float) * s, np.asarray(shape.ys, float) * s
+            if np.isfinite(xs).all() and np.isfinite(ys).all():
+                _polygon(canvas, xs, ys, _rgb(shape.fill), shape.opacity)
         elif isinstance(shape, Markers):
             _markers(canvas, shape, s)
         elif isinstance(shape, Text):
-            _text(canvas, shape, s)
+            if np.isfinite([shape.x, shape.y]).all():
+                _text(canvas, shape, s)
         else:
             raise TypeError(type(shape).__name__)
     return np.rint(np.clip(canvas, 0, 1) * 255).astype(np.uint8)

@@ -132,3 +132,19 @@ def test_svg_and_png_come_from_one_scene():
         >= sum(type(s).__name__ == "Path" for s in scene.shapes) - 1
     )  # dashed and plain paths alike
     assert "threshold" in svg and decode_png(fig.png()).shape == (300, 520, 3)
+
+
+@pytest.mark.parametrize(
+    "values", [[1e308, -1e308], [np.nan, np.nan], [], [5.0, 5.0], [np.inf, 1.0], [1e-320, 0.0]]
+)
+def test_degenerate_data_still_gives_a_figure(values):
+    """Values at the float limits, NaN, none, constant: a valid (if empty) PNG and SVG
+    rather than a failed save (the figures are written by every run)."""
+    x = np.arange(len(values), dtype=float)
+    fig = Figure("t", "x", "y").line(x, values).hist(np.array(values, float))
+    fig.scatter(values, values).band(x, values, values).vline(np.inf)
+    matrix = Figure().matrix(np.full((3, 3), np.nan))
+    image = decode_png(FigureRow([fig, matrix]).png())
+    assert image.shape == (300, 1040, 3)
+    assert (image.min(axis=2) < 128).any()  # the axes and labels at least
+    assert "<svg" in fig.svg() and "nan" not in fig.svg().lower()
