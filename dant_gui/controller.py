@@ -1,34 +1,36 @@
-"""The Qt adapter of the session: signals whose payloads say what changed, and the job.
+"""The Qt adapter of the session: intents in, signals out (whose payloads say what changed).
 
-The state itself is Qt-free: `dant_core.session.Session` owns the result, its curation,
-the selection and the per-cluster statistics. The controller holds the dataset, the
-settings and the running job, forwards intents (`select_cluster`, `perform`, `undo`, ...)
-to the session and emits what changed; views read values from `controller.session`.
+The contract, one way each:
+- Domain values are read from the Qt-free `dant_core.session.Session` (`controller.session`;
+  views through `ViewBase.session`): the result, the clusters, labels, file numbers, the
+  selection, statistics, history, review order. The controller has no read methods of its
+  own for them.
+- Changes go through the controller's intents (`select_cluster`, `apply_to_selection`,
+  `undo`, `open_folder`, `start_run`, ...), which call the session and emit what changed
+  (`clusters_changed(UpdateInfo)`, `selection_changed(Selection)`, `result_changed`, ...).
+The controller itself holds only what is not the session's: the dataset and settings,
+the folders, and the background work (opening a folder, the run, the export), with
+whether an action is possible now (`can_curate`, `can_undo()`, `can_run()`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PyQt6.QtCore import QObject, QSettings, pyqtSignal
 
 from dant_core.curation import UpdateInfo
 from dant_core.dataset import Dataset
 from dant_core.errors import DantError, SettingProblem, SettingsError
 from dant_core.selection_plan import GESTURES, SelectionNeeded
-from dant_core.session import Edit, HistoryEntry, Selection, Session, open_session
+from dant_core.session import Edit, Selection, Session, open_session
 from dant_core.settings import Settings
 
 from .worker import start_worker, wait_for_all
 
-__all__ = ["Controller", "HistoryEntry", "SelectionNeeded"]
+__all__ = ["Controller", "SelectionNeeded"]
 
 MAX_RECENT = 10
-
-
-def _empty_units() -> np.ndarray:
-    return np.zeros(0, dtype=np.int64)
 
 
 class Controller(QObject):
@@ -82,73 +84,14 @@ class Controller(QObject):
         self._load = None  # the Worker opening a folder (reading it, then its session)
         self.run_notes: list[str] = []  # `note:` lines of the last run, shown when it ends
 
-    # ----- reading the session ---------------------------------------------------------------
-
-    @property
-    def result(self):
-        """The TrackingResult shown, or None."""
-        return None if self.session is None else self.session.result
-
-    @property
-    def curator(self):
-        """The curation of the result (dant_core.curation_log.Curator), when it has a folder."""
-        return None if self.session is None else self.session.curator
-
-    @property
-    def selection(self) -> Selection:
-        return Selection() if self.session is None else self.session.selection
-
-    @property
-    def selected_cluster(self) -> int | None:
-        return self.selection.cluster
-
-    @property
-    def selected_clusters(self) -> tuple[int, ...]:
-        return self.selection.clusters
-
-    @property
-    def selected_units(self) -> np.ndarray:
-        return self.selection.units
-
-    @property
-    def selected_pair(self) -> tuple[int, int] | None:
-        return self.selection.pair
-
-    @property
-    def chosen_units(self) -> np.ndarray:
-        """Units the user picked one by one; what reject / split act on."""
-        return self.selection.chosen_units
-
-    @property
-    def idx_cluster(self) -> np.ndarray | None:
-        """Current cluster of every unit (n_unit,) int64, > 0 or -1; None without a result."""
-        return None if self.session is None else self.session.labels
-
-    def cluster_label(self, cluster) -> str:
-        return "" if self.session is None else self.session.cluster_label(cluster)
-
-    def cluster_number(self, cluster) -> int | None:
-        """The cluster's number in the exported files: the one the window shows."""
-        return None if self.session is None else self.session.cluster_number(cluster)
-
-    def cluster_name(self, cluster) -> str:
-        """The text `cluster N`, N as in the exported files."""
-        return "cluster ?" if self.session is None else self.session.cluster_name(cluster)
-
-    def cluster_ids(self) -> np.ndarray:
-        return _empty_units() if self.session is None else self.session.cluster_ids()
-
-    def units_of(self, cluster) -> np.ndarray:
-        return _empty_units() if self.session is None else self.session.units_of(cluster)
-
-    def cluster_of(self, unit: int) -> int | None:
-        return None if self.session is None else self.session.cluster_of(unit)
-
     # ----- selection intents -------------------------------------------------------------------
+
+    def _emit_selection(self) -> None:
+        self.selection_changed.emit(Selection() if self.session is None else self.session.selection)
 
     def _selecting(self, changed: bool) -> None:
         if changed:
-            self.selection_changed.emit(self.selection)
+            self._emit_selection()
 
     def select_cluster(self, cluster) -> None:
         """Select one cluster (None clears); selected_units become its units."""
@@ -180,9 +123,6 @@ class Controller(QObject):
         if self.session is not None:
             self.session.set_navigation_order(order)
 
-    def navigation_order(self) -> np.ndarray:
-        return _empty_units() if self.session is None else self.session.navigation_order()
-
     def select_next(self, step: int = 1) -> int | None:
         """Select the cluster `step` rows below (above) the selected one in table order."""
         if self.session is None:
@@ -199,7 +139,13 @@ class Controller(QObject):
 
     @property
     def can_curate(self) -> bool:
-        return self.curator is not None and not self.is_running and not self.is_loading
+        """Curation actions are possible now: a curated session, no run, no folder opening."""
+        return (
+            self.session is not None
+            and self.session.curator is not None
+            and not self.is_running
+            and not self.is_loading
+        )
 
     def _session(self) -> Session:
         if self.session is None or self.session.curator is None:
@@ -216,35 +162,14 @@ class Controller(QObject):
         self.clusters_changed.emit(edit.info)
         self.curation_changed.emit()
         if edit.selection_changed:
-            self.selection_changed.emit(self.selection)
+            self._emit_selection()
         return edit.info
-
-    def history_entries(self) -> list[HistoryEntry]:
-        return [] if self.session is None else self.session.history_entries()
 
     def can_undo(self) -> bool:
         return self.can_curate and self.session.can_undo()
 
     def can_redo(self) -> bool:
         return self.can_curate and self.session.can_redo()
-
-    @property
-    def exported(self) -> bool:
-        """The output folder's IdxCluster.npy holds the clusters shown now."""
-        return True if self.session is None else self.session.exported
-
-    def review_queue(self) -> list[int]:
-        return [] if self.session is None else self.session.review_queue()
-
-    def review_margin(self, cluster: int) -> float | None:
-        return None if self.session is None else self.session.review_margin(cluster)
-
-    def review_progress(self) -> tuple[int, int]:
-        return (0, 0) if self.session is None else self.session.review_progress()
-
-    def describe_selected(self, name: str) -> str:
-        """What `apply_to_selection(name)` would do now, or what to select first."""
-        return "" if self.session is None else self.session.describe(name)
 
     def apply_to_selection(self, name: str) -> UpdateInfo:
         """Run one of SELECTION_ACTIONS on the current selection (one gesture, one action).
@@ -385,7 +310,7 @@ class Controller(QObject):
         self.dataset_changed.emit()
         self.result_changed.emit()  # the old clusters go; the new ones follow
         if found.result is None:
-            self.selection_changed.emit(self.selection)
+            self._emit_selection()
             self._load_ended(True)
             return
         self.load_progress.emit("Replaying the curation log", 2, 3)
@@ -406,7 +331,7 @@ class Controller(QObject):
             return
         self._use_session(session, notes)
         self.result_changed.emit()
-        self.selection_changed.emit(self.selection)
+        self._emit_selection()
         self._load_ended(True)
 
     def _resolve_output_folder(self) -> Path | None:
@@ -485,7 +410,7 @@ class Controller(QObject):
         self._open_session(result)
         self.result_changed.emit()
         self.curation_changed.emit()
-        self.selection_changed.emit(self.selection)
+        self._emit_selection()
 
     # ----- recent folders ----------------------------------------------------------------
 

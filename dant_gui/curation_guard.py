@@ -43,6 +43,12 @@ def skipped_lines_text(log_path, skipped, copy_path) -> str:
     )
 
 
+def _curator(window):
+    """The curation of the session shown (None: no session, or not curated)."""
+    session = window.controller.session
+    return None if session is None else session.curator
+
+
 def _cut(text: str) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 
@@ -50,7 +56,7 @@ def _cut(text: str) -> str:
 def warn_skipped_lines(window, warned: set[int]) -> None:
     """When a log is opened: say once per curator which lines were skipped (the clusters
     shown leave them out); Export then offers to set them aside. `warned`: curator ids."""
-    curator = window.controller.curator
+    curator = _curator(window)
     if curator is None or not curator.warnings or id(curator) in warned:
         return
     warned.add(id(curator))
@@ -68,7 +74,7 @@ def set_aside_skipped_lines(window) -> bool:
     """Before an export: when the log has lines an export refuses, ask to set them aside
     (then do it). True: the export may go on."""
     c = window.controller
-    curator = c.curator
+    curator = _curator(window)
     if curator is None or not curator.skipped:
         return True
     copy_path = kept_copy_path(curator.log_path)
@@ -107,7 +113,7 @@ def stop_curating(window, exc: ResultReplaced) -> None:
 def ready_to_export(window) -> bool:
     """On the UI thread, before the export's worker starts: the result is the one opened
     and the log holds no line the export refuses (or the user set them aside)."""
-    curator = window.controller.curator
+    curator = _curator(window)
     if curator is None:
         return True  # the controller says what to do first
     try:

@@ -398,8 +398,9 @@ class MainWindow(QMainWindow):
 
     def start_run(self) -> bool:
         c = self.controller
-        if c.curator is not None and c.curator.state.history and c.can_run():
-            n = len(c.curator.state.history)
+        curator = None if c.session is None else c.session.curator
+        if curator is not None and curator.state.history and c.can_run():
+            n = len(curator.state.history)
             if not dialogs.question(
                 self,
                 "Run again",
@@ -452,18 +453,19 @@ class MainWindow(QMainWindow):
         if out is None:
             return
         _, nxt = out
-        done, total = self.controller.review_progress()
+        session = self.controller.session
+        done, total = session.review_progress()
         if nxt is None:
             text = f"All {total} clusters are reviewed"
         else:
-            text = f"Reviewed {done} / {total}; now {self.controller.cluster_name(nxt)}"
+            text = f"Reviewed {done} / {total}; now {session.cluster_name(nxt)}"
         self.statusBar().showMessage(text, STATUS_MS)
 
     def _label_selected(self, label: str) -> None:
         self._report(self._curate(self.controller.label_selected, label))
 
     def _navigate(self, step: int) -> None:
-        if self.controller.result is not None:
+        if self.controller.session is not None:
             self.controller.select_next(step)
 
     def export(self) -> None:
@@ -504,7 +506,7 @@ class MainWindow(QMainWindow):
         can = c.can_curate
         for name, action in self.curation_actions.items():
             if name in ("next", "previous"):
-                action.setEnabled(c.result is not None)
+                action.setEnabled(c.session is not None)
             elif name == "undo":
                 action.setEnabled(c.can_undo())
             elif name == "redo":
@@ -513,13 +515,14 @@ class MainWindow(QMainWindow):
                 action.setEnabled(can)
         for action in self.label_actions.values():
             action.setEnabled(can)
-        if c.curator is None:
+        curator = None if c.session is None else c.session.curator
+        if curator is None:
             self.curation_status.setText("")
             self.setWindowModified(False)
         else:
-            n = len(c.curator.state.history)
+            n = len(curator.state.history)
             actions = f"{n} curation action{'s' if n != 1 else ''}"
-            if c.exported:
+            if c.session.exported:
                 state = "no changes" if n == 0 else "exported"
                 self.curation_status.setText(
                     f"{actions} · <span style='color:#1e8449'>{state}</span>"
@@ -528,9 +531,9 @@ class MainWindow(QMainWindow):
                 self.curation_status.setText(
                     f"{actions} · <span style='color:#b9770e'>changes not exported (Ctrl+S)</span>"
                 )
-            self.setWindowModified(not c.exported)
+            self.setWindowModified(not c.session.exported)
             self.curation_status.setToolTip(
-                f"Every action is saved at once in {c.curator.log_path}; "
+                f"Every action is saved at once in {curator.log_path}; "
                 "Export (Ctrl+S) writes the curated IdxCluster.npy"
             )
         self._update_curation_tips()
@@ -542,13 +545,13 @@ class MainWindow(QMainWindow):
             name = entry.name
             action = self.curation_actions[name]
             keys = ", ".join(entry.keys)
-            now = c.describe_selected(name) if name in c.SELECTION_ACTIONS and c.can_curate else ""
+            now = c.session.describe(name) if name in c.SELECTION_ACTIONS and c.can_curate else ""
             action.setToolTip(f"{action.text().replace('&', '')} ({keys}): " + (now or entry.tip))
             action.setStatusTip(now or entry.tip)
 
     def _warn_changed_data(self) -> None:
         text = self.controller.data_changed_warning
-        if not text or self.controller.result is None:
+        if not text or self.controller.session is None:
             return
         self.controller.data_changed_warning = ""  # once per opening
         dialogs.warning(self, "Data changed since this run", text)
@@ -610,7 +613,8 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _result_changed(self) -> None:
-        result = self.controller.result
+        session = self.controller.session
+        result = None if session is None else session.result
         curation_guard.warn_skipped_lines(self, self._warned_curators)
         self._warn_changed_data()
         self._warn_read_only()
@@ -652,7 +656,7 @@ class MainWindow(QMainWindow):
         )
         lab["Features"].setText(", ".join(s["features"]))
         out = c.output_folder
-        has_result = c.result is not None
+        has_result = c.session is not None
         lab["Output"].setText(
             f"{out}" + (" (results loaded)" if has_result else "") if out else "–"
         )
@@ -766,7 +770,8 @@ class MainWindow(QMainWindow):
                 return
             self.controller.wait_for_job()
         c = self.controller
-        if c.curator is not None and not c.exported:
+        curator = None if c.session is None else c.session.curator
+        if curator is not None and not c.session.exported:
             # The log keeps every action, but the files analyses read do not have them yet.
             text = (
                 "Your curation is saved (curation.jsonl), but it is not exported: "
@@ -778,8 +783,8 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self.stop_background_work()
-        if c.curator is not None:  # another window or `dant export` may now change it
-            c.curator.close()
+        if curator is not None:  # another window or `dant export` may now change it
+            curator.close()
         super().closeEvent(event)
 
     def stop_background_work(self) -> None:

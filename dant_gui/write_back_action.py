@@ -73,7 +73,7 @@ class WriteBackAction(QObject):
         self.action.setEnabled(
             folder is not None
             and (folder / UNITS_FILE).is_file()
-            and c.result is not None
+            and c.session is not None
             and c.output_folder is not None
             and not c.is_running
             and self._worker is None
@@ -89,8 +89,8 @@ class WriteBackAction(QObject):
         if c.session is None or c.output_folder is None:
             return
         try:
-            if c.curator is not None:
-                c.curator.check_result_unchanged()
+            if c.session.curator is not None:
+                c.session.curator.check_result_unchanged()
         except ResultReplaced as exc:
             stop_curating(self.window, exc)
             return
@@ -114,7 +114,7 @@ class WriteBackAction(QObject):
             write_back_from,
             c.output_folder,
             c.data_folder,
-            c.result,
+            c.session.result,
             returned=self._written,
             errored=lambda e: self._failed(e.message),
             finished=self._finished,

@@ -1,6 +1,6 @@
 """The contract every view follows (spikeinterface-gui's ViewBase is the model, ideas only).
 
-A view is made with the controller and reads its values from `controller.session`. The
+A view is made with the controller and reads its values from the session (`self.session`). The
 base class connects the controller's signals and calls the view's handlers only while the
 view is visible:
 
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from PyQt6.QtWidgets import QWidget
 
+from dant_core.session import Selection
+
 from .common import export_widget
 
 FRESH, STALE, NEW_RESULT = 0, 1, 2  # what a view must do when it is shown
@@ -38,6 +40,26 @@ class ViewBase(QWidget):
         controller.result_changed.connect(self._result_arrived)
         controller.clusters_changed.connect(self._clusters_arrived)
         controller.selection_changed.connect(self._selection_arrived)
+
+    # ----- reading: every domain value comes from the session -----------------------------------
+
+    @property
+    def session(self):
+        """The Qt-free `dant_core.session.Session` shown (None: no result yet). The one place
+        a view reads clusters, selection, statistics, numbers and labels from."""
+        return self.controller.session
+
+    @property
+    def result(self):
+        """The session's TrackingResult, or None."""
+        session = self.controller.session
+        return None if session is None else session.result
+
+    @property
+    def selection(self):
+        """The session's Selection (an empty one without a session)."""
+        session = self.controller.session
+        return Selection() if session is None else session.selection
 
     # ----- what a view implements ------------------------------------------------------------
 

@@ -155,7 +155,7 @@ class ClusterTableModel(QAbstractTableModel):
 
     def _sort_keys(self, column: int) -> np.ndarray:
         if column == ID:
-            number = self.controller.cluster_number
+            number = self.controller.session.cluster_number
             return np.array([number(int(k)) or -1 for k in self.ids], dtype=float)
         if column == UNITS:
             return self.n_units.astype(float)
@@ -164,7 +164,9 @@ class ClusterTableModel(QAbstractTableModel):
         if column == DEPTH:
             return np.nan_to_num(self.depth.astype(float), nan=-np.inf)
         if column == LABEL:
-            texts = np.array([self.controller.cluster_label(int(k)) for k in self.ids] or [""])
+            texts = np.array(
+                [self.controller.session.cluster_label(int(k)) for k in self.ids] or [""]
+            )
             return np.unique(texts, return_inverse=True)[1][: self.ids.size].astype(float)
         which = 0 if column == MEAN_SIM else 1
         values = np.array(
@@ -262,7 +264,7 @@ class ClusterTableModel(QAbstractTableModel):
     def _value(self, row: int, col: int):
         """Raw value of a cell; None for a similarity still being computed."""
         if col == ID:  # the number the exported files give it, not the internal id
-            number = self.controller.cluster_number(int(self.ids[row]))
+            number = self.controller.session.cluster_number(int(self.ids[row]))
             return -1 if number is None else number
         if col == UNITS:
             return int(self.n_units[row])
@@ -271,7 +273,7 @@ class ClusterTableModel(QAbstractTableModel):
         if col == DEPTH:
             return float(self.depth[row])
         if col == LABEL:
-            return self.controller.cluster_label(int(self.ids[row]))
+            return self.controller.session.cluster_label(int(self.ids[row]))
         cached = self.cached_similarity(int(self.ids[row]))
         if cached is None:
             return None
@@ -349,7 +351,9 @@ class ClusterFilterProxy(QSortFilterProxyModel):
         if model.n_units[source_row] < self.min_units:
             return False
         if self.text:
-            return self.text in str(model.controller.cluster_number(int(model.ids[source_row])))
+            return self.text in str(
+                model.controller.session.cluster_number(int(model.ids[source_row]))
+            )
         return True
 
 
@@ -456,7 +460,7 @@ class ClusterTableView(ViewBase):
 
     def _update_count(self) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        if self.controller.result is None:
+        if self.session is None:
             self.count_label.setText("No result yet")
         elif shown == total:
             self.count_label.setText(f"{total} clusters")
@@ -528,10 +532,8 @@ class ClusterTableView(ViewBase):
             self.controller.select_clusters(ids)
 
     def _show_selection(self) -> None:
-        c = self.controller
-        clusters = c.selected_clusters or (
-            () if c.selected_cluster is None else (c.selected_cluster,)
-        )
+        s = self.selection
+        clusters = s.clusters or (() if s.cluster is None else (s.cluster,))
         selection = self.table.selectionModel()
         self._syncing = True
         try:

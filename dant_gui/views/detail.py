@@ -356,9 +356,9 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self.on_clusters_changed(None)
 
     def on_result_changed(self) -> None:
-        result = self.controller.result
+        result = self.result
         self._result = result
-        self._labels = None if result is None else np.asarray(self.controller.idx_cluster).copy()
+        self._labels = None if result is None else np.asarray(self.session.labels).copy()
         self._offer_corrected(result is None or result.corrected_saved)
         names = [] if result is None else list(result.feature_names)
         for combo, default in ((self.scatter_x, 0), (self.scatter_y, 1)):
@@ -391,7 +391,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
     def on_clusters_changed(self, info) -> None:
         if self._result is None or not membership_changed(info):
             return
-        self._labels = np.array(self.controller.idx_cluster)
+        self._labels = np.array(self.session.labels)
         self._start_summaries()
         self._on_selection_changed(force=True)
 
@@ -433,14 +433,12 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         return int(self._result.unit_shank_index[self.units[0]])
 
     def _shown_units(self) -> tuple[int | None, np.ndarray]:
-        c = self.controller
-        if self._result is None:
+        if self._result is None or self.session is None:
             return None, np.zeros(0, dtype=np.int64)
-        if c.selected_cluster is not None:
-            return int(c.selected_cluster), np.asarray(
-                c.units_of(c.selected_cluster), dtype=np.int64
-            )
-        return None, np.asarray(c.selected_units, dtype=np.int64)[:MAX_UNITS_SHOWN]
+        s = self.selection
+        if s.cluster is not None:
+            return int(s.cluster), np.asarray(self.session.units_of(s.cluster), dtype=np.int64)
+        return None, np.asarray(s.units, dtype=np.int64)[:MAX_UNITS_SHOWN]
 
     def _on_selection_changed(self, force: bool = False) -> None:
         cluster, units = self._shown_units()
@@ -486,11 +484,11 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self.block = self._block(None)
         s = np.asarray(result.sessions)[units]
         what = (
-            self.controller.cluster_name(self.cluster).capitalize()
+            self.session.cluster_name(self.cluster).capitalize()
             if self.cluster is not None
             else "Selected units (no common cluster)"
         )
-        n_selected = units.size if self.cluster is not None else len(self.controller.selected_units)
+        n_selected = units.size if self.cluster is not None else len(self.selection.units)
         cut = f", first {units.size} of {n_selected} shown" if n_selected > units.size else ""
         self.title_label.setText(
             f"{what}: {units.size} unit{'s' if units.size != 1 else ''} in "
@@ -624,7 +622,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         result, units = self._result, self.units
         s = np.asarray(result.sessions)[units].astype(float)
         y = np.asarray(result.locations)[units, 1]
-        corrected = self.controller.session.corrected_depth()[units]
+        corrected = self.session.corrected_depth()[units]
         order = np.argsort(s, kind="stable")
         colors = self._colors()
         brushes = [pg.mkBrush(colors[int(v) - 1]) for v in s]
@@ -736,7 +734,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         """Thicker traces and selected table rows for the selected subset of the units."""
         if self._result is None or self.units.size == 0:
             return
-        selected = np.asarray(self.controller.selected_units, dtype=np.int64)
+        selected = np.asarray(self.selection.units, dtype=np.int64)
         subset = np.intersect1d(selected, self.units)
         partial = 0 < subset.size < self.units.size
         colors = self._colors()

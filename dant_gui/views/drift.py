@@ -1,6 +1,6 @@
 """Probe motion (drift) across sessions, unit depths per session, matches per motion pass.
 
-Reads `controller.result.shanks[i]`: `motion` (the saved, last estimated motion, with its
+Reads `session.result.shanks[i]`: `motion` (the saved, last estimated motion, with its
 95% bootstrap band), `initial_motion` (the start), `restored_motion` (what an early stop
 went back to for correcting waveforms) and `passes`.
 """
@@ -167,7 +167,7 @@ class DriftView(ViewBase):
 
     @property
     def shank(self):
-        result = self.controller.result
+        result = self.result
         if result is None or not result.shanks:
             return None
         return result.shanks[min(self.shank_index, len(result.shanks) - 1)]
@@ -177,10 +177,10 @@ class DriftView(ViewBase):
         if motion.depths is not None:
             return float(motion.depths[0])
         sh = self.shank
-        return float(np.mean(self.controller.result.locations[sh.units, 1]))
+        return float(np.mean(self.result.locations[sh.units, 1]))
 
     def _probe_depths(self) -> dict[str, float]:
-        result = self.controller.result
+        result = self.result
         sh = self.shank
         y = result.channel_locations[:, 1]
         units_y = result.locations[sh.units, 1]
@@ -205,7 +205,7 @@ class DriftView(ViewBase):
         self._draw_selection()
 
     def on_result_changed(self) -> None:
-        result = self.controller.result
+        result = self.result
         self.shank_combo.blockSignals(True)
         self.shank_combo.clear()
         if result is not None:
@@ -262,7 +262,7 @@ class DriftView(ViewBase):
         self._draw_passes(sh)
 
     def _draw_motion(self, sh) -> None:
-        result = self.controller.result
+        result = self.result
         n_s = result.n_sessions
         x = np.arange(1, n_s + 1, dtype=np.float64)
         motion = sh.motion
@@ -336,11 +336,11 @@ class DriftView(ViewBase):
 
     def _depths(self, sh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(units, sessions, depth µm) of the shown shank; corrected when the box is ticked."""
-        result = self.controller.result
+        result = self.result
         units = np.asarray(sh.units)
         sessions = np.asarray(result.sessions)[units]
         if self.corrected_check.isChecked():
-            y = self.controller.session.corrected_depth()[units]
+            y = self.session.corrected_depth()[units]
         else:
             y = np.asarray(result.locations[units, 1], dtype=np.float64)
         return units, sessions, y
@@ -353,7 +353,7 @@ class DriftView(ViewBase):
         for item in (self.depth_scatter, self.selected_line, self.selected_scatter):
             if item in plot.items:
                 plot.removeItem(item)
-        result = self.controller.result
+        result = self.result
         units, sessions, y = self._depths(sh)
         self.depth_scatter.setData(
             x=sessions + _jitter(units),
@@ -378,7 +378,7 @@ class DriftView(ViewBase):
             self.selected_line.setData([], [])
             return
         units, sessions, y = self._depths(sh)
-        chosen = np.isin(units, self.controller.selected_units)
+        chosen = np.isin(units, self.selection.units)
         su, ss, sy = units[chosen], sessions[chosen], y[chosen]
         order = np.lexsort((sy, ss))
         x = ss + _jitter(su)
@@ -423,7 +423,7 @@ class DriftView(ViewBase):
         if not len(points):
             return
         unit = int(points[0].data())
-        cluster = self.controller.cluster_of(unit)
+        cluster = self.session.cluster_of(unit)
         if cluster is not None:
             self.controller.select_cluster(cluster)
         else:

@@ -26,7 +26,7 @@ ACTION_ROLE = Qt.ItemDataRole.UserRole
 
 
 class HistoryView(ViewBase):
-    """List of curation actions from `controller.history_entries()`, updated live.
+    """List of curation actions from `session.history_entries()`, updated live.
 
     undo_action / redo_action: the window's QActions, shown as buttons above the list.
     """
@@ -69,8 +69,9 @@ class HistoryView(ViewBase):
         pass  # curation_changed follows every edit
 
     def refresh(self) -> None:
-        c = self.controller
-        entries = c.history_entries()
+        session = self.session
+        curator = None if session is None else session.curator
+        entries = [] if session is None else session.history_entries()
         self.list.clear()
         struck = QFont(self.list.font())
         struck.setStrikeOut(True)
@@ -87,17 +88,17 @@ class HistoryView(ViewBase):
         self.list.scrollToBottom()
         n_done = sum(e.done for e in entries)
         n_undone = len(entries) - n_done
-        if c.curator is None:
+        if curator is None:
             self.summary_label.setText("No curation: run tracking or open results first")
         elif not entries:
             self.summary_label.setText(
-                f"No actions yet; each one is saved at once to {c.curator.log_path.name}"
+                f"No actions yet; each one is saved at once to {curator.log_path.name}"
             )
         else:
             text = f"{n_done} action{'s' if n_done != 1 else ''} in effect"
             if n_undone:
                 text += f", {n_undone} undone"
-            self.summary_label.setText(f"{text} · saved in {c.curator.log_path.name}")
+            self.summary_label.setText(f"{text} · saved in {curator.log_path.name}")
 
     def entry_texts(self) -> list[tuple[str, bool]]:
         """(line text, in effect) for every line, top to bottom (for tests)."""
@@ -113,8 +114,10 @@ class HistoryView(ViewBase):
         for key in ("unit", "to_unit"):
             if key in action:
                 units.append(action[key])
-        labels = self.controller.idx_cluster
-        units = [int(u) for u in units if labels is not None and 0 <= int(u) < labels.size]
+        if self.session is None:
+            return
+        labels = self.session.labels
+        units = [int(u) for u in units if 0 <= int(u) < labels.size]
         if units:
             self.controller.select_units(units)
 

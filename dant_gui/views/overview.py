@@ -186,7 +186,7 @@ class OverviewView(ViewBase):
         self._draw_selection()
 
     def on_result_changed(self) -> None:
-        self._result = self.controller.result
+        self._result = self.result
         self._labels = None
         self.on_clusters_changed(None)
 
@@ -203,7 +203,7 @@ class OverviewView(ViewBase):
             return
         if self._labels is not None and not membership_changed(info):
             return
-        labels = self._labels = np.array(self.controller.idx_cluster)
+        labels = self._labels = np.array(self.session.labels)
         self.summary = summarize(result.sessions, labels, result.n_sessions)
         self._draw()
 
@@ -306,7 +306,7 @@ class OverviewView(ViewBase):
 
     def _draw_selection(self) -> None:
         sm = self.summary
-        k = self.controller.selected_cluster
+        k = self.selection.cluster
         if sm is None or k is None:
             self.selected_row.hide()
             return

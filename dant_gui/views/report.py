@@ -111,16 +111,15 @@ class ReportView(ViewBase):
 
         self.stop_background()
         self._generation += 1
-        c = self.controller
-        if c.result is None:
+        if self.session is None:
             self._clear("No result yet: run tracking or open a folder with results.")
             return
         self._clear("Computing the report…")  # never the numbers of other clusters
         generation = self._generation
-        labels = renumber_by_first_unit(c.idx_cluster)  # numbered as IdxCluster.npy would be
+        labels = renumber_by_first_unit(self.session.labels)  # as IdxCluster.npy would be
         self._worker = start_worker(
             compute_report,
-            c.result,
+            self.result,
             labels,
             returned=lambda value: self._show(generation, *value),
             errored=lambda error: self._failed(generation, error),
@@ -200,7 +199,7 @@ class ReportView(ViewBase):
     def _track_clicked(self, item: QListWidgetItem) -> None:
         # The track is named by a unit: the window's cluster ids are not the files' numbers.
         unit = item.data(Qt.ItemDataRole.UserRole)
-        cluster = self.controller.cluster_of(unit)
+        cluster = self.session.cluster_of(unit)
         if cluster is not None:
             self.controller.select_cluster(cluster)
 

@@ -47,7 +47,7 @@ COLUMN_TIPS = (
 
 
 class ReviewQueueModel(QAbstractTableModel):
-    """Rows = `controller.review_queue()`, in that order."""
+    """Rows = the session's `review_queue()`, in that order."""
 
     def __init__(self, controller, parent=None):
         super().__init__(parent)
@@ -57,11 +57,11 @@ class ReviewQueueModel(QAbstractTableModel):
 
     def reload(self) -> None:
         self.beginResetModel()
-        c = self.controller
-        self.queue = c.review_queue()
+        session = self.controller.session
+        self.queue = [] if session is None else session.review_queue()
         self.sizes = {}
         if self.queue:
-            summaries = c.session.stats.summaries(self.queue)
+            summaries = session.stats.summaries(self.queue)
             self.sizes = {k: s.n_units for k, s in zip(self.queue, summaries, strict=True)}
         self.endResetModel()
 
@@ -124,23 +124,23 @@ class ReviewQueueModel(QAbstractTableModel):
             return None
         row, col = index.row(), index.column()
         cluster = self.queue[row]
-        label = self.controller.cluster_label(cluster)
+        label = self.controller.session.cluster_label(cluster)
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
                 return str(row + 1)
             if col == 1:  # the number in the exported files, as everywhere on screen
-                number = self.controller.cluster_number(cluster)
+                number = self.controller.session.cluster_number(cluster)
                 return "–" if number is None else str(number)
             if col == 2:
                 return str(self.sizes.get(cluster, 0))
             if col == 3:
-                margin = self.controller.review_margin(cluster)
+                margin = self.controller.session.review_margin(cluster)
                 return "–" if margin is None or not np.isfinite(margin) else f"{margin:+.2f}"
             return ("✓ " + label) if label in REVIEWED_LABELS else label
         if role == Qt.ItemDataRole.ForegroundRole:
             if label in REVIEWED_LABELS:
                 return DONE_COLOR
-            margin = self.controller.review_margin(cluster) if col == 3 else None
+            margin = self.controller.session.review_margin(cluster) if col == 3 else None
             if margin is not None and margin < 0:
                 return NEGATIVE_COLOR
         if role == Qt.ItemDataRole.TextAlignmentRole:
@@ -215,7 +215,7 @@ class ReviewQueueView(ViewBase):
         self._show_selection()
 
     def refresh(self) -> None:
-        session = self.controller.session
+        session = self.session
         if session is not None and session.curator is not None:
             missing = session.stats.pending(MARGIN, session.cluster_ids())
             if len(missing) >= max(BACKGROUND_AT_LEAST, 1):
@@ -256,8 +256,9 @@ class ReviewQueueView(ViewBase):
         self._show_selection()
 
     def _show_progress(self) -> None:
-        done, total = self.controller.review_progress()
-        if self.controller.curator is None:
+        session = self.session
+        done, total = (0, 0) if session is None else session.review_progress()
+        if session is None or session.curator is None:
             self.progress_label.setText("No clusters to review yet")
         elif self.computing:
             self.progress_label.setText(
@@ -282,7 +283,7 @@ class ReviewQueueView(ViewBase):
     def _show_selection(self) -> None:
         if self.stale:
             return
-        row = self.model.row_of(self.controller.selected_cluster)
+        row = self.model.row_of(self.selection.cluster)
         selection = self.table.selectionModel()
         self._syncing = True
         try:

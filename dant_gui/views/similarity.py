@@ -331,7 +331,7 @@ class SimilarityView(ViewBase):
         self._draw_selection()
 
     def on_result_changed(self) -> None:
-        result = self.controller.result
+        result = self.result
         self._result = result
         self._pair_values = {}
         self._exact_full = {}
@@ -356,7 +356,7 @@ class SimilarityView(ViewBase):
             self.pair_marks.setData([])
             set_title(self.plot, "No tracking result yet")
             return
-        self._labels = np.asarray(self.controller.idx_cluster).copy()
+        self._labels = np.asarray(self.session.labels).copy()
         self._compute_order()
         self.plot.getViewBox().setRange(
             xRange=(0, result.n_units), yRange=(0, result.n_units), padding=0.02
@@ -367,7 +367,7 @@ class SimilarityView(ViewBase):
     def on_clusters_changed(self, info) -> None:
         if self._result is None or not membership_changed(info):
             return
-        self._labels = np.array(self.controller.idx_cluster)
+        self._labels = np.array(self.session.labels)
         if self.order_key == "cluster":
             self._on_order_changed()
         else:
@@ -622,10 +622,8 @@ class SimilarityView(ViewBase):
         result = self._result
         if result is None or self.position.size != result.n_units:
             return
-        c = self.controller
-        units = (
-            c.units_of(c.selected_cluster) if c.selected_cluster is not None else np.zeros(0, int)
-        )
+        s = self.selection
+        units = self.session.units_of(s.cluster) if s.cluster is not None else np.zeros(0, int)
         units = units[units < result.n_units]
         if units.size:
             p = self.position[units]
@@ -642,7 +640,7 @@ class SimilarityView(ViewBase):
         else:
             self.cluster_marks.setData([])
             self.cluster_block.setData([], [])
-        pair = c.selected_pair
+        pair = s.pair
         if pair is not None and max(pair) < result.n_units:
             pa, pb = self.position[pair[0]], self.position[pair[1]]
             self.pair_marks.setData(x=[pb + 0.5, pa + 0.5], y=[pa + 0.5, pb + 0.5])
@@ -675,7 +673,7 @@ class SimilarityView(ViewBase):
 
         def unit_text(u):
             k = int(labels[u])
-            cl = self.controller.cluster_name(k) if k > 0 else "unmatched"
+            cl = self.session.cluster_name(k) if k > 0 else "unmatched"
             return f"unit {u} (session {int(s[u])}, {cl}, y {y[u]:.0f} µm)"
 
         name = WEIGHTED.lower() if self.feature is None else f"{self.feature} score"

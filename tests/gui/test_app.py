@@ -23,7 +23,7 @@ def _open(open_folder, window, folder, dialog_log):
 def _run_to_end(window, qtbot):
     with qtbot.waitSignal(window.controller.run_finished, timeout=RUN_TIMEOUT_MS):
         qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
-    return window.controller.result
+    return window.controller.session.result
 
 
 def test_empty_window_fits_a_laptop_screen(window):
@@ -67,8 +67,10 @@ def test_run_fills_drift_and_cluster_views(open_folder, window, qtbot, demo_fold
     # Clicking a row selects that cluster's units everywhere.
     table.select_row(2)
     cluster = table.cluster_at(2)
-    assert window.controller.selected_cluster == cluster
-    np.testing.assert_array_equal(window.controller.selected_units, result.cluster_units(cluster))
+    assert window.controller.session.selection.cluster == cluster
+    np.testing.assert_array_equal(
+        window.controller.session.selection.units, result.cluster_units(cluster)
+    )
     x_sel, _ = window.drift_view.selected_scatter.getData()
     assert len(x_sel) == result.cluster_units(cluster).size
 
@@ -127,7 +129,7 @@ def test_cancel_stops_the_run_and_a_new_run_works(
     assert window.cancel_button.isEnabled() and not window.run_button.isEnabled()
     with qtbot.waitSignal(c.run_cancelled, timeout=10_000):
         window.cancel_button.click()
-    assert c.result is None
+    assert c.session is None
     assert not (c.output_folder / "IdxCluster.npy").exists()
     assert window.run_button.isEnabled() and not window.cancel_button.isEnabled()
     assert "cancelled" in window.log_view.toPlainText().lower()

@@ -28,7 +28,7 @@ def _activate(qtbot, window):
 
 def _open(open_folder, qtbot, window, folder, dialog_log):
     assert open_folder(folder, window), [d.text for d in dialog_log]
-    assert window.controller.curator is not None, "opening results must start curation"
+    assert window.controller.session.curator is not None, "opening results must start curation"
     _activate(qtbot, window)
     return window.controller
 
@@ -38,7 +38,7 @@ def _press(window, key, modifiers=Qt.KeyboardModifier.NoModifier):
 
 
 def _log_lines(controller) -> list[dict]:
-    path = controller.curator.log_path
+    path = controller.session.curator.log_path
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -73,8 +73,8 @@ def _cluster_with(labels, min_units) -> int:
 
 
 def _session_sets(controller):
-    sessions = controller.result.sessions
-    return {k: set(sessions[u].tolist()) for k, u in _clusters(controller.idx_cluster).items()}
+    sessions = controller.session.result.sessions
+    return {k: set(sessions[u].tolist()) for k, u in _clusters(controller.session.labels).items()}
 
 
 # ----- tests ------------------------------------------------------------------------------------
@@ -86,20 +86,20 @@ def test_reject_a_unit_and_undo_it_by_keyboard(open_folder, window, qtbot, demo_
     c = window.controller
     with qtbot.waitSignal(c.run_finished, timeout=RUN_TIMEOUT_MS):
         window.run_button.click()
-    assert c.curator is not None and c.curator.output_folder == c.output_folder
+    assert c.session.curator is not None and c.session.curator.output_folder == c.output_folder
     _activate(qtbot, window)
 
-    before = np.array(c.idx_cluster)
+    before = np.array(c.session.labels)
     cluster = _cluster_with(before, 3)
     members = np.flatnonzero(before == cluster)
     unit = int(members[1])
     window.cluster_table.select_row(window.cluster_table.row_of_cluster(cluster))
-    assert c.selected_cluster == cluster
+    assert c.session.selection.cluster == cluster
     assert _table_units(window, cluster) == members.size
     c.select_units([unit])  # what clicking its row in the cluster detail table does
 
     _press(window, Qt.Key.Key_R)
-    labels = np.array(c.idx_cluster)
+    labels = np.array(c.session.labels)
     assert labels[unit] == -1
     rest = members[members != unit]
     new = int(labels[rest[0]])
@@ -110,7 +110,7 @@ def test_reject_a_unit_and_undo_it_by_keyboard(open_folder, window, qtbot, demo_
     # The views followed: the table lost the old row and shows the rest, still selected.
     assert _table_units(window, cluster) is None
     assert _table_units(window, new) == members.size - 1
-    assert c.selected_cluster == new
+    assert c.session.selection.cluster == new
     # the highlighted row is the cluster the keys act on (issue 16)
     assert window.cluster_table.selected_ids() == [new]
     assert window.show_tab("Cluster detail")  # hidden until now: it catches up when shown
@@ -121,23 +121,25 @@ def test_reject_a_unit_and_undo_it_by_keyboard(open_folder, window, qtbot, demo_
     assert "not exported" in window.curation_status.text() and window.isWindowModified()
 
     _press(window, Qt.Key.Key_Z, CTRL)
-    np.testing.assert_array_equal(c.idx_cluster, before)  # same ids too
+    np.testing.assert_array_equal(c.session.labels, before)  # same ids too
     assert [line["action"] for line in _log_lines(c)] == ["reject_unit", "undo"]
     assert _table_units(window, cluster) == members.size and _table_units(window, new) is None
-    assert c.selected_cluster == cluster
+    assert c.session.selection.cluster == cluster
     assert window.cluster_table.selected_ids() == [cluster]
     assert window.history_view.entry_texts()[-1][1] is False  # greyed, struck through
     assert not window.isWindowModified()
 
     _press(window, Qt.Key.Key_Z, CTRL | SHIFT)  # redo gives back the very same clusters
-    np.testing.assert_array_equal(c.idx_cluster, labels)
+    np.testing.assert_array_equal(c.session.labels, labels)
     assert not dialog_log
 
     # Running again asks first, then curates the new result; the old log is kept.
     with qtbot.waitSignal(c.run_finished, timeout=RUN_TIMEOUT_MS):
         window.run_button.click()
     assert [d.kind for d in dialog_log] == ["question"] and "previous_runs" in dialog_log[0].text
-    assert c.curator is not None and c.history_entries() == [] and _log_lines(c) == []
+    assert (
+        c.session.curator is not None and c.session.history_entries() == [] and _log_lines(c) == []
+    )
     kept = list((c.output_folder / "previous_runs").glob("*/curation.jsonl"))
     assert len(kept) == 1 and len(kept[0].read_text().splitlines()) == 3
 
@@ -146,11 +148,11 @@ def test_reject_without_chosen_units_only_says_so(
     open_folder, window, qtbot, tracked_folder, dialog_log
 ):
     c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
-    before = np.array(c.idx_cluster)
+    before = np.array(c.session.labels)
     window.cluster_table.select_row(0)  # a whole cluster, no units picked
     _press(window, Qt.Key.Key_R)
     _press(window, Qt.Key.Key_Delete)
-    np.testing.assert_array_equal(c.idx_cluster, before)
+    np.testing.assert_array_equal(c.session.labels, before)
     assert _log_lines(c) == [] and not dialog_log
     assert "No units selected" in window.statusBar().currentMessage()
 
@@ -166,21 +168,21 @@ def test_merge_two_table_rows_and_a_refused_merge(
     assert disjoint and clash, "the demo needs clusters with and without common sessions"
 
     c1, c2 = disjoint
-    units = np.union1d(c.units_of(c1), c.units_of(c2))
+    units = np.union1d(c.session.units_of(c1), c.session.units_of(c2))
     table.select_rows([table.row_of_cluster(c1), table.row_of_cluster(c2)])
-    assert set(c.selected_clusters) == {c1, c2}
+    assert set(c.session.selection.clusters) == {c1, c2}
     _press(window, Qt.Key.Key_G)
-    labels = np.array(c.idx_cluster)
+    labels = np.array(c.session.labels)
     merged = int(labels[units[0]])
     assert merged not in (c1, c2) and np.flatnonzero(labels == merged).tolist() == units.tolist()
     assert _table_units(window, merged) == units.size
     assert _table_units(window, c1) is None and _table_units(window, c2) is None
-    assert c.selected_cluster == merged
+    assert c.session.selection.cluster == merged
     assert [line["action"] for line in _log_lines(c)] == ["merge"]
 
     a, b = clash
-    ua, ub = c.units_of(a), c.units_of(b)
-    sessions = c.result.sessions
+    ua, ub = c.session.units_of(a), c.session.units_of(b)
+    sessions = c.session.result.sessions
     expected = {
         f"units {min(u, v)} and {max(u, v)} are both from session {sessions[u]}"
         for u in ub.tolist()
@@ -191,7 +193,7 @@ def test_merge_two_table_rows_and_a_refused_merge(
     _press(window, Qt.Key.Key_G)
     assert len(dialog_log) == 1 and dialog_log[0].kind == "warning"
     assert any(e in dialog_log[0].text for e in expected), dialog_log[0].text
-    np.testing.assert_array_equal(c.idx_cluster, labels)  # nothing changed
+    np.testing.assert_array_equal(c.session.labels, labels)  # nothing changed
     assert [line["action"] for line in _log_lines(c)] == ["merge"]
 
 
@@ -199,14 +201,14 @@ def test_reject_pair_from_the_similarity_selection(
     open_folder, window, qtbot, tracked_folder, dialog_log
 ):
     c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
-    cluster = _cluster_with(c.idx_cluster, 4)
-    members = c.units_of(cluster)
-    block = c.result.similarity_block(members, members)
+    cluster = _cluster_with(c.session.labels, 4)
+    members = c.session.units_of(cluster)
+    block = c.session.result.similarity_block(members, members)
     i, j = np.unravel_index(np.argmin(block + np.eye(members.size) * 1e9), block.shape)
     a, b = int(members[i]), int(members[j])
     c.select_pair(a, b)  # what clicking that cell of the similarity matrix does
     _press(window, Qt.Key.Key_X)
-    labels = c.idx_cluster
+    labels = c.session.labels
     assert labels[a] <= 0 or labels[a] != labels[b]
     assert not np.isin(labels[members], [cluster]).any()
     log = _log_lines(c)
@@ -218,35 +220,35 @@ def test_split_add_and_multi_unit_reject_by_keyboard(
     open_folder, window, qtbot, tracked_folder, dialog_log
 ):
     c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
-    before = np.array(c.idx_cluster)
+    before = np.array(c.session.labels)
     cluster = _cluster_with(before, 4)
-    members = c.units_of(cluster)
+    members = c.session.units_of(cluster)
     c.select_units(members[:2])  # two rows of the cluster detail table
     _press(window, Qt.Key.Key_K)
-    labels = np.array(c.idx_cluster)
+    labels = np.array(c.session.labels)
     split, rest = int(labels[members[0]]), int(labels[members[2]])
     assert split > 0 and rest > 0 and split != rest != cluster
     assert labels[members[1]] == split and np.all(labels[members[2:]] == rest)
 
     # A: the pair's unit outside the selected cluster joins it.
     c.select_pair(int(members[0]), int(members[2]))
-    assert c.selected_cluster == split
+    assert c.session.selection.cluster == split
     assert "Add unit" in window.curation_actions["add"].toolTip()
     assert f"unit {members[2]}" in window.curation_actions["add"].toolTip()
     _press(window, Qt.Key.Key_A)
-    labels = np.array(c.idx_cluster)
+    labels = np.array(c.session.labels)
     assert labels[members[2]] == labels[members[0]] > 0
     assert np.unique(labels[members[:3]]).size == 1
     assert [line["action"] for line in _log_lines(c)] == ["split", "add_unit"]
 
     # Several units rejected with one key come back with one undo.
-    now = c.idx_cluster[members[0]]
-    group = c.units_of(now)[:2]
+    now = c.session.labels[members[0]]
+    group = c.session.units_of(now)[:2]
     c.select_units(group)
     _press(window, Qt.Key.Key_Delete)
-    assert np.all(c.idx_cluster[group] == -1)
+    assert np.all(c.session.labels[group] == -1)
     _press(window, Qt.Key.Key_Z, CTRL)
-    np.testing.assert_array_equal(c.idx_cluster, labels)
+    np.testing.assert_array_equal(c.session.labels, labels)
     log = _log_lines(c)
     assert [line["action"] for line in log][-2:] == ["reject_units", "undo"]
     assert log[-2]["units"] == sorted(group.tolist())
@@ -260,8 +262,8 @@ def test_export_writes_the_clusters_shown(open_folder, window, qtbot, tracked_fo
     auto = np.load(out / "IdxCluster.npy")  # the automatic result of the run
     assert "no changes" in window.curation_status.text()
 
-    cluster = _cluster_with(c.idx_cluster, 3)
-    c.select_units([int(c.units_of(cluster)[0])])
+    cluster = _cluster_with(c.session.labels, 3)
+    c.select_units([int(c.session.units_of(cluster)[0])])
     _press(window, Qt.Key.Key_R)
     sets = _session_sets(c)
     c1, c2 = next(p for p in combinations(sets, 2) if not sets[p[0]] & sets[p[1]])
@@ -272,7 +274,7 @@ def test_export_writes_the_clusters_shown(open_folder, window, qtbot, tracked_fo
     with qtbot.waitSignal(c.export_finished, timeout=60_000):  # written on a worker
         _press(window, Qt.Key.Key_S, CTRL)
     exported = np.load(out / "IdxCluster.npy")
-    shown = np.array(c.idx_cluster)
+    shown = np.array(c.session.labels)
     assert _same_cluster_pairs(exported) == _same_cluster_pairs(shown)
     assert set(np.unique(exported[exported > 0]).tolist()) == set(
         range(1, len(_clusters(renumber_by_first_unit(shown))) + 1)
@@ -290,19 +292,19 @@ def test_reopening_the_folder_shows_the_same_curation(
     from dant_gui.main_window import MainWindow
 
     c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
-    cluster = _cluster_with(c.idx_cluster, 3)
-    c.select_units([int(c.units_of(cluster)[-1])])
+    cluster = _cluster_with(c.session.labels, 3)
+    c.select_units([int(c.session.units_of(cluster)[-1])])
     _press(window, Qt.Key.Key_R)
     _press(window, Qt.Key.Key_L)  # label the selected cluster reviewed, go to the next
-    reviewed = [k for k in c.cluster_ids() if c.cluster_label(k) == "reviewed"]
+    reviewed = [k for k in c.session.cluster_ids() if c.session.cluster_label(k) == "reviewed"]
     sets = _session_sets(c)
     c1, c2 = next(p for p in combinations(sets, 2) if not sets[p[0]] & sets[p[1]])
     c.select_clusters([c1, c2])
     _press(window, Qt.Key.Key_G)
     _press(window, Qt.Key.Key_Z, CTRL)  # the merge is undone: the redo stack is kept too
     assert len(reviewed) == 1
-    labels = np.array(c.idx_cluster)
-    history = [(e.text, e.done) for e in c.history_entries()]
+    labels = np.array(c.session.labels)
+    history = [(e.text, e.done) for e in c.session.history_entries()]
     assert [done for _, done in history] == [True, True, False]
     window.stop_background_work()
     window.close()  # not exported: the window asks (the fixture answers yes)
@@ -315,18 +317,20 @@ def test_reopening_the_folder_shows_the_same_curation(
     again.show()
     try:
         reopened = _open(open_folder, qtbot, again, tracked_folder, dialog_log)
-        np.testing.assert_array_equal(reopened.idx_cluster, labels)
-        assert [(e.text, e.done) for e in reopened.history_entries()] == history
-        assert [k for k in reopened.cluster_ids() if reopened.cluster_label(k) == "reviewed"] == (
-            reviewed
-        )
-        assert sorted(again.cluster_table.visible_ids()) == reopened.cluster_ids().tolist()
+        np.testing.assert_array_equal(reopened.session.labels, labels)
+        assert [(e.text, e.done) for e in reopened.session.history_entries()] == history
+        assert [
+            k
+            for k in reopened.session.cluster_ids()
+            if reopened.session.cluster_label(k) == "reviewed"
+        ] == (reviewed)
+        assert sorted(again.cluster_table.visible_ids()) == reopened.session.cluster_ids().tolist()
         assert again.review_view.progress_label.text().startswith("Reviewed <b>1</b>")
         again.curation_tabs.setCurrentWidget(again.history_view)
         assert [done for _, done in again.history_view.entry_texts()] == [True, True, False]
         _press(again, Qt.Key.Key_Y, CTRL)  # redo the merge undone in the first window
         both = np.flatnonzero((labels == c1) | (labels == c2))
-        merged = np.unique(reopened.idx_cluster[both])
+        merged = np.unique(reopened.session.labels[both])
         assert merged.size == 1 and merged[0] > 0
         assert not dialog_log
     finally:
@@ -337,9 +341,9 @@ def test_typing_r_in_a_text_field_does_not_reject(
     open_folder, window, qtbot, tracked_folder, dialog_log
 ):
     c = _open(open_folder, qtbot, window, tracked_folder, dialog_log)
-    before = np.array(c.idx_cluster)
+    before = np.array(c.session.labels)
     cluster = _cluster_with(before, 3)
-    unit = int(c.units_of(cluster)[0])
+    unit = int(c.session.units_of(cluster)[0])
     c.select_units([unit])
     field = window.cluster_table.text_filter
     field.setFocus()
@@ -347,7 +351,7 @@ def test_typing_r_in_a_text_field_does_not_reject(
     QTest.keyClicks(field, "rgx")
     QTest.keyClick(field, Qt.Key.Key_Delete)
     assert field.text() == "rgx"
-    np.testing.assert_array_equal(c.idx_cluster, before)
+    np.testing.assert_array_equal(c.session.labels, before)
     assert _log_lines(c) == []
 
     # Nor in the settings form, whatever has the focus there (a combo box, a check box).
@@ -358,14 +362,14 @@ def test_typing_r_in_a_text_field_does_not_reject(
         qtbot.waitUntil(editor.hasFocus)
         for letter in (Qt.Key.Key_R, Qt.Key.Key_K, Qt.Key.Key_G):
             QTest.keyClick(editor, letter)
-    np.testing.assert_array_equal(c.idx_cluster, before)
+    np.testing.assert_array_equal(c.session.labels, before)
     assert _log_lines(c) == []
 
     # Elsewhere the same key rejects the selected unit.
     window.cluster_table.table.setFocus()
     c.select_units([unit])
     _press(window, Qt.Key.Key_R)
-    assert c.idx_cluster[unit] == -1 and len(_log_lines(c)) == 1
+    assert c.session.labels[unit] == -1 and len(_log_lines(c)) == 1
 
 
 def test_arrows_follow_the_table_and_review_queue_marks_progress(
@@ -381,12 +385,12 @@ def test_arrows_follow_the_table_and_review_queue_marks_progress(
     order = table.visible_ids()
     table.select_row(0)
     _press(window, Qt.Key.Key_Down)
-    assert c.selected_cluster == order[1]
+    assert c.session.selection.cluster == order[1]
     _press(window, Qt.Key.Key_N)
     _press(window, Qt.Key.Key_PageDown)
-    assert c.selected_cluster == order[3]
+    assert c.session.selection.cluster == order[3]
     _press(window, Qt.Key.Key_P)
-    assert c.selected_cluster == order[2]
+    assert c.session.selection.cluster == order[2]
 
     window.curation_tabs.setCurrentWidget(window.review_view)
     review = window.review_view
@@ -396,12 +400,14 @@ def test_arrows_follow_the_table_and_review_queue_marks_progress(
     total = len(queue)
     assert review.progress_label.text() == f"Reviewed <b>0</b> / {total} clusters"
     review.table.selectRow(0)  # clicking the first (least certain) cluster selects it
-    assert c.selected_cluster == queue[0]
+    assert c.session.selection.cluster == queue[0]
     _press(window, Qt.Key.Key_L)
-    assert c.cluster_label(queue[0]) == "reviewed"
-    assert c.selected_cluster == queue[1]
+    assert c.session.cluster_label(queue[0]) == "reviewed"
+    assert c.session.selection.cluster == queue[1]
     _press(window, Qt.Key.Key_R, CTRL)
-    assert c.cluster_label(queue[1]) == "reviewed" and c.selected_cluster == queue[2]
+    assert (
+        c.session.cluster_label(queue[1]) == "reviewed" and c.session.selection.cluster == queue[2]
+    )
     assert review.progress_label.text() == f"Reviewed <b>2</b> / {total} clusters"
     assert review.queue_ids()[-2:] == queue[:2]  # reviewed ones go last
     row = table.row_of_cluster(queue[0])
@@ -444,11 +450,13 @@ def test_unreadable_log_lines_are_skipped_and_shown_once(
     )
     assert open_folder(tracked_folder)
     c = window.controller
-    assert c.idx_cluster[unit] == -1 and len(c.history_entries()) == 1
+    assert c.session.labels[unit] == -1 and len(c.session.history_entries()) == 1
     warnings = [d for d in dialog_log if d.kind == "warning"]
     assert len(warnings) == 1 and "line 2" in warnings[0].text and "line 3" in warnings[0].text
     assert "curation.jsonl line 2" in window.log_view.toPlainText()
-    window.controller.select_cluster(int(c.cluster_ids()[0]))  # no second dialog on later events
+    window.controller.select_cluster(
+        int(c.session.cluster_ids()[0])
+    )  # no second dialog on later events
     assert len([d for d in dialog_log if d.kind == "warning"]) == 1
 
 
@@ -462,12 +470,12 @@ def test_a_folder_curated_elsewhere_opens_read_only_with_a_dialog(
     try:
         assert open_folder(tracked_folder)
         c = window.controller
-        assert c.result is not None and c.curator is None  # the clusters, read-only
+        assert c.session is not None and c.session.curator is None  # the clusters, read-only
         warnings = [d for d in dialog_log if d.kind == "warning"]
         assert len(warnings) == 1 and warnings[0].title == "Curation in use"
         assert f"{out} is being curated by another program (dant export" in warnings[0].text
         assert not window.curation_actions["reject"].isEnabled()
-        c.select_cluster(int(c.cluster_ids()[0]))  # still usable, no second dialog
+        c.select_cluster(int(c.session.cluster_ids()[0]))  # still usable, no second dialog
         assert len([d for d in dialog_log if d.kind == "warning"]) == 1
     finally:
         held.release()
@@ -487,9 +495,9 @@ def test_cluster_numbers_on_screen_are_the_numbers_in_the_exported_files(
     c1, c2 = next(p for p in combinations(sets, 2) if not sets[p[0]] & sets[p[1]])
     c.select_clusters([c1, c2])
     _press(window, Qt.Key.Key_G)
-    merged = c.selected_cluster
-    big = _cluster_with(c.idx_cluster, 4)
-    c.select_units(c.units_of(big)[:2])
+    merged = c.session.selection.cluster
+    big = _cluster_with(c.session.labels, 4)
+    c.select_units(c.session.units_of(big)[:2])
     _press(window, Qt.Key.Key_K)
     shown = {}
     for row in range(table.proxy.rowCount()):
@@ -504,7 +512,7 @@ def test_cluster_numbers_on_screen_are_the_numbers_in_the_exported_files(
     assert title.startswith(f"Cluster {shown[merged]}:"), title
     assert merged > len(_clusters(exported))  # the curation id is not the file's number
     for cluster, text in shown.items():
-        numbers = np.unique(exported[c.units_of(cluster)])
+        numbers = np.unique(exported[c.session.units_of(cluster)])
         assert numbers.tolist() == [int(text)], (cluster, text, numbers)
     review = window.review_view.model
     assert review.rowCount() > 0
@@ -523,10 +531,10 @@ def test_quitting_with_unexported_curation_asks_first(
     assert not dialog_log and not window.isVisible()
     window.show()
     _activate(qtbot, window)
-    cluster = _cluster_with(c.idx_cluster, 3)
-    c.select_units([int(c.units_of(cluster)[0])])
+    cluster = _cluster_with(c.session.labels, 3)
+    c.select_units([int(c.session.units_of(cluster)[0])])
     _press(window, Qt.Key.Key_R)
-    assert not c.exported
+    assert not c.session.exported
 
     answers = []
     monkeypatch.setattr(dialogs, "hook", lambda request: answers.append(request) or False)

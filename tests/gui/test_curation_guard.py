@@ -54,7 +54,7 @@ def test_export_offers_to_set_bad_log_lines_aside(
     unit = _first_unit_of_a_cluster(tracked_folder)
     original = _a_bad_log(out, unit)
     c = _open(open_folder, window, tracked_folder, dialog_log)
-    assert c.idx_cluster[unit] == -1  # the good line is in effect, the bad one skipped
+    assert c.session.labels[unit] == -1  # the good line is in effect, the bad one skipped
     dialog_log.clear()
     with qtbot.waitSignal(c.export_finished, timeout=60_000):
         window.export()
@@ -68,7 +68,7 @@ def test_export_offers_to_set_bad_log_lines_aside(
     assert "unknown action 'delete'" in asked.text and '{"action": "delete"}' in asked.text
     assert log.read_text() == original.splitlines(keepends=True)[0]
     assert np.load(out / "IdxCluster.npy")[unit] == -1  # exported what the window shows
-    assert c.exported and not [d for d in dialog_log if d.kind == "error"]
+    assert c.session.exported and not [d for d in dialog_log if d.kind == "error"]
 
 
 def test_cancelling_the_set_aside_changes_nothing(
@@ -116,8 +116,8 @@ def test_a_result_replaced_under_the_window_stops_curating(
     assert asked[0].text == f"{expected}.\n\nReopen {out} now?"
     assert (out / "curation.jsonl").read_bytes() == log_before  # nothing logged
     if reopen:  # the folder is open again: its result as it is now, curated anew
-        assert c.can_curate and c.curator.identity["locations.npy"] is not None
-        c.curator.check_result_unchanged()
+        assert c.can_curate and c.session.curator.identity["locations.npy"] is not None
+        c.session.curator.check_result_unchanged()
     else:
         assert not c.can_curate and "replaced by another program" in c.session.read_only_reason
         window.export()  # refused too, without another dialog

@@ -32,12 +32,12 @@ def _cluster_with(labels, n) -> int:
 
 def _edit_while_hidden(c) -> None:
     """Reject one unit, undo, redo, then select another cluster."""
-    big = _cluster_with(np.asarray(c.idx_cluster), 3)
-    c.select_units(c.units_of(big)[:1])
+    big = _cluster_with(np.asarray(c.session.labels), 3)
+    c.select_units(c.session.units_of(big)[:1])
     c.apply_to_selection("reject")
     c.undo()
     c.redo()
-    other = [k for k in c.cluster_ids().tolist() if k != c.selected_cluster][0]
+    other = [k for k in c.session.cluster_ids().tolist() if k != c.session.selection.cluster][0]
     c.select_cluster(other)
 
 
@@ -52,15 +52,15 @@ def test_hidden_overview_computes_once_when_shown(window, open_folder, tracked_f
 
     assert window.show_tab("Overview")
     assert len(calls) == 1 and not view.stale
-    result = c.result
-    truth = _fresh_summary(result.sessions, c.idx_cluster, result.n_sessions)
+    result = c.session.result
+    truth = _fresh_summary(result.sessions, c.session.labels, result.n_sessions)
     for field in dataclasses.fields(truth):
         np.testing.assert_array_equal(getattr(view.summary, field.name), getattr(truth, field.name))
-    row = int(np.flatnonzero(view.summary.presence_clusters == c.selected_cluster)[0])
+    row = int(np.flatnonzero(view.summary.presence_clusters == c.session.selection.cluster)[0])
     assert view.selected_row.isVisible() and view.selected_row.rect().top() == row
 
     # Shown, it follows each edit at once (once).
-    c.select_units(c.units_of(_cluster_with(np.asarray(c.idx_cluster), 3))[:1])
+    c.select_units(c.session.units_of(_cluster_with(np.asarray(c.session.labels), 3))[:1])
     c.apply_to_selection("reject")
     assert len(calls) == 2
 
@@ -83,9 +83,9 @@ def test_hidden_detail_view_summarises_once_when_shown(
     _edit_while_hidden(c)
     assert calls == [] and view.stale
 
-    n_shanks = len(c.result.shanks)
+    n_shanks = len(c.session.result.shanks)
     with qtbot.waitSignal(view.summary_ready, timeout=TIMEOUT_MS):
         assert window.show_tab("Cluster detail")
     assert len(calls) == n_shanks  # one summary per shank, once
-    assert view.cluster == c.selected_cluster
-    assert view.table_units() == c.units_of(c.selected_cluster).tolist()
+    assert view.cluster == c.session.selection.cluster
+    assert view.table_units() == c.session.units_of(c.session.selection.cluster).tolist()

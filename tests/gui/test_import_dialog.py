@@ -4,8 +4,19 @@ opened; a folder that cannot be imported is shown as such and the window stays u
 from __future__ import annotations
 
 import numpy as np
+from PyQt6.QtCore import QItemSelectionModel
 
 from tests.core.test_import_errors import tiny_kilosort
+
+
+def _select_row(table, row: int) -> None:
+    """Make `row` the one selected row. (QTableView.selectRow honours the keyboard
+    modifiers Qt believes held, which an earlier test's Ctrl+key may leave behind
+    offscreen: row 2 was then added to the selection instead of replacing it.)"""
+    flags = (
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+    )
+    table.selectionModel().setCurrentIndex(table.model().index(row, 0), flags)
 
 
 def test_import_dialog_previews_imports_and_opens(window, qtbot, tmp_path, dialog_log):
@@ -26,9 +37,9 @@ def test_import_dialog_previews_imports_and_opens(window, qtbot, tmp_path, dialo
     # the row that cannot be imported is selected and its notes shown whole below the table
     assert dialog.table.currentRow() == 2
     assert dialog.notes.text() == dialog.table.item(2, 6).text()
-    dialog.table.selectRow(0)
+    _select_row(dialog.table, 0)
     assert dialog.notes.text() == f"{day1}: {dialog.table.item(0, 6).text()}"
-    dialog.table.selectRow(2)
+    _select_row(dialog.table, 2)
     with qtbot.waitSignal(dialog.checked, timeout=60_000):
         dialog.remove_selected()
     out = tmp_path / "data"

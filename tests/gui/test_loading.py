@@ -62,7 +62,7 @@ def test_a_folder_opens_on_the_worker_while_the_window_stays_live(
         release_replay.set()
     assert finished.args == [True]
     assert read_threads[0] != ui and replay_threads[0] != ui
-    assert c.session is not None and c.curator is not None and not c.is_loading
+    assert c.session is not None and c.session.curator is not None and not c.is_loading
     assert np.array_equal(c.session.labels, c.session.result.idx_cluster)
     assert not window.load_bar.isVisible() and window.open_action.isEnabled()
     assert len(dialog_log) == n_dialogs  # no error while opening

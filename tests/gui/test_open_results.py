@@ -44,7 +44,7 @@ def _waveform_title(window) -> str:
 
 def _show_largest_cluster(window) -> None:
     c = window.controller
-    labels = np.asarray(c.idx_cluster)
+    labels = np.asarray(c.session.labels)
     ids, counts = np.unique(labels[labels > 0], return_counts=True)
     c.select_cluster(int(ids[np.argmax(counts)]))
     assert window.show_tab("Cluster detail")
@@ -57,9 +57,9 @@ def test_a_renamed_pydant_output_folder_opens_with_its_result(
     assert open_folder(out), [d.text for d in dialog_log]
     c = window.controller
     assert c.data_folder == data and c.output_folder == out
-    assert c.result is not None and c.result.source == "pyDANT"
-    np.testing.assert_array_equal(c.result.idx_cluster, np.load(out / "IdxCluster.npy"))
-    assert window.cluster_table.model.rowCount() == c.result.n_clusters
+    assert c.session is not None and c.session.result.source == "pyDANT"
+    np.testing.assert_array_equal(c.session.result.idx_cluster, np.load(out / "IdxCluster.npy"))
+    assert window.cluster_table.model.rowCount() == c.session.result.n_clusters
 
 
 def test_a_pydant_result_never_calls_raw_waveforms_corrected(
@@ -99,12 +99,12 @@ def test_a_renamed_output_folder_of_ours_opens_with_its_result(
     assert open_folder(demo_folder)
     with qtbot.waitSignal(window.controller.run_finished, timeout=RUN_TIMEOUT_MS):
         qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
-    labels = window.controller.result.idx_cluster.copy()
+    labels = window.controller.session.result.idx_cluster.copy()
     renamed = demo_folder / "my tracking"
     (demo_folder / "DANT_Output").rename(renamed)
 
     assert open_folder(renamed), [d.text for d in dialog_log]
     c = window.controller
     assert c.data_folder == demo_folder and c.output_folder == renamed
-    assert c.result is not None and c.result.source == "dant"
-    np.testing.assert_array_equal(c.result.idx_cluster, labels)
+    assert c.session is not None and c.session.result.source == "dant"
+    np.testing.assert_array_equal(c.session.result.idx_cluster, labels)

@@ -78,8 +78,8 @@ def test_clicking_a_least_certain_track_selects_its_cluster(open_folder, window,
         qtbot.mouseClick(
             view.least_certain.viewport(), Qt.MouseButton.LeftButton, pos=rect.center()
         )
-    assert c.cluster_name(c.selected_cluster) == f"cluster {tracks[row]['track']}"
-    assert c.selected_units.tolist() == tracks[row]["units"]
+    assert c.session.cluster_name(c.session.selection.cluster) == f"cluster {tracks[row]['track']}"
+    assert c.session.selection.units.tolist() == tracks[row]["units"]
 
 
 def test_write_back_writes_the_file_and_keeps_a_users_different_file(

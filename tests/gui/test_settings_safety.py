@@ -38,6 +38,6 @@ def test_a_reopened_result_shows_the_settings_that_made_it(
         == 0
     )
     assert open_folder(demo_folder), [d.text for d in dialog_log]
-    assert window.controller.result is not None
+    assert window.controller.session is not None
     assert window.controller.settings.get("clustering.max_distance") == 70
     assert window.controller.output_folder == out

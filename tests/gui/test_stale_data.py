@@ -19,7 +19,7 @@ def test_changed_data_under_a_result_is_warned_about(open_folder, window, demo_f
     path = demo_folder / "spike_times" / "Unit5.npy"
     np.save(path, np.load(path) + 1.0)  # same size, other content
     assert open_folder(demo_folder)
-    assert window.controller.result is not None  # still opened: the user may look at it
+    assert window.controller.session is not None  # still opened: the user may look at it
     warnings = [d for d in dialog_log if d.kind == "warning"]
     assert len(warnings) == 1
     text = warnings[0].text
@@ -30,5 +30,5 @@ def test_changed_data_under_a_result_is_warned_about(open_folder, window, demo_f
 def test_unchanged_data_opens_without_a_warning(open_folder, window, demo_folder, dialog_log):
     _track(demo_folder)
     assert open_folder(demo_folder)
-    assert window.controller.result is not None
+    assert window.controller.session is not None
     assert [d for d in dialog_log if d.kind == "warning"] == []

@@ -137,8 +137,8 @@ def test_hover_describes_and_click_selects_the_pair_under_the_mouse(qtbot, ctrl,
     widget_pos = view.graphics.mapFromScene(scene_pos)
     with qtbot.waitSignal(ctrl.selection_changed, timeout=5000):
         qtbot.mouseClick(view.graphics.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=widget_pos)
-    assert ctrl.selected_pair == (int(a), int(b))
-    assert ctrl.selected_cluster == k
+    assert ctrl.session.selection.pair == (int(a), int(b))
+    assert ctrl.session.selection.cluster == k
     # The selected pair is marked at both symmetric cells.
     xs, ys = view.pair_marks.getData()
     assert sorted(zip(xs.tolist(), ys.tolist(), strict=True)) == sorted(
@@ -244,8 +244,8 @@ def test_detail_unit_table_and_depth_points_select_units(qtbot, ctrl, result):
     ctrl.select_cluster(k)
     with qtbot.waitSignal(ctrl.selection_changed, timeout=2000):
         view.table.selectRow(1)
-    assert ctrl.selected_units.tolist() == [int(units[1])]
-    assert ctrl.selected_cluster == k
+    assert ctrl.session.selection.units.tolist() == [int(units[1])]
+    assert ctrl.session.selection.cluster == k
     assert view.table_units() == units.tolist()  # the cluster stays shown
     widths = {u: c.opts["pen"].widthF() for u, c in view.waveform_curves.items()}
     assert widths[int(units[1])] > max(w for u, w in widths.items() if u != units[1])
@@ -258,13 +258,13 @@ def test_detail_unit_table_and_depth_points_select_units(qtbot, ctrl, result):
     spot = view.depth_points.points()[2]
     with qtbot.waitSignal(ctrl.selection_changed, timeout=2000):
         view.depth_points.sigClicked.emit(view.depth_points, [spot], None)
-    assert ctrl.selected_units.tolist() == [int(units[2])]
+    assert ctrl.session.selection.units.tolist() == [int(units[2])]
 
     # Clicking a unit's waveform selects that unit.
     curve = view.waveform_curves[int(units[0])]
     with qtbot.waitSignal(ctrl.selection_changed, timeout=2000):
         curve.sigClicked.emit(curve, None)
-    assert ctrl.selected_units.tolist() == [int(units[0])]
+    assert ctrl.session.selection.units.tolist() == [int(units[0])]
     rows = sorted({i.row() for i in view.table.selectionModel().selectedRows()})
     assert rows == [0]
 
@@ -307,7 +307,7 @@ def test_detail_histogram_has_the_lda_threshold_and_matched_pairs(qtbot, ctrl, r
 
     # Curation: dissolving the cluster moves its pairs to "unmatched".
     with qtbot.waitSignal(view.summary_ready, timeout=SIGNAL_TIMEOUT_MS):
-        ctrl.result.idx_cluster[units] = -1
+        ctrl.session.result.idx_cluster[units] = -1
         ctrl.clusters_changed.emit(None)  # None: any clusters may have changed
     assert view.summary.matched.sum() == expected.sum() - units.size * (units.size - 1) // 2
 
@@ -354,7 +354,7 @@ def test_overview_click_on_a_presence_row_selects_its_cluster(qtbot, ctrl, resul
             QtCore.Qt.MouseButton.LeftButton,
             pos=view.graphics.mapFromScene(scene_pos),
         )
-    assert ctrl.selected_cluster == k
+    assert ctrl.session.selection.cluster == k
     rect = view.selected_row.rect()
     assert view.selected_row.isVisible() and rect.top() == row and rect.height() == 1
 
@@ -365,7 +365,7 @@ def test_overview_follows_curation(qtbot, ctrl, result):
     n_before = view.summary.n_clusters
     k = int(view.summary.presence_clusters[0])
     # Curation changes the current labels: dissolve one cluster.
-    ctrl.result.idx_cluster[ctrl.result.idx_cluster == k] = -1
+    ctrl.session.result.idx_cluster[ctrl.session.result.idx_cluster == k] = -1
     ctrl.clusters_changed.emit(None)  # None: any clusters may have changed
     assert view.summary.n_clusters == n_before - 1
     assert k not in view.summary.presence_clusters
