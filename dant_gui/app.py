@@ -35,6 +35,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _arguments(argv: list[str]) -> argparse.Namespace | None:
+    """The parsed arguments; None after one `error:` line naming a bad one (docs GQ02)."""
+    from dant_core.cli_arguments import ArgumentsError
+
+    try:
+        return _parser().parse_args(argv)
+    except ArgumentsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def demo_folder() -> Path:
     """Where the demo data lives: the user's cache folder for this app."""
     from PyQt6.QtCore import QStandardPaths
@@ -63,13 +74,8 @@ def ensure_demo(folder: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dant_core.cli_arguments import ArgumentsError
-
-    try:
-        args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
-    except ArgumentsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if (args := _arguments(sys.argv[1:] if argv is None else argv)) is None:
+        return 2  # a bad argument, said in one line
 
     from .qt_libraries import missing_message, missing_packages, uses_xcb
 
