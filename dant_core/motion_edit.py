@@ -44,9 +44,10 @@ def save_edited_motion(data_folder: Path, motion: Motion) -> Path:
 
 def settings_from_motion(settings: Settings, motion_file: Path) -> tuple[Settings, str]:
     """A copy of `settings` whose run starts from `motion_file`, and a sentence saying what
-    changed. The start is not chosen by evidence (the user chose it). The motion passes before the first one that compares waveforms are left out:
-    they do not use the starting motion (their features do not depend on position), and the
-    engine refuses a manual motion before them."""
+    changed. The start is not chosen by evidence (the user chose it). The motion passes
+    before the first one that compares waveforms are left out: they do not use the
+    starting motion (their features do not depend on position), and the engine refuses a
+    manual motion before them."""
     out = settings.copy()
     out.set("waveformCorrection.path_to_motion", str(motion_file))
     # Start from the user's motion itself, not from whichever start the evidence pass
