@@ -312,14 +312,14 @@ SCHEMA: tuple[SettingSpec, ...] = (
     SettingSpec(
         "autoCuration.method",
         "choice",
-        "pydant",
-        "'adaptive' (opt-in; it raises recall but can keep a wrong unit, see"
-        " benchmarks/README.md): the split threshold depends on the pair's amplitude"
-        " (small neurons' recordings correlate less), a cluster with two units of one session is"
-        " re-clustered instead of dropping one, and unmatched units may rejoin a cluster"
-        " (mutual-best, positive margin); every decision is saved in AutoCuration.json."
-        " 'pydant': pyDANT's curation exactly (one global threshold, the weaker unit of a"
-        " session conflict dropped)",
+        "adaptive",
+        "'adaptive' (default; more neurons tracked at pyDANT's precision or better on every"
+        " benchmark set, see benchmarks/README.md): the split threshold depends on the"
+        " amplitude (small neurons' recordings correlate less), a cluster with two units of"
+        " one session is re-clustered instead of dropping one, two clusters of one neuron"
+        " merge and unmatched units may rejoin a cluster (every link positive, mutual-best);"
+        " every decision is saved in AutoCuration.json. 'pydant': pyDANT's curation exactly"
+        " (one global threshold, the weaker unit of a session conflict dropped)",
         choices=("adaptive", "pydant"),
         used_by=("curate_shank",),
     ),

@@ -43,7 +43,7 @@ PYDANT_DEFAULTS = {
     "clustering.n_iter": 10,
     "clustering.weight_tol": 1e-8,
     "autoCuration.auto_split": True,
-    "autoCuration.method": "pydant",
+    "autoCuration.method": "adaptive",
 }
 
 
