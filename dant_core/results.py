@@ -316,11 +316,28 @@ def _load_shank(saved: _Saved, s: int, shank_id: int) -> ShankTracking:
         passes=_saved_passes(saved, s),
         final=_shank_final(saved, s, units),
         curation=AutoCuration(
-            saved.idx_cluster[units], np.zeros((0, 2), np.int64), np.zeros(0, np.int64)
+            saved.idx_cluster[units],
+            np.zeros((0, 2), np.int64),
+            np.zeros(0, np.int64),
+            threshold_curve=_saved_curve(saved.folder, s),
         ),
         corrected_waveforms=corrected,
         computer=computer,
     )
+
+
+def _saved_curve(folder: Path, s: int):
+    """Shank s's amplitude-dependent threshold from the run's AutoCuration.json, or None
+    (pyDANT's curation, pyDANT's folders, older runs, an unreadable record)."""
+    from .adaptive_curation import load_auto_curation
+    from .amplitude_threshold import ThresholdCurve
+
+    try:
+        record = load_auto_curation(folder)
+        curve = record["shanks"][s].get("threshold_curve") if record else None
+        return ThresholdCurve.from_dict(curve) if curve else None
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None  # the record only adds the margins' curve: the result stands without it
 
 
 def _assemble(saved: _Saved, dataset: Dataset, settings: Settings, shanks) -> TrackingResult:

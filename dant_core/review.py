@@ -1,7 +1,9 @@
 """The review order: clusters least certain first, by the margin of their weakest link.
 
-A cluster's margin is how far the weakest similarity still needed to hold it together (the
-smallest edge of its maximum spanning tree) is above its shank's match threshold.
+A pair's margin is its similarity minus the threshold: at the pair's amplitude when the
+run's curation was amplitude-aware (docs/auto_curation.md), else the shank's one
+threshold. A cluster's margin is the smallest margin still needed to hold it together (the
+smallest edge of the maximum spanning tree of its pairs' margins).
 """
 
 from __future__ import annotations
@@ -32,10 +34,40 @@ def weakest_link(similarity: np.ndarray) -> float:
     return float(weakest)
 
 
-def cluster_margin(result, units: np.ndarray) -> float:
-    """How far the weakest link of a cluster is above its shank's threshold (may be < 0)."""
+def threshold_curve_of(result, unit: int):
+    """The amplitude-dependent threshold (ThresholdCurve) of `unit`'s shank, or None when
+    the run used pyDANT's curation (one threshold per shank)."""
+    shank = result.shanks[result._shank_index(int(unit))]
+    return getattr(shank.curation, "threshold_curve", None)
+
+
+def unit_log_amplitude(result, units: np.ndarray) -> np.ndarray:
+    """ln of each unit's peak-to-trough amplitude on its peak channel (µV), as the adaptive
+    curation measures it (pipeline.curate_shank). (k,)"""
+    from .features import peak_to_trough
+
+    amplitude = peak_to_trough(np.asarray(result.features.waveforms[units])).max(axis=1)
+    return np.log(np.maximum(amplitude, 1e-9))
+
+
+def margin_matrix(result, units: np.ndarray) -> np.ndarray:
+    """(k, k) margins of a group's pairs: similarity minus the threshold at the pair's
+    amplitude (adaptive curation), or minus the shank's threshold (pyDANT's curation)."""
     units = np.asarray(units, dtype=np.int64)
-    return weakest_link(result.similarity_block(units, units)) - result.threshold_of(int(units[0]))
+    similarity = result.similarity_block(units, units)
+    curve = threshold_curve_of(result, int(units[0]))
+    if curve is None:
+        return similarity - result.threshold_of(int(units[0]))
+    from .adaptive_curation import margin_block
+
+    return margin_block(similarity, unit_log_amplitude(result, units), curve)
+
+
+def cluster_margin(result, units: np.ndarray) -> float:
+    """How far a cluster's weakest link is above the threshold (may be < 0): the smallest
+    margin still needed to hold it together (`weakest_link` of `margin_matrix`), with the
+    threshold at each pair's amplitude when the run's curation had one."""
+    return weakest_link(margin_matrix(result, units))
 
 
 def review_order(state: CurationState, result, cache: dict | None = None) -> list[int]:

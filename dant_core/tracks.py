@@ -7,7 +7,8 @@ Columns (tab-separated, one header line, rows in waveform_all.npy order):
   cluster_id    the sorter's cluster id from units.tsv, else empty
   track         the cluster of IdxCluster.npy (1..K), -1 unmatched
   n_sessions    how many sessions the track spans (1 for an unmatched unit)
-  confidence    the track's weakest link: its lowest margin above the match threshold
+  confidence    the track's weakest link: its lowest margin above the match threshold,
+                read at the pair's amplitude when the curation was amplitude-aware
                 (similarity units, 2 decimals; empty for unmatched units)
   source        the sorter folder of the session (from units.tsv), when known
 
@@ -80,11 +81,12 @@ def read_tsv(path) -> list[dict[str, str]]:
 
 def track_confidence(result, labels: np.ndarray) -> dict[int, float]:
     """Confidence of every track (cluster id > 0 -> float): how far the track's weakest link
-    lies above its shank's match threshold, in similarity units (negative: a link below it).
+    lies above the match threshold (at the link's amplitude when the run's curation was
+    amplitude-aware), in similarity units (negative: a link below it).
 
-    The one place that defines confidence, so a better margin (e.g. amplitude-aware) changes
-    every table, report and list at once. Today: review.cluster_margin, the margin the
-    review queue sorts by. A track of one unit has no link: inf.
+    The one place that defines confidence, so every table, report and list agrees:
+    review.cluster_margin, the margin the review queue sorts by. A track of one unit has no
+    link: inf.
     """
     from .review import cluster_margin
 

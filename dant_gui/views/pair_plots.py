@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui
 
 from dant_core.pair_summary import HIST_EDGES
+from dant_core.review import threshold_curve_of, unit_log_amplitude
 
 from .common import SELECTED_COLOR, WEIGHTED, set_title
 
@@ -44,6 +45,16 @@ class CandidatePairPlots:
             labelOpts={"position": 0.55, "color": "#d62728", "anchors": [(0, 0.5), (0, 0.5)]},
         )
         hp.addItem(self.threshold_line)
+        # amplitude-aware curation: the threshold this cluster's links were judged against
+        self.amplitude_line = pg.InfiniteLine(
+            0.0,
+            angle=90,
+            pen=pg.mkPen("#ff7f0e", width=2, style=QtCore.Qt.PenStyle.DotLine),
+            label="",
+            labelOpts={"position": 0.85, "color": "#c05f00", "anchors": [(0, 0.5), (0, 0.5)]},
+        )
+        hp.addItem(self.amplitude_line)
+        self.amplitude_line.hide()
         self.hist_marks = pg.ScatterPlotItem(
             symbol="t", size=11, pen=pg.mkPen(SELECTED_COLOR), brush=pg.mkBrush(SELECTED_COLOR)
         )
@@ -86,6 +97,7 @@ class CandidatePairPlots:
                 curve.setData([], [])
             self.hist_marks.setData([])
             self.threshold_line.hide()
+            self.amplitude_line.hide()
             set_title(plot, "Candidate-pair similarity" + (" (computing…)" if self._result else ""))
             return
         if full:
@@ -101,6 +113,7 @@ class CandidatePairPlots:
             self.threshold_line.label.valueChanged()
             plot.setXRange(HIST_EDGES[0], HIST_EDGES[-1], padding=0.02)
             set_title(plot, "Candidate-pair similarity")
+        self._draw_amplitude_threshold()
         if self.units.size > 1:
             i, j = self._cluster_pairs()
             values = self.block[i, j]
@@ -117,6 +130,27 @@ class CandidatePairPlots:
                 for c in (summary.hist_matched, summary.hist_unmatched)
             )
             plot.setYRange(0, 1.6 * max(top, 1e-3), padding=0)  # room for the legend and marks
+
+    def amplitude_threshold(self) -> tuple[float, float] | None:
+        """(amplitude µV, threshold) for the shown cluster: the amplitude-dependent threshold
+        at its units' median amplitude, or None (no cluster, or pyDANT's curation)."""
+        if self._result is None or self.units.size == 0:
+            return None
+        curve = threshold_curve_of(self._result, int(self.units[0]))
+        if curve is None:
+            return None
+        log_amp = float(np.median(unit_log_amplitude(self._result, self.units)))
+        return float(np.exp(log_amp)), float(curve.at(log_amp))
+
+    def _draw_amplitude_threshold(self) -> None:
+        shown = self.amplitude_threshold()
+        if shown is None:
+            self.amplitude_line.hide()
+            return
+        amplitude, threshold = shown
+        self.amplitude_line.setValue(threshold)
+        self.amplitude_line.label.setFormat(f"at {amplitude:.0f} µV {{value:.2f}}")
+        self.amplitude_line.show()
 
     def _draw_scatter(self, full: bool = True) -> None:
         summary, plot = self.summary, self.scatter_plot

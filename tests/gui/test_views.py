@@ -438,3 +438,24 @@ def test_matrix_values_are_written_only_where_a_cell_holds_one(
     zoomed_out, cell_px = shown(12.0)
     assert cell_px < text_px and not zoomed_out
     assert shown(1.0)[0]
+
+
+def test_detail_shows_the_threshold_at_the_clusters_amplitude(qtbot, ctrl, result):
+    """Amplitude-aware curation (issue 15): beside the shank's threshold, the histogram shows
+    the threshold the curve gives at the shown cluster's amplitude."""
+    from dant_core.review import threshold_curve_of, unit_log_amplitude
+
+    view = _show(qtbot, ClusterDetailView(ctrl), 1600, 1000)
+    with qtbot.waitSignal(view.summary_ready, timeout=SIGNAL_TIMEOUT_MS):
+        ctrl.set_result(result)
+    k = _largest_cluster(result)
+    ctrl.select_cluster(k)
+    units = result.cluster_units(k)
+    curve = threshold_curve_of(result, int(units[0]))
+    assert curve is not None  # the default curation is amplitude-aware
+    log_amp = float(np.median(unit_log_amplitude(result, units)))
+    assert view.amplitude_line.isVisible()
+    assert view.amplitude_line.value() == pytest.approx(float(curve.at(log_amp)))
+    assert f"at {np.exp(log_amp):.0f} µV" in view.amplitude_line.label.format
+    ctrl.clear_selection()  # no cluster shown: no amplitude, no line
+    assert not view.amplitude_line.isVisible()
