@@ -40,9 +40,11 @@ from .tracking_result import MotionPass, ShankTracking, TrackingResult
 LogFn = Callable[[str], None]
 
 # An early stop goes back to the motion of the pass before, whose waveforms were corrected
-# with exactly that motion; the final clustering reuses them and their waveform scores
-# (about 10 % of a 1,200-unit run) when that pass's waveforms, graph and a dense n x n score
-# table take less memory than this. At 20k units they take GBs: recomputed there instead.
+# with exactly that motion; the final clustering reuses that pass's waveform scores (about
+# 10 % of a 1,200-unit run) when its graph and a dense n x n score table take less memory
+# than this. At 20k units they take GBs: recomputed there instead. Its corrected waveforms
+# are not kept: made again (the same bytes), they are the size of the next pass's and would
+# double the run's peak (0.33 GB more at 1,200 units on 384 channels).
 KEEP_PREVIOUS_PASS_BYTES = 1 << 30
 
 # The registration initialiser is used when the drift it finds spans more than this
@@ -220,9 +222,19 @@ def select_shank(dataset: Dataset, features: UnitFeatures, shank_id: int, units)
         sessions=dataset.sessions[units],
         n_sessions=dataset.n_sessions,
         locations=features.locations[units],
-        waveforms=features.waveforms[units],
+        waveforms=_rows(features.waveforms, units),
         trains=SpikeTrainVectors(sub(features.auto_corr), sub(features.isi), sub(features.peth)),
     )
+
+
+def _rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """x[rows]; a view, not a copy, when `rows` is a run of consecutive indices (a shank's
+    units are every unit on a single-shank probe: its waveforms, the run's largest input,
+    are then not copied)."""
+    rows = np.asarray(rows)
+    if rows.size and rows[-1] - rows[0] == rows.size - 1 and np.all(np.diff(rows) == 1):
+        return x[int(rows[0]) : int(rows[-1]) + 1]
+    return x[rows]
 
 
 def track_shank(
@@ -314,13 +326,11 @@ def cluster(
 ) -> tuple[ClusteringRun, SimilarityComputer]:
     """One iterative clustering run on `corrected` waveforms at depths corrected by `motion`.
 
-    reuse: a kept pass on the same corrected waveforms; its similarity computer and its
-    waveform scores are used instead of computing them again.
+    reuse: a kept pass on the same corrected waveforms; its waveform scores are used
+    instead of computing them again.
     """
-    if reuse is None:
-        computer = SimilarityComputer(corrected, ctx.neighbourhoods, trains=shank.trains)
-    else:
-        computer = reuse.computer
+    computer = SimilarityComputer(corrected, ctx.neighbourhoods, trains=shank.trains)
+    if reuse is not None:
         if "Waveform" in reuse.run.feature_names:
             k = reuse.run.feature_names.index("Waveform")
             pairs = reuse.run.pairs
@@ -348,23 +358,22 @@ class KeptPass:
     """A motion pass kept so that the final clustering can reuse it.
 
     An early stop goes back to the motion of the pass before the last. When that pass's
-    waveforms were corrected with exactly that motion, the final clustering reuses its
-    similarity computer (which holds those waveforms) and its waveform scores.
+    waveforms were corrected with exactly that motion, the final clustering, on those
+    waveforms made again, reuses its waveform scores.
 
     corrected_with: the motion its waveforms were corrected with (None: not corrected);
-    computer: its similarity computer; run: its clustering run.
+    run: its clustering run (its graph pairs and their scores).
     """
 
     corrected_with: Motion | None
-    computer: SimilarityComputer
     run: ClusteringRun
+    n_units: int
 
     @property
     def nbytes(self) -> int:
         """What keeping it costs, with the dense score table remember_waveform_scores makes."""
-        n = self.computer.n_units
         graph = self.run.pairs.nbytes + self.run.scores.nbytes
-        return self.computer.waveforms.nbytes + graph + 8 * n * n
+        return graph + 8 * self.n_units * self.n_units
 
 
 @dataclass
@@ -374,7 +383,7 @@ class MotionLoopOutcome:
     motion: the last estimated motion (the final clustering's depths; saved);
     history: one MotionPass per pass made; restored: the motion an early stop went back to;
     corrected: the waveforms for the final clustering, corrected with `restored` after an
-    early stop, else with `motion`; reuse: the kept pass holding `corrected`, if any.
+    early stop, else with `motion`; reuse: the kept pass whose scores fit `corrected`, if any.
     """
 
     motion: Motion
@@ -436,14 +445,12 @@ def run_motion_loop(
             del run, computer, corrected  # free them before their successors (large n)
             reuse = kept if kept is not None and kept.corrected_with is restored else None
             kept = None  # not reused: freed before the restored waveforms are made
-            corrected = (
-                reuse.computer.waveforms if reuse is not None else correct(shank, restored, ctx)
-            )
+            corrected = correct(shank, restored, ctx)
             stages.step(n_pass - i - 1)
             return MotionLoopOutcome(motion, history, restored, corrected, reuse)
         motion = estimate_shank_motion(shank, run, i, ctx)
         history.append(MotionPass(names, n_matched, motion))
-        kept = KeptPass(corrected_with, computer, run)
+        kept = KeptPass(corrected_with, run, computer.n_units)
         if kept.nbytes > KEEP_PREVIOUS_PASS_BYTES:
             kept = None
         del run, computer, corrected  # free them before their successors (large n)
