@@ -173,11 +173,15 @@ def start_explains_better(pass_evidence: StartEvidence, start: StartEvidence) ->
     ISI, PETH). Where those carry no identity (spike trains that all look alike), their
     matches are chance and the motion estimated from them is noise, which the next,
     waveform, pass then follows. The evidence pass already judged the start with the same
-    features as that waveform pass, so the two are comparable; the same rule as between
-    starts applies (`choose`): the start wins only with more motion pairs AND at least the
-    separation."""
-    win, _ = choose([pass_evidence, start], pass_evidence.name)
-    if win == 0:
+    features as that waveform pass, so the two are comparable. The start wins when it
+    explains the data clearly better: more motion pairs by more than a count's own noise
+    (√n, n the start's motion pairs) AND at least the separation d′. A pass that only
+    refined the start (a few pairs more or less) keeps its motion."""
+    margin = np.sqrt(max(start.n_motion_pairs, 0))
+    if not (
+        start.n_motion_pairs > pass_evidence.n_motion_pairs + margin
+        and start.separation >= pass_evidence.separation
+    ):
         return None
     return (
         f"the motion of the passes before explains the waveforms worse than the "

@@ -137,3 +137,18 @@ def test_a_first_pass_on_identity_free_trains_does_not_move_the_loop_off_its_sta
     f1_guarded = pair_f1(guarded.idx_cluster, truth)
     f1_waveforms = pair_f1(waveforms.idx_cluster, truth)
     assert f1_guarded >= f1_waveforms - 0.03
+
+
+def test_the_loop_goes_back_to_its_start_only_when_the_start_is_clearly_better():
+    """A pass that refined the start by a few pairs keeps its motion; one whose motion lost
+    most of the start's motion pairs (chance matches of identity-free trains) goes back."""
+    from dant_core.motion_start import start_explains_better
+
+    start = StartEvidence("registration", 30.0, 3888, 5.79)
+    assert start_explains_better(StartEvidence("pass", 30.0, 3887, 5.78), start) is None
+    assert start_explains_better(StartEvidence("pass", 70.0, 26, 2.51), start)
+    # more pairs but a worse separation is not clearly better either
+    assert start_explains_better(StartEvidence("pass", 70.0, 26, 6.0), start) is None
+    small = StartEvidence("registration", 30.0, 113, 4.25)
+    assert start_explains_better(StartEvidence("pass", 0.0, 101, 3.22), small)
+    assert start_explains_better(StartEvidence("pass", 0.0, 105, 3.22), small) is None
