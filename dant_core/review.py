@@ -37,8 +37,11 @@ def weakest_link(similarity: np.ndarray) -> float:
 def threshold_curve_of(result, unit: int):
     """The amplitude-dependent threshold (ThresholdCurve) of `unit`'s shank, or None when
     the run used pyDANT's curation (one threshold per shank)."""
-    shank = result.shanks[result._shank_index(int(unit))]
-    return getattr(shank.curation, "threshold_curve", None)
+    shanks = getattr(result, "shanks", None)  # stand-ins of a result may have none
+    if not shanks:
+        return None
+    shank = shanks[int(result.unit_shank_index[int(unit)])] if len(shanks) > 1 else shanks[0]
+    return getattr(getattr(shank, "curation", None), "threshold_curve", None)
 
 
 def unit_log_amplitude(result, units: np.ndarray) -> np.ndarray:
