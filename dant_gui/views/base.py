@@ -37,6 +37,7 @@ class ViewBase(QWidget):
         super().__init__(parent)
         self.controller = controller
         self._pending = FRESH  # a view draws its empty state when it is made
+        self.closed = False  # set by closeEvent: late background results are dropped
         controller.result_changed.connect(self._result_arrived)
         controller.clusters_changed.connect(self._clusters_arrived)
         controller.selection_changed.connect(self._selection_arrived)
@@ -121,8 +122,17 @@ class ViewBase(QWidget):
         else:
             self.mark_changed()
 
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """A closed view (a top-level one: tests, a floating window) stops its background
+        work, and results already queued to it are dropped (`closed`): it may be deleted
+        next, and drawing into plot items Qt has deleted crashes the process."""
+        self.closed = True
+        self.stop_background()
+        super().closeEvent(event)
+
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
+        self.closed = False
         if self.stale:
             self._catch_up()
 

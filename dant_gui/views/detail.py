@@ -417,9 +417,13 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self._work.submit(work, returned=self._on_summary_done, errored=self._on_summary_failed)
 
     def _on_summary_failed(self, error) -> None:
+        if self.closed:
+            return  # the view was closed: its items may be gone
         set_title(self.hist_plot, f"Could not summarise the pairs: {error.exception}")
 
     def _on_summary_done(self, payload) -> None:
+        if self.closed:
+            return  # the view was closed: its items may be gone
         generation, summaries = payload
         if generation != self._summary_generation:
             return

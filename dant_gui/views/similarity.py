@@ -460,9 +460,13 @@ class SimilarityView(ViewBase):
         )
 
     def _on_background_failed(self, error) -> None:
+        if self.closed:
+            return  # the view was closed: its items may be gone
         set_title(self.plot, f"Could not compute the similarity: {error.exception}")
 
     def _on_background_done(self, payload) -> None:
+        if self.closed:
+            return  # the view was closed: its items may be gone
         if payload is None:  # abandoned: a newer request replaced it
             return
         kind = payload[0]

@@ -459,3 +459,16 @@ def test_detail_shows_the_threshold_at_the_clusters_amplitude(qtbot, ctrl, resul
     assert f"at {np.exp(log_amp):.0f} µV" in view.amplitude_line.label.format
     ctrl.clear_selection()  # no cluster shown: no amplitude, no line
     assert not view.amplitude_line.isVisible()
+
+
+def test_a_closed_view_drops_background_results_still_on_their_way(qtbot, ctrl, result):
+    """A view closed (and about to be deleted) must not draw a result its worker queued
+    before the close: drawing into deleted plot items crashed the test process."""
+    view = _show(qtbot, ClusterDetailView(ctrl), 900, 700)
+    with qtbot.waitSignal(view.summary_ready, timeout=SIGNAL_TIMEOUT_MS):
+        ctrl.set_result(result)
+    drawn = view._summaries
+    view.close()
+    with qtbot.assertNotEmitted(view.summary_ready):
+        view._on_summary_done((view._summary_generation, {"late": None}))
+    assert view._summaries is drawn
