@@ -264,39 +264,16 @@ def write_figure_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
         except OSError as exc:
             # the same message as export.write_files_atomically's
             raise DantError(f"cannot write {directory}: {exc}") from exc
-        _write_atomically(directory, group)
+        # export imports this module: its writer is imported here, when both are loaded
+        from ..export import write_files_atomically
+
+        write_files_atomically(directory, group)
         try:
             record_written_files(directory, list(group))
         except OSError:
             pass  # without the record a later save keeps these files as the user's: safe
         written += [directory / name for name in group]
     return written
-
-
-def _write_atomically(directory: Path, files: dict[str, bytes]) -> None:
-    """Each file to a synced temp file beside it, then renamed over it: a failure changes
-    no file and leaves no temp file (as export.write_files_atomically, which imports this
-    module)."""
-    from ..atomic_file import create_temp_beside
-
-    temps: dict[str, str] = {}
-    try:
-        for name, data in files.items():
-            fd, temps[name] = create_temp_beside(directory / name)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        for name in list(temps):
-            os.replace(temps.pop(name), directory / name)
-    except OSError as exc:
-        raise DantError(f"cannot write {directory / next(iter(temps), '')}: {exc}") from exc
-    finally:
-        for tmp in temps.values():
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
 
 def _unused(path: Path) -> Path:
