@@ -20,6 +20,7 @@ else `refresh()` once. So a hidden view computes nothing. A view never imports a
 
 from __future__ import annotations
 
+import pyqtgraph as pg
 from PyQt6.QtWidgets import QWidget
 
 from dant_core.session import Selection
@@ -128,6 +129,11 @@ class ViewBase(QWidget):
         next, and drawing into plot items Qt has deleted crashes the process."""
         self.closed = True
         self.stop_background()
+        for view in self.findChildren(pg.GraphicsView):
+            # pyqtgraph's own teardown: the scene is cleared while every item is alive;
+            # deleted later with its items, a layout re-laid out a plot title whose text
+            # item was gone (a segfault in the GUI tests)
+            view.close()
         super().closeEvent(event)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
