@@ -42,6 +42,7 @@ from .engine_warmup import warm_up
 from .forms import SettingsForm
 from .keys import CURATION_KEYS, NAVIGATION_KEYS, OTHER_KEYS, bare_keys
 from .load_status import LoadStatus
+from .status_bar import ElidingStatusBar
 from .views.base import ViewBase
 from .views.clusters import ClusterTableView
 from .views.detail import ClusterDetailView
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_left_panel()
         self._build_centre()
+        self.setStatusBar(ElidingStatusBar(self))  # long messages stop before the labels
         self.curation_status = QLabel(self)
         self.curation_status.setTextFormat(Qt.TextFormat.RichText)
         self.statusBar().addPermanentWidget(self.curation_status)
