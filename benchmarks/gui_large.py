@@ -92,14 +92,77 @@ def timed(app, meter: BlockMeter, action) -> tuple[float, float]:
     return spent, max(meter.reset(), spent)
 
 
-def measure(data: Path, repeats: int) -> dict:
+def _event_timing_app():
+    from PyQt6.QtWidgets import QApplication
+
+    class EventTimingApp(QApplication):
+        """Records the UI thread's top-level events that took longer than 50 ms."""
+
+        def __init__(self, argv):
+            super().__init__(argv)
+            self.depth = 0
+            self.slow: list[tuple[float, str]] = []
+
+        def notify(self, receiver, event):  # noqa: N802 - Qt override
+            self.depth += 1
+            t0 = time.perf_counter()
+            try:
+                return super().notify(receiver, event)
+            finally:
+                self.depth -= 1
+                dt = time.perf_counter() - t0
+                if self.depth == 0 and dt > 0.05:
+                    name = f"{type(receiver).__name__}({receiver.objectName()})"
+                    self.slow.append((dt, f"{event.type().name} -> {name}"))
+
+        def report(self) -> str:
+            lines = ["== slow top-level events (ms)"]
+            lines += [f"  {dt * 1000:7.0f}  {what}" for dt, what in sorted(self.slow)[::-1][:25]]
+            return "\n".join(lines)
+
+    return EventTimingApp
+
+
+def _EventTimingApp(argv):  # noqa: N802 - made on demand (PyQt6 imported in the child)
+    return _event_timing_app()(argv)
+
+
+def _peak_rss_gb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
+
+
+def _rss_gb() -> float:
+    """The process's resident memory now (Linux /proc; NaN elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1e6, 2)
+    except OSError:
+        pass
+    return float("nan")
+
+
+def measure(data: Path, repeats: int, profile: bool = False) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sampler = None
+    if profile:
+        from stack_sampler import Sampler
+
+        sampler = Sampler()
+        sampler.start()
     from PyQt6.QtCore import QEventLoop, QTimer
     from PyQt6.QtWidgets import QApplication
 
     from dant_gui.main_window import MainWindow
 
-    app = QApplication([])
+    app = (_EventTimingApp if profile else QApplication)([])
+    ui_profile = None
+    if profile:
+        import cProfile
+
+        ui_profile = cProfile.Profile()  # the UI thread's Python calls (slots, handlers)
+        ui_profile.enable()
     t0 = time.perf_counter()
     window = MainWindow()
     window.resize(1600, 1000)
@@ -108,6 +171,8 @@ def measure(data: Path, repeats: int) -> dict:
     window.grab()  # painted
     out = {"first_paint_s": round(time.perf_counter() - t0, 3)}
     meter = BlockMeter()
+    if sampler is not None:
+        meter.timer.timeout.connect(sampler.ui_tick)
     c = window.controller
     loop = QEventLoop()
     c.load_finished.connect(lambda *_: loop.quit())
@@ -120,6 +185,8 @@ def measure(data: Path, repeats: int) -> dict:
     out["open_max_block_ms"] = round(meter.reset(), 1)
     settle(app, 200.0)
     out["after_open_fill_ms"] = round(meter.reset(), 1)
+    out["rss_after_open_gb"] = _rss_gb()
+    out["peak_rss_open_gb"] = _peak_rss_gb()
     ids = [int(k) for k in c.session.cluster_ids()]
     big = sorted(ids, key=lambda k: -c.session.units_of(k).size)[: repeats + 1]
     actions = {"select cluster": [], "next cluster": [], "reject unit": [], "undo": []}
@@ -149,11 +216,22 @@ def measure(data: Path, repeats: int) -> dict:
             "worst_ms": round(values[-1], 1),
             "worst_block_ms": round(max(blocks[name]), 1),
         }
-    out["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
+    out["peak_rss_gb"] = _peak_rss_gb()
     out["units"] = int(c.session.result.n_units)
     out["sessions"] = int(c.session.result.n_sessions)
     out["clusters"] = len(ids)
     window.close()
+    if sampler is not None:
+        sampler.stop()
+        ui_profile.disable()
+        print(sampler.report(), file=sys.stderr)
+        print(app.report(), file=sys.stderr)
+        import io
+        import pstats
+
+        text = io.StringIO()
+        pstats.Stats(ui_profile, stream=text).sort_stats("cumulative").print_stats(60)
+        print("== UI thread, cProfile (cumulative)\n" + text.getvalue(), file=sys.stderr)
     return out
 
 
@@ -163,16 +241,22 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workdir", default=str(Path.home() / ".cache" / "dant_gui_large"))
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the threads' stacks (stack_sampler.py); the report goes to stderr",
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(Path(args.measure), args.repeats)))
+        print(json.dumps(measure(Path(args.measure), args.repeats, args.profile)))
         return 0
     data = prepare(Path(args.workdir), args.units, args.sessions)
     load = os.getloadavg()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
     cmd = [sys.executable, __file__, "--measure", str(data), "--repeats", str(args.repeats)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    cmd += ["--profile"] if args.profile else []
+    done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True)
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     figures["load_before"] = [round(x, 1) for x in load]
     figures["load_after"] = [round(x, 1) for x in os.getloadavg()]

@@ -13,20 +13,25 @@ from pathlib import Path
 import numpy as np
 
 from .autocuration import AutoCuration
+from .centered_waveforms import CenteredWaveforms
 from .clustering import ClusteringRun
 from .data_fingerprint import FINGERPRINT_KEY, parse_fingerprint
 from .dataset import Dataset, load_dataset
 from .engine_settings import EngineSettings
 from .errors import DantError, DatasetError
-from .features import UnitFeatures, center_waveforms
+from .features import UnitFeatures
+from .lazy_similarity import LazySimilarityComputer, UnitRowsFile
+from .mapped_npz import load_npz_mapped
 from .motion import Motion
 from .npy_files import load_npy, load_npz
 from .output_folder import finish_interrupted_saves
 from .pydant_output import FEATURE_MATRIX_FILES, RESULT_FILE
 from .result_folder import data_folder_of
 from .settings import Settings
-from .similarity import ChannelNeighbourhoods, SimilarityComputer
+from .similarity import ChannelNeighbourhoods, SimilarityComputer, SpikeTrainVectors
 from .tracking_result import MotionPass, ShankTracking, TrackingResult, holds_every_unit
+
+CORRECTED_FILE = "waveforms_corrected.npy"  # (n_unit, n_channel, n_sample, n_template)
 
 
 def has_results(folder) -> bool:
@@ -45,7 +50,8 @@ def load_result(output_folder, dataset: Dataset | None = None) -> TrackingResult
     folder = Path(output_folder)
     idx_cluster = _require(folder, "IdxCluster.npy").astype(np.int64).ravel()
     state_path = folder / RESULT_FILE
-    state = load_npz(state_path) if state_path.is_file() else None
+    # The graph's arrays (the bulk of the record) are mapped, not read: see mapped_npz.py.
+    state = load_npz_mapped(state_path) if state_path.is_file() else None
     if dataset is None:
         dataset = _recorded_dataset(folder, state)
     if idx_cluster.size != dataset.n_units:
@@ -139,7 +145,7 @@ def _unit_features(folder: Path, dataset: Dataset, params: EngineSettings) -> Un
     )
     waveforms = np.asarray(dataset.waveforms, dtype=np.float32)
     if params.centering_waveforms:
-        waveforms = center_waveforms(waveforms, peak)
+        waveforms = CenteredWaveforms(waveforms, peak)  # centred when read, not copied
     return UnitFeatures(
         locations=locations,
         amplitude=amplitude if amplitude is not None else np.zeros(n),
@@ -163,7 +169,7 @@ def _read_saved(folder, state, dataset: Dataset, params: EngineSettings, idx_clu
     shank_ids = [int(s) for s in np.unique(features.unit_shanks)]
     lin = np.atleast_2d(_require(folder, "motion_linear.npy"))
     const = np.atleast_2d(_require(folder, "motion_constant.npy"))
-    corrected_all = _optional(folder, "waveforms_corrected.npy", mmap=True)
+    corrected_all = _optional(folder, CORRECTED_FILE, mmap=True)
     weights = np.atleast_2d(_require(folder, "SimilarityWeights.npy")).reshape(-1, len(names))
     thresholds = np.atleast_1d(_require(folder, "SimilarityThreshold.npy")).astype(float)
     neighbourhoods = None
@@ -183,11 +189,12 @@ def _read_saved(folder, state, dataset: Dataset, params: EngineSettings, idx_clu
 def _saved_graph(folder, state, n: int, names, features: UnitFeatures, shank_ids):
     """(pairs, scores, candidate, pair_shank, idx_auto, leaf) of the final clustering."""
     if state is not None:
-        # Saved as int32 / float32 / int16; only the scores are widened (the graph can hold
-        # tens of millions of pairs, so no other copy is made).
+        # Saved as int32 / float32 / int16 and memory-mapped as saved: the graph can hold
+        # tens of millions of pairs, so no copy is made (the scores stay float32: every use
+        # widens them to float64 exactly, e.g. scores @ weights).
         pairs = state["pairs"]
         pairs = pairs if pairs.dtype in (np.int32, np.int64) else pairs.astype(np.int64)
-        scores = state["scores"].astype(np.float64)
+        scores = state["scores"]
         candidate = state["candidate"].astype(bool, copy=False)
         idx_auto = state["idx_cluster_auto"].astype(np.int64)
         leaf = state["leaf_order"].astype(np.int64)
@@ -281,22 +288,43 @@ def _shank_final(saved: _Saved, s: int, units: np.ndarray) -> ClusteringRun:
 
 
 def _shank_waveforms(saved: _Saved, units: np.ndarray):
-    """(corrected waveforms, template-major as the engine makes them; similarity computer)."""
+    """(corrected waveforms, template-major as the engine makes them; similarity computer).
+
+    The waveforms stay in their file: a view of the map when the shank's units are one
+    run of rows (always for one shank), and the computer reads the units it is asked about
+    (lazy_similarity.py) instead of holding every waveform."""
     f = saved.features
     if saved.corrected_all is None:
         return f.waveforms[units][None], None
-    # The file is template-last.
+    rows = saved.corrected_all
+    if rows.dtype != np.float32:  # not as we write it (pyDANT's?): read as before
+        return _eager_waveforms(saved, units)
+    if units.size and np.all(np.diff(units) == 1):
+        rows = rows[int(units[0]) : int(units[-1]) + 1]  # one run of rows: a view
+    else:
+        rows = rows[units]
+    corrected = np.moveaxis(rows, -1, 0)  # the file is template-last
+    trains = SpikeTrainVectors(*_unit_rows(f, units))
+    try:
+        file = UnitRowsFile(saved.folder / CORRECTED_FILE)
+    except (OSError, ValueError):
+        return _eager_waveforms(saved, units)
+    computer = LazySimilarityComputer(file, units, saved.neighbourhoods, trains)
+    return corrected, computer
+
+
+def _unit_rows(f: UnitFeatures, units: np.ndarray):
+    """(auto_corr, isi, peth) of `units` (None where absent)."""
+    return tuple(None if x is None else x[units] for x in (f.auto_corr, f.isi, f.peth))
+
+
+def _eager_waveforms(saved: _Saved, units: np.ndarray):
+    """_shank_waveforms read whole into memory (a file we cannot read row by row)."""
     corrected = np.ascontiguousarray(
         np.moveaxis(saved.corrected_all[units], -1, 0), dtype=np.float32
     )
-
-    def sub(x):
-        return None if x is None else x[units]
-
-    computer = SimilarityComputer(
-        corrected, saved.neighbourhoods, sub(f.auto_corr), sub(f.isi), sub(f.peth)
-    )
-    return corrected, computer
+    f = saved.features
+    return corrected, SimilarityComputer(corrected, saved.neighbourhoods, *_unit_rows(f, units))
 
 
 def _load_shank(saved: _Saved, s: int, shank_id: int) -> ShankTracking:
