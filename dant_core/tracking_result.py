@@ -38,6 +38,14 @@ def holds_every_unit(units: np.ndarray, n: int) -> bool:
     return units.size == n and np.array_equal(units, np.arange(n))
 
 
+def n_matched_pairs(idx_cluster: np.ndarray) -> int:
+    """How many unit pairs share a cluster (the rows of matched_pairs), without listing
+    them: sum of k (k - 1) / 2 over the clusters' sizes k."""
+    labels = np.asarray(idx_cluster)
+    sizes = np.bincount(labels[labels > 0]).astype(np.int64)
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
 @dataclass
 class ShankTracking:
     """Everything tracking produced for the units of one shank (local unit indices inside)."""
@@ -210,7 +218,7 @@ class TrackingResult:
             "units": self.n_units,
             "sessions": self.n_sessions,
             "clusters": self.n_clusters,
-            "matched_pairs": int(self.matched_pairs().shape[0]),
+            "matched_pairs": n_matched_pairs(self.idx_cluster),
             "tracked_units": int((self.idx_cluster > 0).sum()),
             "motion_range_um": span,
             "run_time_sec": self.run_time_sec,

@@ -184,6 +184,14 @@ def main(argv: list[str] | None = None) -> int:
             finish(0)
             return
         c = window.controller
+        if c.is_checking_data:  # a result shown first: its data folder is read behind it
+
+            def checked(ok: bool) -> None:
+                c.data_checked.disconnect(checked)
+                opened(ok)
+
+            c.data_checked.connect(checked)
+            return
         c.run_finished.connect(lambda: finish(0))
         c.run_failed.connect(lambda *_: finish(1))
         c.run_cancelled.connect(lambda: finish(1))

@@ -58,6 +58,11 @@ class Controller(QObject):
     load_progress = pyqtSignal(str, int, int)
     load_failed = pyqtSignal(str)
     load_finished = pyqtSignal(bool)
+    # a result opened with a preview of its data folder: the whole folder is read and
+    # checked behind (runs wait for it): started, then checked(True) or checked(False)
+    # with data_problem set (the result stays shown)
+    data_check_started = pyqtSignal()
+    data_checked = pyqtSignal(bool)
     export_finished = pyqtSignal(str)  # the export's summary
     export_failed = pyqtSignal(str)  # why it failed
 
@@ -82,6 +87,9 @@ class Controller(QObject):
         self._job_outcome = None  # ("done", result) / ("failed", WorkerError) once known
         self._export = None  # the export's Worker while it runs
         self._load = None  # the Worker opening a folder (reading it, then its session)
+        self._opened = None  # loading.OpenedFolder being opened (until its data is checked)
+        self._check = None  # the Worker checking the opened data folder (loading.check_data)
+        self.data_problem = ""  # why the data folder cannot be run (its check failed)
         self.run_notes: list[str] = []  # `note:` lines of the last run, shown when it ends
 
     # ----- selection intents -------------------------------------------------------------------
@@ -268,6 +276,7 @@ class Controller(QObject):
             raise DantError("a run is in progress; cancel it before opening another folder")
         if self.is_loading:
             raise DantError("a folder is being opened; wait until it is shown")
+        self._stop_data_check()
         self._load = start_worker(
             read_folder,
             folder,
@@ -295,6 +304,8 @@ class Controller(QObject):
     def _folder_read(self, found) -> None:
         """On the UI thread: use what read_folder found, then open its result's session."""
         self.close_session()  # before a new Curator may lock the same folder
+        self._opened = found
+        self.data_problem = ""
         self.dataset = found.dataset
         self.data_folder = found.folder
         self.settings = found.settings
@@ -332,7 +343,48 @@ class Controller(QObject):
         self._use_session(session, notes)
         self.result_changed.emit()
         self._emit_selection()
+        # The check starts first, so that no one sees a runnable window meanwhile.
+        checking = self._opened is not None and not self._opened.data_checked
+        if checking:
+            self._start_data_check(self._opened)
         self._load_ended(True)
+        if checking:
+            self.data_check_started.emit()
+
+    # ----- the data folder of a result shown from a preview ----------------------------------
+
+    @property
+    def is_checking_data(self) -> bool:
+        """The opened data folder is being read and checked behind the result shown."""
+        return self._check is not None
+
+    def _start_data_check(self, found) -> None:
+        from .loading import check_data
+
+        self._check = start_worker(
+            check_data, found, returned=self._data_read, errored=self._data_check_failed
+        )
+
+    def _stop_data_check(self) -> None:
+        if self._check is not None:
+            self._check.abort()  # what it returns is dropped
+            self._check = None
+
+    def _data_read(self, checked) -> None:
+        """On the UI thread: the whole dataset replaces the preview (runs use it)."""
+        self._check = None
+        self.dataset = checked.dataset
+        if checked.data_changed_warning:
+            self.data_changed_warning = checked.data_changed_warning
+            self.run_log.emit(f"warning: {checked.data_changed_warning}")
+        self.update_problems()
+        self.data_checked.emit(True)
+
+    def _data_check_failed(self, error) -> None:
+        self._check = None
+        self.data_problem = error.message
+        self.run_log.emit(f"error: the data folder cannot be used for a run: {error.message}")
+        self.data_checked.emit(False)
 
     def _resolve_output_folder(self) -> Path | None:
         from .loading import output_folder_for
@@ -435,6 +487,8 @@ class Controller(QObject):
             self.dataset is not None
             and not self.is_running
             and not self.is_loading
+            and not self.is_checking_data
+            and not self.data_problem
             and not self.form_problems
         )
 
@@ -448,6 +502,10 @@ class Controller(QObject):
             raise DantError("a folder is being opened; run when it is shown")
         if self.dataset is None:
             raise DantError("open a data folder first")
+        if self.is_checking_data:
+            raise DantError("the data folder is still being read; run when it is checked")
+        if self.data_problem:
+            raise DantError(f"the data folder cannot be used for a run: {self.data_problem}")
         problems = self.settings_problems()
         if problems:
             raise DantError("the settings have problems:\n" + "\n".join(map(str, problems)))

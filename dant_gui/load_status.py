@@ -11,7 +11,8 @@ STATUS_MS = 8000
 
 class LoadStatus(QProgressBar):
     """Shown from the controller's load_started to its load_finished: the step being read
-    (load_progress) in the bar and in the status bar's message; a failure is a dialog."""
+    (load_progress) in the bar and in the status bar's message; a failure is a dialog.
+    Then, while the data folder of a result shown is checked behind it, a busy bar."""
 
     def __init__(self, controller, status_bar: QStatusBar):
         super().__init__(status_bar)
@@ -24,12 +25,23 @@ class LoadStatus(QProgressBar):
         controller.load_progress.connect(self._progress)
         controller.load_failed.connect(self._failed)
         controller.load_finished.connect(lambda _ok: self.hide())
+        controller.data_check_started.connect(self._checking)
+        controller.data_checked.connect(lambda _ok: self.hide())
 
     def _started(self, folder: str) -> None:
         self.setRange(0, 0)  # busy until the first step is known
         self.setFormat("Opening…")
         self.show()
         self.status_bar.showMessage(f"Opening {folder}…")
+
+    def _checking(self) -> None:
+        """The result is shown; its data folder is read behind it (runs wait)."""
+        from .loading import CHECK_STEP
+
+        self.setRange(0, 0)
+        self.setFormat(f"{CHECK_STEP}…")
+        self.show()
+        self.status_bar.showMessage(f"{CHECK_STEP} (Run waits for it)…", STATUS_MS)
 
     def _progress(self, step: str, done: int, total: int) -> None:
         self.setRange(0, max(total, 1))

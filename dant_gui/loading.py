@@ -5,6 +5,12 @@ sizes) and returns an `OpenedFolder`; it changes nothing the window shows. The c
 then takes the values on the UI thread, closes the old session (releasing its curation
 lock), and opens the new one on a worker too (`dant_core.session.open_session` replays the
 curation log). Qt-free: no signal here, only files read.
+
+A folder with a result is shown first and checked behind: `read_folder` reads the data
+folder only as far as the result needs it (`dataset_preview.preview_dataset`: no spike
+times, waveforms mapped), so 20,000 units show in seconds; `check_data` then reads and
+checks it all (`load_dataset`: what a run needs, and the changed-data warning), on a
+worker while the user browses.
 """
 
 from __future__ import annotations
@@ -13,14 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dant_core.dataset import Dataset, load_dataset
+from dant_core.dataset_preview import preview_dataset
 from dant_core.errors import DantError, DatasetError, SettingsError
 from dant_core.result_folder import data_folder_of, is_result_folder
+from dant_core.results import has_results
 from dant_core.settings import Settings
 
 RESULTS_SUBFOLDER = "DANT_Output"
 
 # Steps reported through `progress` as (text, done, total).
 STEPS = ("Reading the data folder", "Loading the results", "Replaying the curation log")
+CHECK_STEP = "Checking the data folder"  # check_data, after the result is shown
 
 
 @dataclass
@@ -36,6 +45,17 @@ class OpenedFolder:
     result: object = None  # the TrackingResult found there, or None
     notes: list[str] = field(default_factory=list)  # log lines, in order
     data_changed_warning: str = ""  # the result was made from other data (shown once)
+    # False: `dataset` is a preview (preview_dataset); check_data must read it all before
+    # a run, and tells whether the data changed under the result.
+    data_checked: bool = True
+
+
+@dataclass
+class CheckedData:
+    """What `check_data` found: the whole dataset, and the changed-data warning if any."""
+
+    dataset: Dataset
+    data_changed_warning: str = ""
 
 
 def output_folder_for(settings: Settings, data_folder: Path | None) -> Path | None:
@@ -75,7 +95,32 @@ def _read_folder(folder, settings: Settings, settings_path, progress) -> OpenedF
     if not (folder / "waveform_all.npy").exists() and is_result_folder(folder):
         # A result folder of any name (ours or pyDANT's): open its data with it.
         results_in, folder = folder, data_folder_of(folder)
-    dataset = load_dataset(folder)
+    settings, settings_path, notes = _folder_settings(folder, settings, settings_path)
+    output_folder = output_folder_for(settings, folder)
+    # With a result to show, the data folder is read only as far as the result needs it.
+    quick = any(has_results(c) for c in _result_candidates(results_in, output_folder, folder))
+    dataset = preview_dataset(folder) if quick else load_dataset(folder)
+    s = dataset.summary()
+    notes.append(
+        f"Loaded {folder}: {s['units']} units, {s['sessions']} sessions, "
+        f"{s['channels']} channels, {s['shanks']} shank(s)"
+    )
+    opened_folder = OpenedFolder(
+        opened, folder, dataset, settings, settings_path, output_folder, notes=notes
+    )
+    opened_folder.data_checked = not quick
+    report(STEPS[1], 1, 3)
+    _find_result(opened_folder, results_in)
+    if opened_folder.result is None and not opened_folder.data_checked:
+        # No result could be read after all: the data folder is all there is to show.
+        opened_folder.dataset = load_dataset(folder)
+        opened_folder.data_checked = True
+    return opened_folder
+
+
+def _folder_settings(folder: Path, settings: Settings, settings_path):
+    """(settings, settings_path, notes): the data folder's settings.json when it has one,
+    else a copy of the window's (relative paths then live in the data folder)."""
     settings = settings.copy()
     notes: list[str] = []
     local = folder / "settings.json"
@@ -89,36 +134,45 @@ def _read_folder(folder, settings: Settings, settings_path, progress) -> OpenedF
                 f"{exc}\nFix the settings.json in the data folder, or move it away to "
                 "open the folder with the default settings."
             ) from exc
-        settings_path = local
         notes.append(f"Using the settings in {local}")
         notes.extend(f"warning: {w}" for w in settings.warnings)
-    else:
-        # Relative paths (output_folder "./DANT_Output") then live in the data folder.
-        settings.base_dir = folder
-        settings_path = None
-    s = dataset.summary()
-    notes.append(
-        f"Loaded {folder}: {s['units']} units, {s['sessions']} sessions, "
-        f"{s['channels']} channels, {s['shanks']} shank(s)"
-    )
-    opened_folder = OpenedFolder(
-        opened, folder, dataset, settings, settings_path, output_folder_for(settings, folder)
-    )
-    report(STEPS[1], 1, 3)
-    _find_result(opened_folder, results_in)
-    return opened_folder
+        return settings, local, notes
+    settings.base_dir = folder
+    return settings, None, notes
+
+
+def _result_candidates(opened: Path | None, output_folder: Path | None, folder: Path) -> list:
+    """Where a result of the data folder may be, in the order they are tried."""
+    candidates = []
+    for c in (opened, output_folder, folder / RESULTS_SUBFOLDER):
+        if c is not None and c not in candidates:
+            candidates.append(c)
+    return candidates
+
+
+def check_data(found: OpenedFolder) -> CheckedData:
+    """Read and check the whole data folder of a folder opened with a preview (on a worker,
+    after the result is shown): the dataset a run needs, and whether the data changed since
+    the result was made. DantError when the folder has a problem (an OSError becomes a
+    DatasetError naming the folder)."""
+    try:
+        dataset = load_dataset(found.folder)
+    except OSError as exc:
+        raise DatasetError(f"{found.folder}: {exc}") from exc
+    checked = CheckedData(dataset)
+    if found.result is not None and found.output_folder is not None:
+        checked.data_changed_warning = _changed_data_warning(
+            found.result, dataset, found.output_folder, found.folder
+        )
+    return checked
 
 
 def _find_result(found: OpenedFolder, opened: Path | None) -> None:
     """Our (or pyDANT's) output for the data when present (first the result folder the user
     `opened`); failures are only noted (a stale output must not block loading data)."""
-    from dant_core.results import has_results, load_result
+    from dant_core.results import load_result
 
-    candidates = []
-    for c in (opened, found.output_folder, found.folder / RESULTS_SUBFOLDER):
-        if c is not None and c not in candidates:
-            candidates.append(c)
-    for out in candidates:
+    for out in _result_candidates(opened, found.output_folder, found.folder):
         if not has_results(out):
             continue
         try:
@@ -135,17 +189,27 @@ def _find_result(found: OpenedFolder, opened: Path | None) -> None:
 
 def _note_changed_data(found: OpenedFolder, out: Path) -> None:
     """Say (for the window's dialog, and in the log) when the data folder changed since the
-    result was made: its clusters were made from other data (data_fingerprint.py)."""
+    result was made: its clusters were made from other data (data_fingerprint.py). Only
+    with the whole dataset read (a preview's is checked by check_data)."""
+    if not found.data_checked:
+        return
+    found.data_changed_warning = _changed_data_warning(
+        found.result, found.dataset, out, found.folder
+    )
+    if found.data_changed_warning:
+        found.notes.append(f"warning: {found.data_changed_warning}")
+
+
+def _changed_data_warning(result, dataset: Dataset, out: Path, folder: Path) -> str:
     from dant_core.data_fingerprint import stale_files, stale_text
 
-    changed = stale_files(found.result, found.dataset.fingerprint)
+    changed = stale_files(result, dataset.fingerprint)
     if not changed:
-        return
-    found.data_changed_warning = (
-        f"{stale_text(out, found.folder, changed)}. The clusters shown were made from "
+        return ""
+    return (
+        f"{stale_text(out, folder, changed)}. The clusters shown were made from "
         "the data as it was: Run the tracking again before curating or exporting them."
     )
-    found.notes.append(f"warning: {found.data_changed_warning}")
 
 
 def _use_settings_of(found: OpenedFolder, out: Path) -> None:

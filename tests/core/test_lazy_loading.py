@@ -5,6 +5,7 @@ asked, the centred waveforms centred when read; every value the same as the run'
 from __future__ import annotations
 
 import mmap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from dant_core import mapped_npz
 from dant_core.centered_waveforms import CenteredWaveforms
 from dant_core.dataset import load_dataset
+from dant_core.dataset_preview import preview_dataset
 from dant_core.lazy_similarity import LazySimilarityComputer, UnitRowsFile
 from dant_core.mapped_npz import load_npz_mapped
 from dant_core.npy_files import load_npz
@@ -19,6 +21,7 @@ from dant_core.pipeline import run_tracking
 from dant_core.results import CORRECTED_FILE, load_result
 from dant_core.settings import Settings
 from dant_core.synthetic import make_demo
+from dant_core.tracking_result import n_matched_pairs
 
 
 @pytest.fixture(scope="module")
@@ -86,14 +89,9 @@ def test_the_centred_waveforms_are_centred_when_read(tmp_path):
 def test_uncentred_waveforms_are_the_data_folders_not_a_copy(runs):
     result, reopened = runs
     dataset = load_dataset(result.data_folder)
-    waveforms = load_result(reopened_folder(result), dataset).features.waveforms
+    out = Path(result.data_folder) / "DANT_Output"
+    waveforms = load_result(out, dataset).features.waveforms
     assert np.shares_memory(waveforms, dataset.waveforms)
-
-
-def reopened_folder(result):
-    from pathlib import Path
-
-    return Path(result.data_folder) / "DANT_Output"
 
 
 def test_similarity_read_on_demand_is_the_runs(runs):
@@ -147,3 +145,38 @@ def test_only_stored_large_members_are_mapped(tmp_path):
     for z in (stored, packed, load_npz(tmp_path / "stored.npz")):
         assert np.array_equal(z["big"], big) and np.array_equal(z["small"], small)
         assert sorted(z) == ["big", "small"]
+
+
+def test_the_summary_counts_matched_pairs_without_listing_them(runs):
+    result, reopened = runs
+    for r in (result, reopened):
+        assert r.summary()["matched_pairs"] == r.matched_pairs().shape[0] > 0
+    assert n_matched_pairs(np.array([-1, 3, 3, 3, -1, 7, 7])) == 4
+    assert n_matched_pairs(np.array([-1, -1])) == 0
+
+
+def test_a_preview_of_the_data_folder_maps_its_waveforms_and_reads_no_spike_times(runs):
+    result, _ = runs
+    whole = load_dataset(result.data_folder)
+    preview = preview_dataset(result.data_folder)
+    assert _mapped(preview.waveforms) and not _mapped(whole.waveforms)
+    assert preview.spike_times == () and preview.fingerprint is None
+    assert np.array_equal(preview.waveforms, whole.waveforms)
+    for name in ("sessions", "channel_locations", "channel_shanks", "peth"):
+        assert np.array_equal(getattr(preview, name), getattr(whole, name)), name
+    assert preview.summary() == whole.summary()
+    # the result read with it is the same as with the whole dataset
+    out = Path(result.data_folder) / "DANT_Output"
+    a, b = load_result(out, preview), load_result(out, whole)
+    units = np.flatnonzero(a.idx_cluster == a.idx_cluster.max())
+    assert np.array_equal(a.similarity_block(units, units), b.similarity_block(units, units))
+    assert np.array_equal(a.features.waveforms[units], b.features.waveforms[units])
+
+
+def test_a_data_folder_the_preview_cannot_map_is_read_whole(tmp_path):
+    folder = tmp_path / "data"
+    make_demo(folder, n_units=30, n_sessions=3, seed=1)
+    waveforms = np.load(folder / "waveform_all.npy")
+    np.save(folder / "waveform_all.npy", waveforms.astype(np.float64))
+    preview = preview_dataset(folder)
+    assert not _mapped(preview.waveforms) and len(preview.spike_times) == 30

@@ -93,9 +93,10 @@ LOAD_TIMEOUT_MS = 60_000
 @pytest.fixture
 def open_folder(qtbot, window):
     """`open_folder(folder, win=window)`: open it in the window as File ▸ Open does (on the
-    worker) and wait for the controller's load_finished; True when the folder is shown.
-    False when it could not be opened (its error dialog is in dialog_log) or the opening
-    did not start."""
+    worker) and wait for the controller's load_finished, and for the check of the data
+    folder behind a result shown (controller.is_checking_data); True when the folder is
+    shown. False when it could not be opened (its error dialog is in dialog_log) or the
+    opening did not start."""
 
     def open_and_wait(folder, win=None) -> bool:
         win = win or window
@@ -103,6 +104,7 @@ def open_folder(qtbot, window):
         if not win.open_folder(folder):
             return False
         blocker.wait()
+        qtbot.waitUntil(lambda: not win.controller.is_checking_data, timeout=LOAD_TIMEOUT_MS)
         return bool(blocker.args[0])
 
     return open_and_wait

@@ -32,14 +32,15 @@ def test_a_folder_opens_on_the_worker_while_the_window_stays_live(
     window, qtbot, tracked_folder, dialog_log, monkeypatch
 ):
     c = window.controller
-    read_threads, release_read = _held_at(monkeypatch, loading, "load_dataset")
+    read_threads, release_read = _held_at(monkeypatch, loading, "preview_dataset")
     replay_threads, release_replay = _held_at(monkeypatch, controller_module, "open_session")
+    check_threads, release_check = _held_at(monkeypatch, loading, "load_dataset")
     ui = threading.get_ident()
     try:
         with qtbot.waitSignal(c.load_progress, timeout=TIMEOUT_MS) as step:
             assert window.open_folder(tracked_folder)
-        # The call returned at once; the worker waits inside load_dataset while the UI
-        # thread delivers signals and paints.
+        # The call returned at once; the worker waits inside the read of the data folder
+        # while the UI thread delivers signals and paints.
         assert step.args[0] == loading.STEPS[0]
         qtbot.waitUntil(lambda: bool(read_threads), timeout=TIMEOUT_MS)
         assert c.is_loading and c.dataset is None
@@ -57,15 +58,43 @@ def test_a_folder_opens_on_the_worker_while_the_window_stays_live(
         assert window.load_bar.format().startswith("Replaying")
         with qtbot.waitSignal(c.load_finished, timeout=TIMEOUT_MS) as finished:
             release_replay.set()
+        # The result is shown and can be curated while the whole data folder is read and
+        # checked behind it; Run waits for the check.
+        assert finished.args == [True]
+        assert c.session is not None and c.can_curate and c.is_checking_data
+        assert not window.run_button.isEnabled() and window.open_action.isEnabled()
+        assert window.load_bar.isVisible() and window.load_bar.format().startswith("Checking")
+        qtbot.waitUntil(lambda: bool(check_threads), timeout=TIMEOUT_MS)
+        with qtbot.waitSignal(c.data_checked, timeout=TIMEOUT_MS) as checked:
+            release_check.set()
     finally:
         release_read.set()
         release_replay.set()
-    assert finished.args == [True]
-    assert read_threads[0] != ui and replay_threads[0] != ui
+        release_check.set()
+    assert checked.args == [True]
+    assert ui not in (read_threads[0], replay_threads[0], check_threads[0])
     assert c.session is not None and c.session.curator is not None and not c.is_loading
     assert np.array_equal(c.session.labels, c.session.result.idx_cluster)
+    assert len(c.dataset.spike_times) == c.dataset.n_units  # the whole dataset, for a run
+    assert not c.is_checking_data and window.run_button.isEnabled()
     assert not window.load_bar.isVisible() and window.open_action.isEnabled()
     assert len(dialog_log) == n_dialogs  # no error while opening
+
+
+def test_a_data_folder_that_fails_its_check_keeps_the_result_and_refuses_runs(
+    window, open_folder, tracked_folder, dialog_log
+):
+    (tracked_folder / "spike_times" / "Unit3.npy").write_bytes(b"not a numpy file")
+    assert open_folder(tracked_folder)
+    c = window.controller
+    errors = [d for d in dialog_log if d.kind == "error"]
+    assert len(errors) == 1 and "Unit3.npy" in errors[0].text
+    assert errors[0].title == "The data folder has a problem"
+    assert c.session is not None and c.can_curate  # the result stays shown and curatable
+    assert "Unit3.npy" in c.data_problem and not c.can_run()
+    assert not window.run_button.isEnabled() and "Unit3.npy" in window.run_button.toolTip()
+    assert not window.start_run()
+    assert dialog_log[-1].text.startswith("the data folder cannot be used for a run: ")
 
 
 def test_a_failure_while_replaying_is_a_dialog_and_the_data_stays_usable(
