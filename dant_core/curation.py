@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .auto_decisions import DECISION_KINDS, decision_groupings, decision_title
 from .errors import DantError
 
 EDIT_ACTIONS = (
@@ -28,6 +29,7 @@ EDIT_ACTIONS = (
     "merge",
     "add_unit",
     "label",
+    "undo_decision",
 )
 HISTORY_ACTIONS = ("undo", "redo")
 # An undo / redo record names the record it takes back / brings back by these fields.
@@ -36,6 +38,9 @@ _TARGET_FIELDS = ("action", "time")
 REVIEWED_LABELS = ("reviewed", "good")
 _KEPT_FIELDS = ("note", "time")  # free fields carried along in the log and the history
 _LIST_AT_MOST = 5
+# The end of the refusal of an undo_decision whose result later edits changed;
+# auto_decisions replaces it by the later decision to take back first, when it knows one.
+TAKE_BACK_LATER = "; take back the later changes first"
 
 SimilarityFn = Callable[[np.ndarray], np.ndarray]
 
@@ -297,6 +302,8 @@ class CurationState:
                     f'"reviewed" ("" removes the label), not {label!r}'
                 )
             out["label"] = label.strip()
+        if name == "undo_decision":
+            out.update(self._decision_fields(action))
         for key in _KEPT_FIELDS:
             if key in action and action[key] is not None:
                 out[key] = str(action[key])
@@ -332,6 +339,33 @@ class CurationState:
                 raise CurationError(f"{name}: unit {u} is listed twice")
             seen.add(u)
         return units
+
+    def _decision_fields(self, action: dict) -> dict:
+        """An undo_decision's checked fields: the decision as AutoCuration.json names it
+        (shank, kind, units; groups or to_units), so the log line says which one it is."""
+        name = "undo_decision"
+        shank = action.get("shank")
+        if isinstance(shank, (bool, np.bool_)) or not isinstance(shank, (int, np.integer)):
+            raise CurationError(f"{name}: the field 'shank' must be the shank's id, not {shank!r}")
+        kind = action.get("decision")
+        if kind not in DECISION_KINDS:
+            raise CurationError(
+                f"{name}: the field 'decision' must be one of {', '.join(DECISION_KINDS)}, "
+                f"not {kind!r}"
+            )
+        out: dict = {"shank": int(shank), "decision": kind, "units": self._units(action, name)}
+        if kind in ("split", "recluster", "merge"):
+            groups = action.get("groups")
+            if not isinstance(groups, (list, tuple)):
+                raise CurationError(f"{name}: a {kind} needs 'groups' (lists of units)")
+            out["groups"] = [self._units({"units": g}, name) for g in groups]
+        if kind == "attach":
+            out["to_units"] = self._units({"units": action.get("to_units")}, name)
+        try:
+            decision_groupings(kind, out["units"], out.get("groups", ()), out.get("to_units", ()))
+        except ValueError as exc:
+            raise CurationError(f"{name}: {exc}") from None
+        return out
 
     def _where(self, unit: int) -> str:
         c = self.cluster_of(unit)
@@ -494,6 +528,67 @@ class CurationState:
             label_after={c: new},
             next_id=self._next_id,
         )
+
+    def _prepare_undo_decision(self, action: dict) -> _Change:
+        """Restore the grouping before one automatic decision (AutoCuration.json), refused
+        when its result is no longer in place or the restored grouping would hold two units
+        of one session (always so for a recluster)."""
+        kind, groups, to_units = (
+            action["decision"],
+            action.get("groups", ()),
+            action.get("to_units", ()),
+        )
+        before, after = decision_groupings(kind, action["units"], groups, to_units)
+        what = decision_title(kind, action["shank"], action["units"], groups, to_units)
+        for group in before:
+            g = np.array(group, dtype=np.int64)
+            clashes = [
+                c
+                for i in range(1, g.size)
+                for c in self._same_session_conflicts(g[:i], g[i : i + 1])
+            ]
+            if clashes:
+                raise CurationError(
+                    f"undo_decision refused: {what} cannot be taken back as such: the "
+                    f"cluster before it held two units of one session ({_join(clashes)}), "
+                    "which a curated cluster may not; merge its groups by hand where they "
+                    "are one neuron"
+                )
+        mismatch = self._grouping_mismatch(after)
+        if mismatch:
+            if not self._grouping_mismatch(before):
+                raise CurationError(
+                    f"undo_decision refused: {what} is taken back already (its units are "
+                    "grouped as before it)"
+                )
+            raise CurationError(
+                f"undo_decision refused: {what} was changed since: {mismatch}{TAKE_BACK_LATER}"
+            )
+        old = sorted({self.cluster_of(g[0]) for g in after if len(g) > 1})
+        loose = [g[0] for g in after if len(g) == 1]
+        parts = [np.array(g, dtype=np.int64) for g in before]
+        change, ids = self._regroup(action, old, loose, parts)
+        fates = [
+            f"units {_list(g)} are cluster {k}" if k > 0 else f"unit {g[0]} is unmatched"
+            for g, k in zip(before, ids, strict=True)
+        ]
+        return replace(change, description=f"Took back {what}: {'; '.join(fates)}")
+
+    def _grouping_mismatch(self, grouping) -> str:
+        """How the current clusters differ from `grouping` (groups of 2+ units: exactly one
+        cluster each; one unit: unmatched); "" when they do not."""
+        for group in grouping:
+            c = self.cluster_of(group[0])
+            if len(group) == 1:
+                if c > 0:
+                    return f"unit {group[0]} is in cluster {c}"
+                continue
+            if c <= 0:
+                return f"unit {group[0]} is unmatched"
+            members = self.members(c)
+            if not np.array_equal(members, np.asarray(group)):
+                return f"cluster {c} holds units {_list(members)}, not {_list(group)}"
+        return ""
 
     def _what(self, unit: int) -> str:
         c = self.cluster_of(unit)

@@ -523,9 +523,7 @@ def load_dataset(folder, progress: ProgressFn | None = None) -> Dataset:
     )
     found = check_plausibility(dataset, integer_files)
     found.raise_refusals()
-    return replace(
-        dataset, warnings=tuple(found.warnings), fingerprint=data_fingerprint(folder)
-    )
+    return replace(dataset, warnings=tuple(found.warnings), fingerprint=data_fingerprint(folder))
 
 
 def _length_quietly(path: Path, axis: int) -> int | None:

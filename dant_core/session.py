@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .auto_decisions import AutoDecision, AutoDecisions
 from .cluster_stats import MARGIN, ClusterStatistics
 from .curation import (
     REVIEWED_LABELS,
@@ -101,6 +102,7 @@ class Session:
         self._corrected_depth: np.ndarray | None = None
         self._exported_labels = self._labels_on_disk()
         self._numbers: dict[int, int] | None = None  # cluster id -> number in the files
+        self._auto_decisions: AutoDecisions | None = None
 
     # ----- the clusters ----------------------------------------------------------------------
 
@@ -378,6 +380,27 @@ class Session:
                     self.select_cluster(k)
                     return edit, k
         return edit, None
+
+    @property
+    def auto_decisions(self) -> AutoDecisions:
+        """The run's automatic decisions (AutoCuration.json; none without it), read once."""
+        if self._auto_decisions is None:
+            self._auto_decisions = AutoDecisions.load(self.output_folder, self.labels.size)
+        return self._auto_decisions
+
+    def decisions_of(self, cluster) -> tuple[AutoDecision, ...]:
+        """The automatic decisions that made or changed a current cluster, in order made."""
+        units = self.units_of(cluster)
+        return self.auto_decisions.of_cluster(int(cluster), units) if units.size else ()
+
+    def undo_decision(self, decision: AutoDecision) -> Edit:
+        """Take back one automatic decision: one `undo_decision` action (CurationError,
+        naming the decision and why, when it cannot be taken back now)."""
+        curator = self.require_curator()
+        reason = self.auto_decisions.refusal(decision, curator.state)
+        if reason:
+            raise CurationError(reason)
+        return self.do("undo_decision", **decision.action())
 
     # ----- history ---------------------------------------------------------------------------
 

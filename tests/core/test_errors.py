@@ -678,6 +678,29 @@ def _(env):
     return env.export([{"action": "reject_units", "units": loose}])
 
 
+@case("C25")
+def _(env):
+    idx, sessions = _units(env)
+    loose = np.flatnonzero(idx < 0)
+    a = int(loose[0])
+    b = int(next(u for u in loose[1:] if sessions[u] == sessions[a]))
+    (env.root / "pair.txt").write_text(f"{a} {b} {sessions[a]}")
+    line = {"action": "undo_decision", "shank": 1, "decision": "recluster", "units": [a, b]}
+    return env.export([{**line, "groups": [[a], [b]]}])
+
+
+@case("C26")
+def _(env):
+    idx, _ = _units(env)
+    ids, counts = np.unique(idx[idx > 0], return_counts=True)
+    k = int(ids[np.flatnonzero(counts == 3)[0]])
+    x, y, z = (int(u) for u in np.flatnonzero(idx == k))
+    (env.root / "unit.txt").write_text(f"{x} {y} {z} {k}")
+    return env.export(
+        [{"action": "undo_decision", "shank": 1, "decision": "pair", "units": [x, y]}]
+    )
+
+
 @case("C13")
 def _(env):
     # The run's data folder was moved away after tracking.
