@@ -22,10 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DantError
+
 DECISION_KINDS = ("split", "recluster", "merge", "attach", "pair")
 # A grouping: groups of units; a group of one unit is an unmatched unit.
 Grouping = tuple[tuple[int, ...], ...]
 _LIST_AT_MOST = 5
+# The end of the refusal of an undo_decision whose result later edits changed (written by
+# curation.CurationState); AutoDecisions.refusal replaces it by the later decision to take
+# back first, when it knows one.
+TAKE_BACK_LATER = "; take back the later changes first"
 
 
 def decision_groupings(
@@ -73,6 +79,14 @@ def listed(units: Iterable[int]) -> str:
     units = [int(u) for u in units]
     head = ", ".join(str(u) for u in units[:_LIST_AT_MOST])
     return head + (f", ... ({len(units)} in all)" if len(units) > _LIST_AT_MOST else "")
+
+
+def kinds_text(decisions: Iterable[AutoDecision]) -> str:
+    """'pair, attach ×2': the kinds of some decisions, in the order first made."""
+    counts: dict[str, int] = {}
+    for d in decisions:
+        counts[d.kind] = counts.get(d.kind, 0) + 1
+    return ", ".join(k if n == 1 else f"{k} ×{n}" for k, n in counts.items())
 
 
 def decision_title(kind: str, shank: int, units, groups=(), to_units=()) -> str:
@@ -264,8 +278,6 @@ class AutoDecisions:
         """Why `decision` cannot be taken back now with the clusters of `state` (a
         curation.CurationState), or None when it can. When later decisions changed its
         result, the message names the one to take back first."""
-        from .curation import TAKE_BACK_LATER
-
         message = _prepare_refusal(decision, state)
         if message is None or not message.endswith(TAKE_BACK_LATER):
             return message
@@ -281,10 +293,8 @@ class AutoDecisions:
 def _prepare_refusal(decision: AutoDecision, state) -> str | None:
     """The CurationError text of undoing `decision` on `state` now, None if it would apply
     (nothing is changed: only prepared)."""
-    from .curation import CurationError
-
     try:
         state.prepare({"action": "undo_decision", **decision.action()})
-    except CurationError as exc:
+    except DantError as exc:  # curation.CurationError, a refusal
         return str(exc)
     return None

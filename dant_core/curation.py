@@ -18,7 +18,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .auto_decisions import DECISION_KINDS, decision_groupings, decision_title
+from .auto_decisions import (
+    DECISION_KINDS,
+    TAKE_BACK_LATER,
+    decision_groupings,
+    decision_title,
+)
 from .errors import DantError
 
 EDIT_ACTIONS = (
@@ -38,9 +43,6 @@ _TARGET_FIELDS = ("action", "time")
 REVIEWED_LABELS = ("reviewed", "good")
 _KEPT_FIELDS = ("note", "time")  # free fields carried along in the log and the history
 _LIST_AT_MOST = 5
-# The end of the refusal of an undo_decision whose result later edits changed;
-# auto_decisions replaces it by the later decision to take back first, when it knows one.
-TAKE_BACK_LATER = "; take back the later changes first"
 
 SimilarityFn = Callable[[np.ndarray], np.ndarray]
 

@@ -390,8 +390,9 @@ class Session:
 
     def decisions_of(self, cluster) -> tuple[AutoDecision, ...]:
         """The automatic decisions that made or changed a current cluster, in order made."""
-        units = self.units_of(cluster)
-        return self.auto_decisions.of_cluster(int(cluster), units) if units.size else ()
+        decisions = self.auto_decisions
+        units = self.units_of(cluster) if len(decisions) else ()
+        return decisions.of_cluster(int(cluster), units) if len(units) else ()
 
     def undo_decision(self, decision: AutoDecision) -> Edit:
         """Take back one automatic decision: one `undo_decision` action (CurationError,

@@ -204,6 +204,10 @@ class Controller(QObject):
             self.selection_changed.emit(session.selection)
         return info, nxt
 
+    def undo_decision(self, decision) -> UpdateInfo:
+        """Take back one automatic decision (auto_decisions.AutoDecision): one action."""
+        return self._edited(self._session().undo_decision(decision))
+
     def undo(self) -> UpdateInfo:
         """Take back the last gesture."""
         return self._edited(self._session().undo())

@@ -12,6 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from dant_core.auto_decisions import kinds_text
 from dant_core.pair_summary import GraphSummary
 
 from ..worker import WorkQueue
@@ -97,6 +98,12 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.title_label.setFont(font)
         self.title_label.setWordWrap(True)
+        # The automatic decisions that made or changed the cluster (AutoCuration.json).
+        self.decisions_label = QtWidgets.QLabel("", wordWrap=True, styleSheet="color: #555;")
+        self.header = QtWidgets.QWidget()
+        hv = QtWidgets.QVBoxLayout(self.header, contentsMargins=QtCore.QMargins(0, 0, 0, 0))
+        hv.addWidget(self.title_label)
+        hv.addWidget(self.decisions_label)
 
         self.table = QtWidgets.QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setHorizontalHeaderLabels(TABLE_COLUMNS)
@@ -259,10 +266,10 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             return
         self.wide = wide
         grid = self.panel_grid
-        for w in (self.title_label, self.table, self.controls):
+        for w in (self.header, self.table, self.controls):
             grid.removeWidget(w)
         if wide:
-            grid.addWidget(self.title_label, 0, 0)
+            grid.addWidget(self.header, 0, 0)
             grid.addWidget(self.table, 1, 0)
             grid.addWidget(self.controls, 2, 0)
             grid.setRowStretch(1, 1)
@@ -270,7 +277,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             self.splitter.setOrientation(QtCore.Qt.Orientation.Horizontal)
             self.splitter.setSizes([300, max(self.width() - 300, 600)])
         else:
-            grid.addWidget(self.title_label, 0, 0, 1, 2)
+            grid.addWidget(self.header, 0, 0, 1, 2)
             grid.addWidget(self.table, 1, 0)
             grid.addWidget(self.controls, 1, 1)
             grid.setRowStretch(1, 1)
@@ -466,6 +473,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
                 if result is None
                 else "Select a cluster (or units) to see it here"
             )
+            self._show_decisions()
             self.table.blockSignals(True)
             self.table.setRowCount(0)
             self.table.blockSignals(False)
@@ -498,6 +506,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             f"{what}: {units.size} unit{'s' if units.size != 1 else ''} in "
             f"{np.unique(s).size} of {result.n_sessions} sessions{cut}"
         )
+        self._show_decisions()
         self.hint.hide()
         self._fill_table()
         self._draw_waveforms()
@@ -506,6 +515,16 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self._draw_matrix()
         self._draw_graph_summary()
         self._draw_highlight()
+
+    def _show_decisions(self) -> None:
+        """'Automatic: attach — Unit 152 (session 4) attached to …' (one decision) or the
+        kinds, each decision's sentence in the tooltip; hidden without decisions."""
+        decisions = self.session.decisions_of(self.cluster) if self.cluster is not None else ()
+        sentences = [d.describe(self._result.sessions) for d in decisions]
+        text = sentences[0] if len(sentences) == 1 else kinds_text(decisions)
+        self.decisions_label.setText(f"Automatic: {text}" if decisions else "")
+        self.decisions_label.setToolTip("\n".join(sentences))
+        self.decisions_label.setVisible(bool(decisions))
 
     def _block(self, feature: str | None) -> np.ndarray:
         """Exact similarity among the shown units (k, k) for one feature (None: weighted)."""

@@ -3,6 +3,9 @@
 Certainty is the margin of a cluster's weakest link (the smallest similarity still needed
 to hold it together) above its shank's match threshold — `dant_core.curation.review_order`.
 Clusters labelled "reviewed" or "good" go to the end, greyed. Clicking a row selects it.
+The Auto column names the automatic decisions (AutoCuration.json) that made or changed a
+cluster, "Auto decisions only" lists just those clusters, and "Take back…" (or a right
+click) takes one decision back as one curation action (`undo_decision`).
 The margins of many new clusters (opening a large result) are computed on a pool thread;
 after an edit only the few new clusters are left, computed at once.
 """
@@ -12,19 +15,22 @@ from __future__ import annotations
 import bisect
 
 import numpy as np
-from PyQt6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, Qt
+from PyQt6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, Qt, pyqtSignal
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QProgressBar,
     QTableView,
     QToolButton,
     QVBoxLayout,
 )
 
+from dant_core.auto_decisions import kinds_text
 from dant_core.cluster_stats import MARGIN, compute
 from dant_core.curation import REVIEWED_LABELS
 
@@ -35,13 +41,16 @@ from .common import export_widget
 BACKGROUND_AT_LEAST = 200  # this many clusters without a margin: compute on a pool thread
 DONE_COLOR = QColor("#9a9a9a")
 NEGATIVE_COLOR = QColor("#c0392b")
-COLUMNS = ("#", "Cluster", "Units", "Margin", "Label")
+COLUMNS = ("#", "Cluster", "Units", "Margin", "Auto", "Label")
+AUTO = COLUMNS.index("Auto")
 COLUMN_TIPS = (
     "Place in the review queue (least certain first)",
     "Cluster id",
     "Number of units in the cluster",
     "Weakest link of the cluster minus its match threshold: small or negative means the "
     "cluster barely holds together, so review it first",
+    "The automatic decisions (split, recluster, merge, attach, pair) that made or changed "
+    "the cluster; point at one to read them, right-click to take one back",
     "Curation label; reviewed and good clusters go to the end of the queue",
 )
 
@@ -136,7 +145,11 @@ class ReviewQueueModel(QAbstractTableModel):
             if col == 3:
                 margin = self.controller.session.review_margin(cluster)
                 return "–" if margin is None or not np.isfinite(margin) else f"{margin:+.2f}"
+            if col == AUTO:
+                return kinds_text(self.controller.session.decisions_of(cluster))
             return ("✓ " + label) if label in REVIEWED_LABELS else label
+        if role == Qt.ItemDataRole.ToolTipRole and col == AUTO:
+            return decisions_tip(self.controller.session, cluster)
         if role == Qt.ItemDataRole.ForegroundRole:
             if label in REVIEWED_LABELS:
                 return DONE_COLOR
@@ -144,13 +157,33 @@ class ReviewQueueModel(QAbstractTableModel):
             if margin is not None and margin < 0:
                 return NEGATIVE_COLOR
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            align = Qt.AlignmentFlag.AlignLeft if col == 4 else Qt.AlignmentFlag.AlignRight
+            align = Qt.AlignmentFlag.AlignLeft if col >= AUTO else Qt.AlignmentFlag.AlignRight
             return int(align | Qt.AlignmentFlag.AlignVCenter)
         return None
 
 
+def decisions_tip(session, cluster) -> str | None:
+    """One sentence per automatic decision of `cluster`; those that cannot be taken back
+    now say so (None: no decision)."""
+    decisions = session.decisions_of(cluster)
+    if not decisions:
+        return None
+    state = None if session.curator is None else session.curator.state
+    lines = []
+    for d in decisions:
+        line = d.describe(session.result.sessions)
+        if state is not None and session.auto_decisions.refusal(d, state):
+            line += " (cannot be taken back now)"
+        lines.append("• " + line)
+    return "\n".join(lines + ["Take back… (or right-click) takes one back as one action"])
+
+
 class ReviewQueueView(ViewBase):
-    """Progress, a "Mark reviewed and next" button (the window's action) and the queue."""
+    """Progress, a "Mark reviewed and next" button (the window's action), the queue, and
+    the automatic decisions: a filter and a menu that takes one back
+    (`undo_decision_requested(AutoDecision)`, which the window turns into one action)."""
+
+    undo_decision_requested = pyqtSignal(object)
 
     def __init__(self, controller, mark_action=None, parent=None):
         super().__init__(controller, parent)
@@ -173,6 +206,25 @@ class ReviewQueueView(ViewBase):
             "L (or Ctrl+R) marks it reviewed and moves to the next."
         )
         self.table.selectionModel().selectionChanged.connect(self._row_selected)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.auto_only = QCheckBox("Auto decisions only", self)
+        self.auto_only.setToolTip(
+            "List only the clusters an automatic decision made or changed (split, "
+            "recluster, merge, attach, pair), still least certain first"
+        )
+        self.auto_only.toggled.connect(self._filter_rows)
+        self.decision_menu = QMenu(self)
+        self.decision_menu.setToolTipsVisible(True)
+        self.decision_menu.aboutToShow.connect(self.fill_decision_menu)
+        self.take_back_button = QToolButton(self)
+        self.take_back_button.setText("Take back…")
+        self.take_back_button.setToolTip(
+            "Take back one automatic decision that made or changed the selected cluster, "
+            "as one curation action (Ctrl+Z undoes it)"
+        )
+        self.take_back_button.setMenu(self.decision_menu)
+        self.take_back_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -182,10 +234,15 @@ class ReviewQueueView(ViewBase):
             self.mark_button.setDefaultAction(mark_action)
             self.mark_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             top.addWidget(self.mark_button)
+        decisions = QHBoxLayout()
+        decisions.setContentsMargins(0, 0, 0, 0)
+        decisions.addWidget(self.auto_only, 1)
+        decisions.addWidget(self.take_back_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(self.progress_bar)
+        layout.addLayout(decisions)
         layout.addWidget(self.table, 1)
 
         self._syncing = False
@@ -211,6 +268,7 @@ class ReviewQueueView(ViewBase):
             self.model.apply_edit(info)
         finally:
             self._syncing = False
+        self._filter_rows()
         self._show_progress()
         self._show_selection()
 
@@ -252,6 +310,7 @@ class ReviewQueueView(ViewBase):
             self.model.reload()
         finally:
             self._syncing = False
+        self._filter_rows()
         self._show_progress()
         self._show_selection()
 
@@ -283,6 +342,7 @@ class ReviewQueueView(ViewBase):
     def _show_selection(self) -> None:
         if self.stale:
             return
+        self._enable_take_back()
         row = self.model.row_of(self.selection.cluster)
         selection = self.table.selectionModel()
         self._syncing = True
@@ -299,6 +359,57 @@ class ReviewQueueView(ViewBase):
             self.table.scrollTo(index)
         finally:
             self._syncing = False
+
+    # ----- the automatic decisions -----------------------------------------------------------
+
+    def _filter_rows(self, *_) -> None:
+        """Hide the rows of clusters no automatic decision touched, when asked to; the
+        model keeps every row (edits still update it row by row)."""
+        session = self.session
+        queue = self.model.queue
+        touched = [bool(session.decisions_of(k)) for k in queue] if session is not None else []
+        only = self.auto_only.isChecked()
+        for row, has in enumerate(touched):
+            self.table.setRowHidden(row, only and not has)
+        n_auto = sum(touched)
+        self.auto_only.setText(f"Auto decisions only ({n_auto})")
+        self.auto_only.setEnabled(n_auto > 0 or only)
+        self._enable_take_back()
+
+    def _enable_take_back(self) -> None:
+        session, cluster = self.session, self.selection.cluster
+        has = session is not None and cluster is not None and bool(session.decisions_of(cluster))
+        self.take_back_button.setEnabled(has and self.controller.can_curate)
+
+    def visible_ids(self) -> list[int]:
+        """The clusters listed and not filtered out, top to bottom."""
+        queue = self.model.queue
+        return [k for row, k in enumerate(queue) if not self.table.isRowHidden(row)]
+
+    def fill_decision_menu(self) -> None:
+        """The selected cluster's decisions, each an entry that takes it back; one that
+        cannot be taken back now says so (its tooltip says why; choosing it explains)."""
+        menu = self.decision_menu
+        menu.clear()
+        session, cluster = self.session, self.selection.cluster
+        decisions = () if session is None or cluster is None else session.decisions_of(cluster)
+        if not decisions:
+            menu.addAction("No automatic decision made this cluster").setEnabled(False)
+            return
+        state = None if session.curator is None else session.curator.state
+        for d in decisions:
+            title = d.title().removeprefix("the automatic ")
+            why = None if state is None else session.auto_decisions.refusal(d, state)
+            action = menu.addAction("Take back the " + title + (" (cannot now)" if why else ""))
+            action.setToolTip(why or d.describe(session.result.sessions))
+            action.triggered.connect(lambda _=False, d=d: self.undo_decision_requested.emit(d))
+
+    def _context_menu(self, pos) -> None:
+        index = self.table.indexAt(pos)
+        if not index.isValid():
+            return
+        self.controller.select_cluster(self.model.queue[index.row()])
+        self.decision_menu.popup(self.table.viewport().mapToGlobal(pos))
 
     def export_image(self, path) -> None:
         export_widget(self, path)
