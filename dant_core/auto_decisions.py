@@ -185,10 +185,12 @@ class AutoDecision:
                 f"Two clusters (units {listed(a)} and units {listed(b)}) merged into one, "
                 f"mean margin {margin}"
             )
-        parts = [
-            f"units {listed(g)}" if len(g) > 1 else f"unit {g[0]} left unmatched"
-            for g in self.groups
-        ]
+        parts = [f"units {listed(g)}" for g in self.groups if len(g) > 1]
+        alone = [g[0] for g in self.groups if len(g) == 1]
+        if len(alone) == 1:
+            parts.append(f"unit {alone[0]} left unmatched")
+        elif alone:
+            parts.append(f"{len(alone)} units left unmatched ({listed(alone).split(', ...')[0]})")
         why = "cut where its links were weak"
         if self.kind == "recluster":
             held = ", ".join(str(s) for s in self.sessions) or "one session"
@@ -267,11 +269,15 @@ class AutoDecisions:
         found = sorted({i for u in units for i in self._by_unit.get(int(u), ())})
         return tuple(self.decisions[i] for i in found)
 
-    def of_cluster(self, cluster: int, members: np.ndarray) -> tuple[AutoDecision, ...]:
-        """The decisions touching cluster `cluster`, whose units are `members`."""
+    def of_cluster(self, cluster: int, members) -> tuple[AutoDecision, ...]:
+        """The decisions touching cluster `cluster`; members() gives its units (asked only
+        the first time: an id keeps its units)."""
         k = int(cluster)
         if k not in self._of_cluster:
-            self._of_cluster[k] = self.touching(members.tolist()) if self._by_unit else ()
+            units = members() if self._by_unit else ()
+            if not len(units):  # no such cluster now (redo may bring it): nothing to keep
+                return ()
+            self._of_cluster[k] = self.touching(units.tolist())
         return self._of_cluster[k]
 
     def refusal(self, decision: AutoDecision, state) -> str | None:

@@ -390,9 +390,9 @@ class Session:
 
     def decisions_of(self, cluster) -> tuple[AutoDecision, ...]:
         """The automatic decisions that made or changed a current cluster, in order made."""
-        decisions = self.auto_decisions
-        units = self.units_of(cluster) if len(decisions) else ()
-        return decisions.of_cluster(int(cluster), units) if len(units) else ()
+        if cluster is None or not len(self.auto_decisions):
+            return ()
+        return self.auto_decisions.of_cluster(int(cluster), lambda: self.units_of(cluster))
 
     def undo_decision(self, decision: AutoDecision) -> Edit:
         """Take back one automatic decision: one `undo_decision` action (CurationError,

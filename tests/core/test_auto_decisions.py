@@ -181,6 +181,14 @@ def test_the_session_reads_the_decisions_of_each_cluster(folder):
     assert s.decisions_of(5)[0].sessions == (1,)
     text = s.decisions_of(3)[0].describe(SESSIONS)
     assert text == "Unit 9 (session 3) attached to the cluster of units 7, 8, mean margin +0.041"
+    assert s.decisions_of(1)[0].describe(SESSIONS) == (
+        "HDBSCAN cluster of 3 units cut where its links were weak: units 0, 1; unit 2 left "
+        "unmatched; closest groups kept apart: mean margin -0.200"
+    )
+    many = AutoDecision(
+        1, "split", tuple(range(9)), ((0, 1, 2),) + tuple((u,) for u in range(3, 9))
+    )
+    assert "6 units left unmatched (3, 4, 5, 6, 7); closest" in many.describe(np.ones(9, int))
 
 
 def test_a_result_without_the_file_has_no_decisions(folder, tmp_path_factory):
