@@ -337,7 +337,9 @@ class MainWindow(QMainWindow):
 
         a = self.curation_actions
         self.review_view = ReviewQueueView(self.controller, a["reviewed"])
-        self.review_view.undo_decision_requested.connect(self.undo_decision)
+        self.review_view.undo_decision_requested.connect(  # the queue's Take back…
+            lambda d: self._report(self._curate(self.controller.undo_decision, d))
+        )
         self.history_view = HistoryView(self.controller, a["undo"], a["redo"])
         self.curation_tabs = QTabWidget(self)
         self.curation_tabs.addTab(self.review_view, "Review queue")
@@ -446,10 +448,6 @@ class MainWindow(QMainWindow):
     def curate_selection(self, name: str) -> None:
         """Reject / reject pair / split / merge / add, applied to the current selection."""
         self._report(self._curate(self.controller.apply_to_selection, name))
-
-    def undo_decision(self, decision) -> None:
-        """Take back one automatic decision (the review queue's Take back…)."""
-        self._report(self._curate(self.controller.undo_decision, decision))
 
     def undo(self) -> None:
         self._report(self._curate(self.controller.undo))
