@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic_file import fsync_folder
 from .curation import CurationError, CurationState, SimilarityFn, UpdateInfo
 from .errors import DantError
 from .log_lock import lock_folder
@@ -209,20 +210,6 @@ def _repair_tail(path: Path, f, size: int) -> bytes:
     f.flush()
     os.fsync(f.fileno())
     return b""
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make a new or renamed file's directory entry durable (where the OS allows it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open a directory; the rename is durable enough there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ------------------------------------------------------------------------------------------

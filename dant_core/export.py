@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from .atomic_file import create_temp_beside
+from .atomic_file import write_files_atomically
 from .curation import HISTORY_ACTIONS, CurationState, renumber_by_first_unit
 from .curation_log import (
     AUTO_LABELS_FILE,
     LABELS_FILE,
     LOG_FILE,
     auto_labels,
-    fsync_folder,
     now_iso,
     replay_log,
     result_similarity,
@@ -142,31 +140,3 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(array), allow_pickle=False)
     return buffer.getvalue()
-
-
-def write_files_atomically(folder: Path, files: dict[str, bytes]) -> None:
-    """Write every file to a temp file in `folder` and fsync it, then rename each over its
-    target in the given order. A failure while writing changes no file; no temp file is left.
-    """
-    temps: dict[str, str] = {}
-    try:
-        for name, data in files.items():
-            fd, tmp = create_temp_beside(folder / name)
-            temps[name] = tmp
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        for name, tmp in list(temps.items()):
-            os.replace(tmp, folder / name)
-            del temps[name]
-    except OSError as exc:
-        failed = next(iter(temps), "")
-        raise DantError(f"cannot write {folder / failed}: {exc}") from exc
-    finally:
-        for tmp in temps.values():
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    fsync_folder(folder)

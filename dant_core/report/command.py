@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_file import write_files_atomically
 from ..errors import DantError
 from ..npy_files import load_npy
 
@@ -13,7 +14,6 @@ from ..npy_files import load_npy
 def make_report(output_folder, unitmatch_folder=None, result=None) -> tuple[dict, Path]:
     """Compute the report of the tracking output in `output_folder` (its IdxCluster.npy:
     the curated one after `dant export`) and write report.json / report.html into it."""
-    from ..export import write_files_atomically
     from ..results import load_result
     from ..tracks import read_units_table
     from .document import REPORT_HTML, build_report, report_files

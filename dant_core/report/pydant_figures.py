@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_file import write_files_atomically
 from ..errors import DantError
 from .figure import PALETTE, Figure, FigureRow
 
@@ -262,11 +263,8 @@ def write_figure_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
                     keep.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(old, _unused(keep))
         except OSError as exc:
-            # the same message as export.write_files_atomically's
+            # the same message as atomic_file.write_files_atomically's
             raise DantError(f"cannot write {directory}: {exc}") from exc
-        # export imports this module: its writer is imported here, when both are loaded
-        from ..export import write_files_atomically
-
         write_files_atomically(directory, group)
         try:
             record_written_files(directory, list(group))

@@ -44,7 +44,7 @@ def compute_report(result, labels):
 
 def write_report(folder: Path, report: dict) -> Path:
     """On a pool thread: report.json and report.html into `folder`; the HTML's path."""
-    from dant_core.export import write_files_atomically
+    from dant_core.atomic_file import write_files_atomically
     from dant_core.report.document import REPORT_HTML, report_files
 
     write_files_atomically(folder, report_files(report))

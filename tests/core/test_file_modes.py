@@ -11,7 +11,7 @@ import stat
 
 import pytest
 
-from dant_core.export import write_files_atomically
+from dant_core.atomic_file import write_files_atomically
 from dant_core.settings import Settings
 from dant_core.write_back import _replace_keeping_old
 

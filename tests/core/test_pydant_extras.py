@@ -363,7 +363,7 @@ def test_export_writes_the_curated_clusters_into_the_shank_folders(two_shanks, t
 def test_figure_writes_are_all_or_nothing_per_folder(out, tmp_path, monkeypatch):
     import shutil
 
-    from dant_core import export
+    from dant_core import atomic_file
     from dant_core.errors import DantError
     from dant_core.report.pydant_figures import CLUSTER_FIGURES, figure_files, write_figure_files
 
@@ -373,7 +373,7 @@ def test_figure_writes_are_all_or_nothing_per_folder(out, tmp_path, monkeypatch)
     labels = np.where(np.arange(result.n_units) % 3 == 0, -1, result.idx_cluster)
     files = figure_files(result, labels, CLUSTER_FIGURES)
     made = []
-    real = export.create_temp_beside
+    real = atomic_file.create_temp_beside
 
     def full_disk_on_the_second(target):
         made.append(target)
@@ -381,7 +381,7 @@ def test_figure_writes_are_all_or_nothing_per_folder(out, tmp_path, monkeypatch)
             raise OSError(28, "No space left on device")
         return real(target)
 
-    monkeypatch.setattr(export, "create_temp_beside", full_disk_on_the_second)
+    monkeypatch.setattr(atomic_file, "create_temp_beside", full_disk_on_the_second)
     with pytest.raises(DantError, match="No space left on device"):
         write_figure_files(copy, files)
     after = {p.name: p.read_bytes() for p in (copy / "Figures").iterdir()}

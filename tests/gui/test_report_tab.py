@@ -148,7 +148,7 @@ def test_export_report_writes_html_and_json_into_the_chosen_folder(
 def test_export_report_asks_before_replacing_and_a_failed_write_changes_nothing(
     open_folder, window, qtbot, data, tmp_path, monkeypatch
 ):
-    import dant_core.export as export
+    import dant_core.atomic_file as atomic_file
 
     view = _report_tab(open_folder, window, qtbot, data)
     chosen = tmp_path / "chosen"
@@ -163,7 +163,7 @@ def test_export_report_asks_before_replacing_and_a_failed_write_changes_nothing(
 
     seen = _answer_with(monkeypatch, chosen, replace=True)
     made = []
-    real = export.create_temp_beside
+    real = atomic_file.create_temp_beside
 
     def fail_on_the_second(target):
         made.append(target)
@@ -171,7 +171,7 @@ def test_export_report_asks_before_replacing_and_a_failed_write_changes_nothing(
             raise OSError(28, "No space left on device")
         return real(target)
 
-    monkeypatch.setattr(export, "create_temp_beside", fail_on_the_second)
+    monkeypatch.setattr(atomic_file, "create_temp_beside", fail_on_the_second)
     qtbot.mouseClick(view.export_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: any(d.kind == "error" for d in seen), timeout=60_000)
     (error,) = [d for d in seen if d.kind == "error"]
