@@ -1,5 +1,5 @@
-"""Edit the drift, then rerun from it: the motion of each session typed in, the selected
-cluster's waveforms re-corrected with it as it changes, and a run that starts from it.
+"""Edit the drift, then rerun from it: the motion of each session typed in or dragged, the
+selected cluster's waveforms re-corrected with it as it changes, and a run that starts from it.
 
 The editor changes the rigid part (µm per session) of the shown motion and keeps its
 depth-dependent part. Rerunning saves the edited motion as a new file in the data folder
@@ -31,6 +31,7 @@ from dant_core.motion_edit import recorrect, save_edited_motion, settings_from_m
 
 from . import dialogs
 from .views.common import MOTION_COLOR, session_colors, style_plot
+from .views.drag_points import VerticalDragPoints
 
 MAX_PREVIEW_UNITS = 60  # units of the selected cluster re-corrected live
 MOTION_LIMIT_UM = 2000.0
@@ -52,17 +53,26 @@ class MotionEditDialog(QDialog):
         self.graphics = pg.GraphicsLayoutWidget(self)
         self.motion_plot = self.graphics.addPlot(row=0, col=0)
         self.wave_plot = self.graphics.addPlot(row=1, col=0)
-        style_plot(self.motion_plot, "Motion per session", "Session", "Motion (µm)")
+        style_plot(
+            self.motion_plot,
+            "Motion per session (drag a point; dashed: saved)",
+            "Session",
+            "Motion (µm)",
+        )
         style_plot(self.wave_plot, "", "Sample", "µV")
         self.saved_curve = self.motion_plot.plot(
             pen=pg.mkPen("#8c8c8c", width=2, style=Qt.PenStyle.DashLine), name="saved"
         )
-        self.edited_curve = self.motion_plot.plot(
-            pen=pg.mkPen(MOTION_COLOR, width=2.5), symbol="o", symbolSize=8, name="edited"
-        )
+        self.edited_curve = self.motion_plot.plot(pen=pg.mkPen(MOTION_COLOR, width=2.5))
+        # Each session's point is a handle: dragging it sets the session's box, so a drag
+        # and a typed value are the same edit.
+        self.handles = VerticalDragPoints(self.drag_session, size=13, pen=pg.mkPen("w", width=1.2))
+        self.handles.setToolTip("Drag a session's point up or down to change its motion")
+        self.motion_plot.addItem(self.handles)
         self.note = QLabel(
-            "Type the motion of a session (µm, the rigid part; the depth-dependent part is "
-            "kept). The selected cluster's waveforms below are corrected with it as you type."
+            "Drag a session's point up or down, or type its motion (µm, the rigid part; the "
+            "depth-dependent part is kept). The selected cluster's waveforms below are "
+            "corrected with it as it changes."
         )
         self.note.setWordWrap(True)
         self._layout()
@@ -122,6 +132,12 @@ class MotionEditDialog(QDialog):
             box.blockSignals(False)
         self.redraw()
 
+    def drag_session(self, index: int, y: float) -> None:
+        """A handle dragged to `y` µm: session index + 1's box takes the value (rounded to
+        the box's 0.1 µm and held in its range), which redraws as typing does."""
+        self.boxes[index].setValue(y)
+        self.redraw_handles()  # the point snaps to the box's value even when unchanged
+
     def reset(self) -> None:
         self.set_values(self.saved.constant)
 
@@ -129,7 +145,13 @@ class MotionEditDialog(QDialog):
         x = np.arange(1, self.saved.constant.size + 1)
         self.saved_curve.setData(x, self.saved.constant)
         self.edited_curve.setData(x, self.edited_motion().constant)
+        self.redraw_handles()
         self._draw_cluster()
+
+    def redraw_handles(self) -> None:
+        x = np.arange(1, self.saved.constant.size + 1)
+        brushes = [pg.mkBrush(c) for c in session_colors(x.size)]
+        self.handles.setData(x=x, y=self.edited_motion().constant, brush=brushes)
 
     def preview_units(self) -> np.ndarray:
         """Units of the selected cluster re-corrected in the preview (at most 60)."""

@@ -78,7 +78,7 @@ class DriftView(ViewBase):
         bar.addWidget(self.info_label, 1)
         self.edit_button = QPushButton("Edit motion…", self)
         self.edit_button.setToolTip(
-            "Type a session's motion, see the selected cluster re-corrected, rerun from it"
+            "Drag or type a session's motion, see the selected cluster re-corrected, rerun from it"
         )
         self.edit_button.clicked.connect(self.edit_motion)
         bar.addWidget(self.edit_button)

@@ -6,6 +6,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from PyQt6.QtCore import QEvent, QPointF, Qt
+from PyQt6.QtGui import QMouseEvent
+from PyQt6.QtWidgets import QApplication
+
+from dant_core.motion_edit import recorrect
 
 
 def test_edited_motion_recorrects_the_cluster_and_the_rerun_starts_from_it(
@@ -38,4 +43,101 @@ def test_edited_motion_recorrects_the_cluster_and_the_rerun_starts_from_it(
     np.testing.assert_allclose(start, edited)  # the run started from the edit
     record = json.loads((tracked_folder / "DANT_Output" / "settings.json").read_text())
     assert files[0].name in json.dumps(record)  # the edited curve is in the run's record
+    assert not [r for r in dialog_log if r.kind == "error"]
+
+
+def _send_mouse(widget, kind, pos, buttons):
+    """A mouse event of `kind` at widget position `pos` with `buttons` held (QTest's moves
+    carry no buttons, and pyqtgraph starts a drag only on a move with a button down)."""
+    button = Qt.MouseButton.LeftButton if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton
+    event = QMouseEvent(
+        kind, pos, widget.mapToGlobal(pos), button, buttons, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def _drag(dialog, session: int, to_um: float) -> None:
+    """Press on `session`'s point in the editor's motion plot, move in steps to `to_um` µm
+    and release, as a user's mouse does."""
+    graphics, handles = dialog.graphics, dialog.handles
+    viewport = graphics.viewport()
+
+    def at(y_um: float) -> QPointF:
+        scene = handles.mapToScene(QPointF(session, y_um))
+        return QPointF(graphics.mapFromScene(scene))
+
+    start = at(float(dialog.boxes[session - 1].value()))
+    end = at(to_um)
+    left = Qt.MouseButton.LeftButton
+    _send_mouse(viewport, QEvent.Type.MouseButtonPress, start, left)
+    for f in np.linspace(0.2, 1.0, 5):
+        _send_mouse(viewport, QEvent.Type.MouseMove, start + (end - start) * f, left)
+    _send_mouse(viewport, QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton)
+
+
+def test_dragging_a_sessions_point_is_the_same_edit_as_typing(
+    open_folder, window, qtbot, tracked_folder, dialog_log
+):
+    from dant_gui.motion_edit_dialog import MotionEditDialog
+
+    assert open_folder(tracked_folder)
+    c = window.controller
+    c.select_cluster(int(c.session.cluster_ids()[0]))
+    runs = []
+    dialog = MotionEditDialog(c, lambda: runs.append(c.settings) or True)
+    qtbot.addWidget(dialog)
+    dialog.resize(900, 560)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    saved = dialog.saved.constant.copy()
+
+    def ranged():  # the plot has laid out and auto-ranged onto the motion
+        (x0, x1), (y0, y1) = dialog.motion_plot.viewRange()
+        return x0 <= 1 and x1 >= saved.size and y0 <= saved.min() and y1 >= saved.max()
+
+    qtbot.waitUntil(ranged)
+    target = saved[1] + 0.4 * (dialog.motion_plot.viewRange()[1][1] - saved[1]) + 5.0
+    before = dialog.preview.copy()
+
+    _drag(dialog, 2, target)
+
+    value = dialog.boxes[1].value()  # the table's box took the dragged value
+    assert abs(value - target) < 0.05 * np.ptp(dialog.motion_plot.viewRange()[1]), (
+        value,
+        target,
+    )
+    assert abs(value - saved[1]) > 2.0
+    np.testing.assert_allclose([b.value() for b in dialog.boxes[2:]], saved[2:], atol=0.05)
+    np.testing.assert_allclose(dialog.handles.getData()[1][1], value)  # the point is there
+    np.testing.assert_allclose(dialog.edited_curve.getData()[1][1], value)
+    # the preview is the typed path's: re-corrected with the dragged motion
+    typed = dialog.edited_motion()
+    units = dialog.preview_units()
+    result = c.session.result
+    expected = recorrect(
+        np.asarray(result.features.waveforms[units], dtype=np.float32),
+        np.asarray(result.locations)[units, 1],
+        np.asarray(result.sessions)[units],
+        typed,
+        result.channel_locations,
+    )
+    np.testing.assert_allclose(dialog.preview, expected, atol=1e-5)
+    assert np.abs(dialog.preview - before).max() > 0
+
+    # a press that misses every point edits nothing (the plot pans instead)
+    dialog.handles.dragged = None
+    values = [b.value() for b in dialog.boxes]
+    graphics = dialog.graphics
+    empty = QPointF(graphics.mapFromScene(dialog.handles.mapToScene(QPointF(1.5, value))))
+    left = Qt.MouseButton.LeftButton
+    _send_mouse(graphics.viewport(), QEvent.Type.MouseButtonPress, empty, left)
+    _send_mouse(graphics.viewport(), QEvent.Type.MouseMove, empty + QPointF(0, 60), left)
+    _send_mouse(graphics.viewport(), QEvent.Type.MouseButtonRelease, empty, Qt.MouseButton.NoButton)
+    assert [b.value() for b in dialog.boxes] == values
+
+    assert dialog.rerun()  # the rerun starts from the dragged motion
+    assert len(runs) == 1
+    motion_file = runs[0].get("waveformCorrection.path_to_motion")
+    np.testing.assert_allclose(np.load(motion_file)[1], typed.constant)
+    assert np.load(motion_file)[1][1] == value
     assert not [r for r in dialog_log if r.kind == "error"]
