@@ -23,7 +23,7 @@ from .clustering import ClusteringRun, iterative_clustering
 from .dataset import Dataset, check_dataset_for_settings, load_manual_motion
 from .engine_settings import EngineSettings
 from .features import UnitFeatures, compute_unit_features, kernels_are_cached, peak_to_trough
-from .motion import Motion, correct_waveforms, estimate_motion
+from .motion import Motion, away_from_ends, correct_waveforms, estimate_motion
 from .motion_start import (
     StartEvidence,
     evidence_start,
@@ -472,6 +472,9 @@ def _stop_message(i: int, k: int, before: int, now: int) -> str:
 def estimate_shank_motion(shank: ShankUnits, run: ClusteringRun, seed: int, ctx: RunContext):
     """The motion that best explains a run's good matches (docs/method.md §5)."""
     good = _motion_pairs(run, shank.sessions)
+    inner = away_from_ends(
+        shank.depth, ctx.channel_locations, ctx.settings.spike_location.n_nearest_channels
+    )
     motion = estimate_motion(
         shank.depth,
         shank.sessions,
@@ -482,6 +485,7 @@ def estimate_shank_motion(shank: ShankUnits, run: ClusteringRun, seed: int, ctx:
         progress=ctx.progress,
         cancel=ctx.cancel,
         groups=run.labels[good[:, 0]],  # clusters, the independent units (neurons)
+        interior=inner[good].all(axis=1),  # the band also holds the locator's edge bias
     )
     if motion.unlinked_sessions:
         ctx.log(

@@ -184,6 +184,8 @@ def _shank_state(p: str, sh, n_sessions: int) -> dict:
         if m.ci_low is not None:
             out[p + name + "_ci_low"] = m.ci_low
             out[p + name + "_ci_high"] = m.ci_high
+        if m.edge_shift is not None:
+            out[p + name + "_edge_shift"] = m.edge_shift
         if m.depths is not None:
             out[p + name + "_pair_depths"] = np.array(m.depths)
         out[p + name + "_n_pairs"] = np.array(m.n_pairs)

@@ -240,6 +240,8 @@ def _saved_motion(saved: _Saved, s: int, prefix: str) -> Motion | None:
     m = Motion(state[key + "_linear"], state[key + "_constant"])
     if key + "_ci_low" in state:
         m.ci_low, m.ci_high = state[key + "_ci_low"], state[key + "_ci_high"]
+    if key + "_edge_shift" in state:
+        m.edge_shift = state[key + "_edge_shift"]
     if key + "_pair_depths" in state:
         m.depths = tuple(float(v) for v in state[key + "_pair_depths"])
     if key + "_n_pairs" in state:

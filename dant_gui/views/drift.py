@@ -1,8 +1,8 @@
 """Probe motion (drift) across sessions, unit depths per session, matches per motion pass.
 
 Reads `session.result.shanks[i]`: `motion` (the saved, last estimated motion, with its
-95% bootstrap band), `initial_motion` (the start), `restored_motion` (what an early stop
-went back to for correcting waveforms) and `passes`.
+95% band, also drawn around the motion at its own scale), `initial_motion` (the start),
+`restored_motion` (what an early stop went back to for correcting waveforms) and `passes`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,17 @@ BAND_EDGE_COLOR = QColor(40, 70, 170)
 PROBE_LINE_COLORS = {"top": "#1f77b4", "middle": "#7f7f7f", "bottom": "#ff7f0e"}
 PASS_COLORS = ["#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd"]
 _FEATURE_ABBREV = {"Waveform": "Waveform", "AutoCorr": "ACG", "ISI": "ISI", "PETH": "PETH"}
+INTERVAL_TITLE = "95% interval around the motion"
+BAND_WITH_EDGE = "95% interval: clusters resampled, and the locator's bias near the probe's ends"
+BAND_SAMPLING_ONLY = "95% interval: clusters resampled (sampling error only)"
+BAND_TIP = (
+    "The bootstrap redraws whole clusters (neurons), so the interval reflects how many "
+    "neurons the motion rests on. Units near the probe's ends are located with a bias that "
+    "changes as the probe moves; when the run measured it (the motion from the units away "
+    "from the ends), the interval also holds the bootstrap interval moved by it. "
+    "Not covered: errors shared by every unit of a session in the middle of the probe, "
+    "and clusters that join different neurons."
+)
 JITTER = 0.3  # half-width of the horizontal spread of units within a session column
 
 
@@ -88,6 +99,7 @@ class DriftView(ViewBase):
                 lambda: {
                     "all": self.graphics.ci,
                     "motion": self.motion_plot,
+                    "interval": self.interval_plot,
                     "depths": self.depth_plot,
                     "passes": self.pass_plot,
                 },
@@ -97,22 +109,29 @@ class DriftView(ViewBase):
 
         self.graphics = pg.GraphicsLayoutWidget(self)
         self.motion_plot = self.graphics.addPlot(row=0, col=0)
+        # The 95 % interval is often a few tenths of a µm on a curve spanning tens of µm:
+        # under the motion, a plot of the interval around it at its own scale.
+        self.interval_plot = self.graphics.addPlot(row=1, col=0)
+        self.interval_plot.setXLink(self.motion_plot)
         # The legend gets its own row so it never hides the curve.
         self.legend = pg.LegendItem(colCount=1, labelTextSize="9pt", verSpacing=-6)
-        self.graphics.addItem(self.legend, row=1, col=0)
-        self.pass_plot = self.graphics.addPlot(row=2, col=0)
-        self.depth_plot = self.graphics.addPlot(row=0, col=1, rowspan=3)
+        self.graphics.addItem(self.legend, row=2, col=0)
+        self.pass_plot = self.graphics.addPlot(row=3, col=0)
+        self.depth_plot = self.graphics.addPlot(row=0, col=1, rowspan=4)
         self.graphics.ci.layout.setRowStretchFactor(0, 4)
-        self.graphics.ci.layout.setRowStretchFactor(1, 0)
-        self.graphics.ci.layout.setRowStretchFactor(2, 2)
+        self.graphics.ci.layout.setRowStretchFactor(1, 2)
+        self.graphics.ci.layout.setRowStretchFactor(2, 0)
+        self.graphics.ci.layout.setRowStretchFactor(3, 2)
         self.graphics.ci.layout.setColumnStretchFactor(0, 3)
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
         style_plot(self.motion_plot, "Probe motion per session", "Session", "Motion (µm)")
+        style_plot(self.interval_plot, INTERVAL_TITLE, "Session", "µm")
         style_plot(self.depth_plot, "Unit depths", "Session", "Corrected depth (µm)")
         style_plot(self.pass_plot, "Matched unit pairs per motion pass", "Motion pass", "Pairs")
         self.pass_legend = self.pass_plot.addLegend(offset=(10, 5), labelTextSize="8pt")
         for plot, name in (
             (self.motion_plot, "motion"),
+            (self.interval_plot, "motion_interval"),
             (self.depth_plot, "unit_depths"),
             (self.pass_plot, "motion_passes"),
         ):
@@ -125,6 +144,9 @@ class DriftView(ViewBase):
         # The band is often a few µm wide on a curve spanning tens of µm: error bars with caps
         # show it at every session even where the fill is thinner than a line.
         self.band_bars = pg.ErrorBarItem(beam=0.3, pen=pg.mkPen(BAND_EDGE_COLOR, width=1.5))
+        # the interval around the motion (low - motion .. high - motion), at its own scale
+        self.interval_bars = pg.ErrorBarItem(beam=0.3, pen=pg.mkPen(BAND_EDGE_COLOR, width=2))
+        self.interval_zero = pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(MOTION_COLOR, width=1.5))
         self.initial_curve = pg.PlotDataItem(
             pen=pg.mkPen("#8c8c8c", width=2, style=Qt.PenStyle.DashLine)
         )
@@ -235,7 +257,7 @@ class DriftView(ViewBase):
             self._draw()
 
     def _draw(self) -> None:
-        for plot in (self.motion_plot, self.depth_plot, self.pass_plot):
+        for plot in (self.motion_plot, self.interval_plot, self.depth_plot, self.pass_plot):
             for item in list(plot.items):
                 plot.removeItem(item)
         self.legend.clear()
@@ -282,15 +304,18 @@ class DriftView(ViewBase):
                 x=x, y=mid, top=np.maximum(high - mid, 0.0), bottom=np.maximum(mid - low, 0.0)
             )
             plot.addItem(self.band_bars)
+            self._draw_interval(x, low - mid, high - mid, motion)
             # A FillBetweenItem has no legend entry of its own: a proxy gives one.
             self.legend.addItem(
                 pg.BarGraphItem(x=[0], height=[0], width=0, brush=pg.mkBrush(BAND_COLOR), pen=None),
-                "95% interval (bootstrap over clusters)",
+                self.band_label(motion),
             )
         else:
             self.band_low.setData([], [])
             self.band_high.setData([], [])
             self.band_bars.setData(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0))
+            self.interval_bars.setData(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0))
+            self.interval_plot.setTitle("No 95% interval saved with this motion", size="10pt")
 
         ref = self._reference_depth(motion)
         linear = bool(np.any(motion.linear)) or bool(np.any(sh.initial_motion.linear))
@@ -333,6 +358,29 @@ class DriftView(ViewBase):
             info += " · no match links session(s) " + ", ".join(map(str, unlinked))
         self.info_label.setText(info)
         self.info_label.setToolTip(info)
+
+    @staticmethod
+    def band_label(motion) -> str:
+        """What the band covers: with the locator's edge bias when the run measured it."""
+        return (
+            BAND_WITH_EDGE
+            if getattr(motion, "edge_shift", None) is not None
+            else (BAND_SAMPLING_ONLY)
+        )
+
+    def _draw_interval(self, x, below, above, motion) -> None:
+        """The interval around the motion (µm, `below` <= 0 <= `above`) per session."""
+        plot = self.interval_plot
+        self.interval_bars.setData(
+            x=x, y=np.zeros_like(x), top=np.maximum(above, 0.0), bottom=np.maximum(-below, 0.0)
+        )
+        plot.addItem(self.interval_zero)
+        plot.addItem(self.interval_bars)
+        session_ticks(plot, x.size)
+        reach = max(float(np.max(np.abs(np.r_[below, above]))), 0.05)
+        plot.setYRange(-1.15 * reach, 1.15 * reach, padding=0)
+        plot.setTitle(INTERVAL_TITLE, size="10pt")
+        plot.setToolTip(self.band_label(motion) + ". " + BAND_TIP)
 
     def _depths(self, sh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(units, sessions, depth µm) of the shown shank; corrected when the box is ticked."""
