@@ -41,8 +41,9 @@ PROBE_LINE_COLORS = {"top": "#1f77b4", "middle": "#7f7f7f", "bottom": "#ff7f0e"}
 PASS_COLORS = ["#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd"]
 _FEATURE_ABBREV = {"Waveform": "Waveform", "AutoCorr": "ACG", "ISI": "ISI", "PETH": "PETH"}
 INTERVAL_TITLE = "95% interval around the motion"
-BAND_WITH_EDGE = "95% interval: clusters resampled, and the locator's bias near the probe's ends"
-BAND_SAMPLING_ONLY = "95% interval: clusters resampled (sampling error only)"
+# short: the legend's width sets the motion column's (hover the interval plot for more)
+BAND_WITH_EDGE = "95% interval: clusters resampled + edge bias"
+BAND_SAMPLING_ONLY = "95% interval: clusters resampled only"
 BAND_TIP = (
     "The bootstrap redraws whole clusters (neurons), so the interval reflects how many "
     "neurons the motion rests on. Units near the probe's ends are located with a bias that "
@@ -125,7 +126,9 @@ class DriftView(ViewBase):
         self.graphics.ci.layout.setColumnStretchFactor(0, 3)
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
         style_plot(self.motion_plot, "Probe motion per session", "Session", "Motion (µm)")
-        style_plot(self.interval_plot, INTERVAL_TITLE, "Session", "µm")
+        style_plot(self.interval_plot, INTERVAL_TITLE, "", "µm")
+        # tenths of a µm: labelled as such, not as thousands of an SI-prefixed "(x0.001)"
+        self.interval_plot.getAxis("left").enableAutoSIPrefix(False)
         style_plot(self.depth_plot, "Unit depths", "Session", "Corrected depth (µm)")
         style_plot(self.pass_plot, "Matched unit pairs per motion pass", "Motion pass", "Pairs")
         self.pass_legend = self.pass_plot.addLegend(offset=(10, 5), labelTextSize="8pt")
@@ -381,6 +384,7 @@ class DriftView(ViewBase):
         plot.setYRange(-1.15 * reach, 1.15 * reach, padding=0)
         plot.setTitle(INTERVAL_TITLE, size="10pt")
         plot.setToolTip(self.band_label(motion) + ". " + BAND_TIP)
+        self.legend.setToolTip(BAND_TIP)
 
     def _depths(self, sh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(units, sessions, depth µm) of the shown shank; corrected when the box is ticked."""
