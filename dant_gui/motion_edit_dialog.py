@@ -132,7 +132,7 @@ class MotionEditDialog(QDialog):
             box.blockSignals(False)
         self.redraw()
 
-    def drag_session(self, index: int, y: float) -> None:
+    def drag_session(self, index: int, y: float, _finished: bool = True) -> None:
         """A handle dragged to `y` µm: session index + 1's box takes the value (rounded to
         the box's 0.1 µm and held in its range), which redraws as typing does."""
         self.boxes[index].setValue(y)

@@ -12,13 +12,14 @@ from PyQt6.QtCore import Qt
 class VerticalDragPoints(pg.ScatterPlotItem):
     """A scatter whose points are dragged vertically with the left button.
 
-    Dragging point i reports `moved(i, y)` (y in the plot's data units) at every step and
-    at the release; the owner sets the value through its ordinary path and redraws the
-    points (`setData`), so a drag and a typed value are one edit. A press that misses every
+    Dragging point i reports `moved(i, y, finished)` (y in the plot's data units) at every
+    step and, with finished True, at the release; the owner sets the value through its
+    ordinary path and redraws the points (`setData`), so a drag and a typed value are one
+    edit. A press that misses every
     point is left to the plot (it pans, as elsewhere).
     """
 
-    def __init__(self, moved: Callable[[int, float], None], **kwargs):
+    def __init__(self, moved: Callable[[int, float, bool], None], **kwargs):
         kwargs.setdefault("hoverable", True)
         kwargs.setdefault("hoverSize", 14)
         super().__init__(**kwargs)
@@ -47,9 +48,9 @@ class VerticalDragPoints(pg.ScatterPlotItem):
             ev.ignore()
             return
         ev.accept()
-        index = self.dragged
-        if ev.isFinish():
+        index, finished = self.dragged, ev.isFinish()
+        if finished:
             self.dragged = None
-        self.moved(index, float(ev.pos().y()))
-        if ev.isFinish() and view is not None:
+        self.moved(index, float(ev.pos().y()), finished)
+        if finished and view is not None:
             view.enableAutoRange()

@@ -34,6 +34,7 @@ from .common import (
     session_ticks,
     style_plot,
 )
+from .drag_points import VerticalDragPoints
 
 BAND_COLOR = QColor(90, 120, 200, 90)
 BAND_EDGE_COLOR = QColor(40, 70, 170)
@@ -159,6 +160,16 @@ class DriftView(ViewBase):
         self.motion_curve = pg.PlotDataItem(
             pen=pg.mkPen(MOTION_COLOR, width=2.5), symbol="o", symbolSize=11
         )
+        # The motion's points are handles: dropping one opens the editor with that session
+        # moved (the edit lives there; nothing changes until a rerun from it).
+        self.motion_handles = VerticalDragPoints(
+            self._motion_dragged, size=11, pen=pg.mkPen("w", width=1)
+        )
+        self.motion_handles.setToolTip(
+            "Drag a session's point up or down to edit the motion: the editor opens with it "
+            "(nothing changes until you rerun from it)"
+        )
+        self.editor = None  # the motion editor last opened
         self.probe_curves = {
             where: pg.PlotDataItem(pen=pg.mkPen(color, width=1.5))
             for where, color in PROBE_LINE_COLORS.items()
@@ -252,7 +263,25 @@ class DriftView(ViewBase):
 
         dialog = MotionEditDialog(self.controller, getattr(self.window(), "start_run", None), self)
         dialog.open()
+        self.editor = dialog
         return dialog
+
+    def _handle_brushes(self, n: int) -> list:
+        return [pg.mkBrush(c) for c in session_colors(n)]
+
+    def _motion_dragged(self, index: int, y: float, finished: bool) -> None:
+        """A motion point dragged to `y` µm: moved while dragging; dropped, it goes back and
+        the editor opens with that session's motion moved by as much (for linear motion the
+        rigid part moves, so the plotted motion moves by the drag)."""
+        values = self.motion_values(self.shank.motion)
+        x = np.arange(1, values.size + 1, dtype=np.float64)
+        shown = values.copy()
+        if not finished:
+            shown[index] = y
+        self.motion_handles.setData(x=x, y=shown, brush=self._handle_brushes(values.size))
+        if finished:
+            dialog = self.edit_motion()
+            dialog.drag_session(index, float(dialog.saved.constant[index] + y - values[index]))
 
     def _shank_chosen(self, index: int) -> None:
         if index >= 0:
@@ -344,6 +373,11 @@ class DriftView(ViewBase):
             symbolPen=pg.mkPen("w", width=1),
         )
         plot.addItem(self.motion_curve)
+        if self.edit_button.isEnabled():
+            self.motion_handles.setData(
+                x=x, y=self.motion_values(motion), brush=self._handle_brushes(n_s)
+            )
+            plot.addItem(self.motion_handles)
         name = "Motion (saved)" if not linear else f"Motion at mean pair depth ({ref:.0f} µm)"
         self.legend.addItem(self.motion_curve, name)
         plot.enableAutoRange()

@@ -56,18 +56,23 @@ def _send_mouse(widget, kind, pos, buttons):
     QApplication.sendEvent(widget, event)
 
 
-def _drag(dialog, session: int, to_um: float) -> None:
-    """Press on `session`'s point in the editor's motion plot, move in steps to `to_um` µm
-    and release, as a user's mouse does."""
-    graphics, handles = dialog.graphics, dialog.handles
+def _maps_inside(plot, x: float, y: float) -> bool:
+    """True once the plot's view box maps data (x, y) into its own area on screen: it has
+    laid out and updated its transform after the window's last resize."""
+    vb = plot.getViewBox()
+    return vb.sceneBoundingRect().contains(vb.mapViewToScene(QPointF(x, y)))
+
+
+def _drag(graphics, handles, session: int, from_um: float, to_um: float) -> None:
+    """Press on `session`'s point (at `from_um`) of `handles` in the pyqtgraph widget
+    `graphics`, move in steps to `to_um` µm and release, as a user's mouse does."""
     viewport = graphics.viewport()
 
     def at(y_um: float) -> QPointF:
         scene = handles.mapToScene(QPointF(session, y_um))
         return QPointF(graphics.mapFromScene(scene))
 
-    start = at(float(dialog.boxes[session - 1].value()))
-    end = at(to_um)
+    start, end = at(from_um), at(to_um)
     left = Qt.MouseButton.LeftButton
     _send_mouse(viewport, QEvent.Type.MouseButtonPress, start, left)
     for f in np.linspace(0.2, 1.0, 5):
@@ -95,11 +100,11 @@ def test_dragging_a_sessions_point_is_the_same_edit_as_typing(
         (x0, x1), (y0, y1) = dialog.motion_plot.viewRange()
         return x0 <= 1 and x1 >= saved.size and y0 <= saved.min() and y1 >= saved.max()
 
-    qtbot.waitUntil(ranged)
+    qtbot.waitUntil(lambda: ranged() and _maps_inside(dialog.motion_plot, 2, saved[1]))
     target = saved[1] + 0.4 * (dialog.motion_plot.viewRange()[1][1] - saved[1]) + 5.0
     before = dialog.preview.copy()
 
-    _drag(dialog, 2, target)
+    _drag(dialog.graphics, dialog.handles, 2, saved[1], target)
 
     value = dialog.boxes[1].value()  # the table's box took the dragged value
     assert abs(value - target) < 0.05 * np.ptp(dialog.motion_plot.viewRange()[1]), (
@@ -140,4 +145,36 @@ def test_dragging_a_sessions_point_is_the_same_edit_as_typing(
     motion_file = runs[0].get("waveformCorrection.path_to_motion")
     np.testing.assert_allclose(np.load(motion_file)[1], typed.constant)
     assert np.load(motion_file)[1][1] == value
+    assert not [r for r in dialog_log if r.kind == "error"]
+
+
+def test_dropping_a_point_in_the_drift_view_opens_the_editor_with_it(
+    open_folder, window, qtbot, tracked_folder, dialog_log
+):
+    window.resize(1366, 740)
+    assert open_folder(tracked_folder)
+    c = window.controller
+    c.select_cluster(int(c.session.cluster_ids()[0]))
+    view = window.drift_view
+    window.tabs.setCurrentWidget(view)
+    motion = c.session.result.shanks[0].motion
+    shown = view.motion_values(motion)
+    qtbot.waitUntil(lambda: _maps_inside(view.motion_plot, 3, shown[2]))
+    (y0, y1) = view.motion_plot.viewRange()[1]
+    target = shown[2] + 0.3 * (y1 - shown[2])
+    assert view.editor is None
+
+    _drag(view.graphics, view.motion_handles, 3, shown[2], target)
+
+    dialog = view.editor  # dropped: the editor opened with session 3 moved there
+    assert dialog is not None and dialog.isVisible()
+    qtbot.addWidget(dialog)
+    moved = dialog.boxes[2].value() - motion.constant[2]
+    assert abs(moved - (target - shown[2])) < 0.05 * (y1 - y0) and abs(moved) > 1.0
+    others = [b.value() for i, b in enumerate(dialog.boxes) if i != 2]
+    np.testing.assert_allclose(others, np.delete(motion.constant, 2), atol=0.05)
+    np.testing.assert_allclose(dialog.edited_curve.getData()[1][2], dialog.boxes[2].value())
+    # the drift view's saved motion is untouched, its point back where it was
+    np.testing.assert_allclose(view.motion_handles.getData()[1], shown)
+    np.testing.assert_allclose(c.session.result.shanks[0].motion.constant, motion.constant)
     assert not [r for r in dialog_log if r.kind == "error"]
