@@ -68,7 +68,29 @@ class DriftView(ViewBase):
     def __init__(self, controller, parent=None):
         super().__init__(controller, parent)
         self.shank_index = 0
+        bar = self._build_bar()
+        self._build_plots()
+        self._build_items()
 
+        # Before a result there is nothing to plot: a sentence beats empty axes.
+        self.placeholder = QLabel(self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)  # long hints must not set the window's width
+        self.placeholder.setStyleSheet("color: #606060; font-size: 13pt;")
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self.placeholder)
+        self.pages.addWidget(self.graphics)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.pages, 1)
+
+        controller.dataset_changed.connect(lambda: self.mark_changed(new_result=True))
+        self.on_result_changed()
+
+    def _build_bar(self) -> QHBoxLayout:
+        """The row above the plots: shank, corrected depths, the summary, edit, save."""
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 2)
         self.shank_label = QLabel("Shank:", self)
@@ -108,7 +130,9 @@ class DriftView(ViewBase):
                 "drift",
             )
         )
+        return bar
 
+    def _build_plots(self) -> None:
         self.graphics = pg.GraphicsLayoutWidget(self)
         self.motion_plot = self.graphics.addPlot(row=0, col=0)
         # The 95 % interval is often a few tenths of a µm on a curve spanning tens of µm:
@@ -141,7 +165,8 @@ class DriftView(ViewBase):
         ):
             add_save_to_context_menu(plot, self, name)
 
-        # Items are created once and refilled; tests read their data.
+    def _build_items(self) -> None:
+        """Items are created once and refilled; tests read their data."""
         self.band_low = pg.PlotDataItem()
         self.band_high = pg.PlotDataItem()
         self.band = pg.FillBetweenItem(self.band_low, self.band_high, brush=pg.mkBrush(BAND_COLOR))
@@ -181,23 +206,6 @@ class DriftView(ViewBase):
             size=11, pen=pg.mkPen(SELECTED_COLOR, width=2), brush=pg.mkBrush(255, 255, 255, 0)
         )
         self.pass_bars: list[pg.BarGraphItem] = []
-
-        # Before a result there is nothing to plot: a sentence beats empty axes.
-        self.placeholder = QLabel(self)
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setWordWrap(True)  # long hints must not set the window's width
-        self.placeholder.setStyleSheet("color: #606060; font-size: 13pt;")
-        self.pages = QStackedWidget(self)
-        self.pages.addWidget(self.placeholder)
-        self.pages.addWidget(self.graphics)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(bar)
-        layout.addWidget(self.pages, 1)
-
-        controller.dataset_changed.connect(lambda: self.mark_changed(new_result=True))
-        self.on_result_changed()
 
     # ----- helpers -----------------------------------------------------------------------------
 
