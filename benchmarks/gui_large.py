@@ -9,9 +9,13 @@ thread:
 
 * ``first_paint_s``: from creating the window until it has painted (before any loading);
 * ``open_s``: from File ▸ Open until the controller's load_finished (cluster table and
-  drift shown);
+  drift shown, curation possible);
 * ``open_max_block_ms``: the longest the UI thread did not serve its event loop while the
   folder was opening (a 10 ms timer's largest gap);
+* ``data_checked_s``, ``check_max_block_ms``: a result is shown before its data folder is
+  read whole (spike times, checks; Run waits for it): when that ended, from File ▸ Open,
+  and the UI thread's longest block meanwhile (the actions below are measured after it);
+* ``rss_after_open_gb``, ``peak_rss_open_gb``: resident memory then, and its peak so far;
 * per action — select a cluster, next cluster, reject a unit, undo — the UI thread's time
   in the action's call, and its longest block during the call and the 300 ms after (while
   the views and their workers follow it), median and worst over N repeats;
@@ -183,6 +187,13 @@ def measure(data: Path, repeats: int, profile: bool = False) -> dict:
     loop.exec()
     out["open_s"] = round(time.perf_counter() - t0, 2)
     out["open_max_block_ms"] = round(meter.reset(), 1)
+    if getattr(c, "is_checking_data", False):  # the data folder is read behind the result
+        checked = QEventLoop()
+        c.data_checked.connect(lambda *_: checked.quit())
+        QTimer.singleShot(600_000, checked.quit)
+        checked.exec()
+        out["data_checked_s"] = round(time.perf_counter() - t0, 2)
+        out["check_max_block_ms"] = round(meter.reset(), 1)
     settle(app, 200.0)
     out["after_open_fill_ms"] = round(meter.reset(), 1)
     out["rss_after_open_gb"] = _rss_gb()
@@ -229,6 +240,7 @@ def measure(data: Path, repeats: int, profile: bool = False) -> dict:
         import io
         import pstats
 
+        ui_profile.dump_stats(data.parent / "gui_large_ui.prof")  # for pstats
         text = io.StringIO()
         pstats.Stats(ui_profile, stream=text).sort_stats("cumulative").print_stats(60)
         print("== UI thread, cProfile (cumulative)\n" + text.getvalue(), file=sys.stderr)
@@ -244,7 +256,8 @@ def main() -> int:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="sample the threads' stacks (stack_sampler.py); the report goes to stderr",
+        help="sample the threads' stacks (stack_sampler.py) and profile the UI thread; the "
+        "report goes to stderr, the UI thread's profile to WORKDIR/gui_large_ui.prof",
     )
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()

@@ -15,6 +15,7 @@ At 20,000 units this keeps 1.4 GB of corrected waveforms out of the window's mem
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -98,16 +99,27 @@ class LazySimilarityComputer:
 
     rows: the corrected-waveform file (n_unit_all, n_channel, n_sample, n_template);
     units: (n_local,) the shank's rows in it (global unit indices); trains: the shank's
-    SpikeTrainVectors (local order). Indices given to the methods are local, as for
-    SimilarityComputer.
+    (auto_corr, isi, peth), each (n_local, n_point) or None, made into a SpikeTrainVectors
+    when a score is first asked (seconds at 20,000 units: not while the result opens).
+    Indices given to the methods are local, as for SimilarityComputer.
     """
 
-    def __init__(self, rows: UnitRowsFile, units, neighbourhoods, trains: SpikeTrainVectors):
+    def __init__(self, rows: UnitRowsFile, units, neighbourhoods, trains):
         self.rows = rows
         self.units = np.asarray(units, dtype=np.int64)
         self.neighbourhoods = neighbourhoods
-        self.trains = trains
+        self._train_rows = tuple(trains)
+        self._trains: SpikeTrainVectors | None = None
+        self._lock = threading.Lock()
         self.n_units = int(self.units.size)
+
+    @property
+    def trains(self) -> SpikeTrainVectors:
+        """The shank's spike-train vectors (normalised once, by the first caller)."""
+        with self._lock:  # viewers' workers may ask at the same time
+            if self._trains is None:
+                self._trains = SpikeTrainVectors(*self._train_rows)
+            return self._trains
 
     def computer_for(self, local: np.ndarray) -> SimilarityComputer:
         """A SimilarityComputer holding only the units `local` (sorted, distinct)."""

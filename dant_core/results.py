@@ -28,7 +28,7 @@ from .output_folder import finish_interrupted_saves
 from .pydant_output import FEATURE_MATRIX_FILES, RESULT_FILE
 from .result_folder import data_folder_of
 from .settings import Settings
-from .similarity import ChannelNeighbourhoods, SimilarityComputer, SpikeTrainVectors
+from .similarity import ChannelNeighbourhoods, SimilarityComputer
 from .tracking_result import MotionPass, ShankTracking, TrackingResult, holds_every_unit
 
 CORRECTED_FILE = "waveforms_corrected.npy"  # (n_unit, n_channel, n_sample, n_template)
@@ -306,17 +306,18 @@ def _shank_waveforms(saved: _Saved, units: np.ndarray):
     else:
         rows = rows[units]
     corrected = np.moveaxis(rows, -1, 0)  # the file is template-last
-    trains = SpikeTrainVectors(*_unit_rows(f, units))
     try:
         file = UnitRowsFile(saved.folder / CORRECTED_FILE)
     except (OSError, ValueError):
         return _eager_waveforms(saved, units)
-    computer = LazySimilarityComputer(file, units, saved.neighbourhoods, trains)
+    computer = LazySimilarityComputer(file, units, saved.neighbourhoods, _unit_rows(f, units))
     return corrected, computer
 
 
 def _unit_rows(f: UnitFeatures, units: np.ndarray):
-    """(auto_corr, isi, peth) of `units` (None where absent)."""
+    """(auto_corr, isi, peth) of `units` (None where absent; views for one run of units)."""
+    if units.size and np.all(np.diff(units) == 1):
+        units = slice(int(units[0]), int(units[-1]) + 1)
     return tuple(None if x is None else x[units] for x in (f.auto_corr, f.isi, f.peth))
 
 

@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             finish(0)
             return
         c = window.controller
-        c.load_finished.connect(opened)
+        c.folder_ready.connect(opened)  # shown, and its data folder checked (Run needs it)
         if not window.open_folder(folder):
             finish(1)
 
@@ -184,14 +184,6 @@ def main(argv: list[str] | None = None) -> int:
             finish(0)
             return
         c = window.controller
-        if c.is_checking_data:  # a result shown first: its data folder is read behind it
-
-            def checked(ok: bool) -> None:
-                c.data_checked.disconnect(checked)
-                opened(ok)
-
-            c.data_checked.connect(checked)
-            return
         c.run_finished.connect(lambda: finish(0))
         c.run_failed.connect(lambda *_: finish(1))
         c.run_cancelled.connect(lambda: finish(1))

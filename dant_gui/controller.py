@@ -63,6 +63,7 @@ class Controller(QObject):
     # with data_problem set (the result stays shown)
     data_check_started = pyqtSignal()
     data_checked = pyqtSignal(bool)
+    folder_ready = pyqtSignal(bool)  # load_finished(ok), and the data check behind it done
     export_finished = pyqtSignal(str)  # the export's summary
     export_failed = pyqtSignal(str)  # why it failed
 
@@ -300,6 +301,8 @@ class Controller(QObject):
         self._load = None
         self.curation_changed.emit()
         self.load_finished.emit(ok)
+        if not (ok and self.is_checking_data):
+            self.folder_ready.emit(ok)
 
     def _load_errored(self, error) -> None:
         self.load_failed.emit(error.message)
@@ -383,12 +386,14 @@ class Controller(QObject):
             self.run_log.emit(f"warning: {checked.data_changed_warning}")
         self.update_problems()
         self.data_checked.emit(True)
+        self.folder_ready.emit(True)
 
     def _data_check_failed(self, error) -> None:
         self._check = None
         self.data_problem = error.message
         self.run_log.emit(f"error: the data folder cannot be used for a run: {error.message}")
         self.data_checked.emit(False)
+        self.folder_ready.emit(True)  # shown, without runs
 
     def _resolve_output_folder(self) -> Path | None:
         from .loading import output_folder_for
@@ -495,6 +500,16 @@ class Controller(QObject):
             and not self.data_problem
             and not self.form_problems
         )
+
+    def run_blocked_by(self) -> str:
+        """Why Run is not possible with a dataset open ("" when it is, or nothing is open)."""
+        if self.dataset is None or self.is_running or self.can_run():
+            return ""
+        if self.is_checking_data:
+            return "The data folder is being read: Run once it is checked"
+        if self.data_problem:
+            return f"The data folder cannot be run: {self.data_problem}"
+        return "Fix the settings marked in red first"
 
     def start_run(self) -> None:
         """Start tracking on a worker; DantError when it cannot start."""

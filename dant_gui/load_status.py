@@ -16,6 +16,7 @@ class LoadStatus(QProgressBar):
 
     def __init__(self, controller, status_bar: QStatusBar):
         super().__init__(status_bar)
+        self.controller = controller
         self.status_bar = status_bar
         self.setMaximumWidth(320)
         self.setTextVisible(True)
@@ -26,7 +27,7 @@ class LoadStatus(QProgressBar):
         controller.load_failed.connect(self._failed)
         controller.load_finished.connect(lambda _ok: self.hide())
         controller.data_check_started.connect(self._checking)
-        controller.data_checked.connect(lambda _ok: self.hide())
+        controller.data_checked.connect(self._checked)
 
     def _started(self, folder: str) -> None:
         self.setRange(0, 0)  # busy until the first step is known
@@ -42,6 +43,17 @@ class LoadStatus(QProgressBar):
         self.setFormat(f"{CHECK_STEP}…")
         self.show()
         self.status_bar.showMessage(f"{CHECK_STEP} (Run waits for it)…", STATUS_MS)
+
+    def _checked(self, ok: bool) -> None:
+        self.hide()
+        problem = self.controller.data_problem
+        if not ok and problem:
+            dialogs.error(
+                self.window(),
+                "The data folder has a problem",
+                f"{problem}\n\nThe results are shown and can be curated, but the tracking "
+                "cannot be run again until the data folder is fixed and opened again.",
+            )
 
     def _progress(self, step: str, done: int, total: int) -> None:
         self.setRange(0, max(total, 1))

@@ -55,6 +55,7 @@ from .views.similarity import SimilarityView
 from .worker import wait_for_all
 from .write_back_action import WriteBackAction
 
+RUN_TIP = "Track units across sessions with these settings (F5)"
 UI_REFRESH_MS = 100  # progress bars repaint at most this often, however often the engine reports
 LOG_MAX_LINES = 5000
 STATUS_MS = 8000  # how long a curation message stays in the status bar
@@ -101,7 +102,7 @@ class MainWindow(QMainWindow):
         c.load_started.connect(self._update_actions)
         c.load_finished.connect(self._update_actions)
         c.data_check_started.connect(self._update_actions)
-        c.data_checked.connect(self._data_checked)
+        c.data_checked.connect(lambda ok: (self._update_actions(), self._warn_changed_data()))
         c.run_progress.connect(self._on_progress)
         c.run_log.connect(self._append_log)
         c.run_failed.connect(self._run_failed)
@@ -556,20 +557,6 @@ class MainWindow(QMainWindow):
             action.setToolTip(f"{action.text().replace('&', '')} ({keys}): " + (now or entry.tip))
             action.setStatusTip(now or entry.tip)
 
-    def _data_checked(self, ok: bool) -> None:
-        """The data folder behind the result shown was read and checked (or refused)."""
-        self._update_actions()
-        if ok:
-            self._warn_changed_data()
-        elif self.controller.data_problem:
-            dialogs.error(
-                self,
-                "The data folder has a problem",
-                f"{self.controller.data_problem}\n\nThe results are shown and can be "
-                "curated, but the tracking cannot be run again until the data folder is "
-                "fixed and opened again.",
-            )
-
     def _warn_changed_data(self) -> None:
         text = self.controller.data_changed_warning
         if not text or self.controller.session is None:
@@ -688,14 +675,7 @@ class MainWindow(QMainWindow):
         can_run = c.can_run()
         self.run_action.setEnabled(can_run)
         self.run_button.setEnabled(can_run)
-        if c.is_checking_data:
-            self.run_button.setToolTip("The data folder is being read: Run once it is checked")
-        elif c.data_problem:
-            self.run_button.setToolTip(f"The data folder cannot be run: {c.data_problem}")
-        elif c.dataset is not None and not c.is_running and not can_run:
-            self.run_button.setToolTip("Fix the settings marked in red first")
-        else:
-            self.run_button.setToolTip("Track units across sessions with these settings (F5)")
+        self.run_button.setToolTip(c.run_blocked_by() or RUN_TIP)
         self.cancel_action.setEnabled(c.is_running)
         self.cancel_button.setEnabled(c.is_running)
         idle = not (c.is_running or c.is_loading)

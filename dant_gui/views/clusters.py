@@ -326,6 +326,13 @@ def _runs(rows: np.ndarray) -> list[tuple[int, int]]:
     return runs
 
 
+def label_column_width(table: QTableView) -> int:
+    """Pixels the label column needs for its header and its longest label."""
+    metrics = table.fontMetrics()
+    texts = [COLUMNS[LABEL], *LABEL_COLORS]
+    return max(metrics.horizontalAdvance(t) for t in texts) + 3 * metrics.averageCharWidth()
+
+
 class ClusterFilterProxy(QSortFilterProxyModel):
     """Keeps clusters with >= min_units whose id contains `text`; sorting is passed on to the
     source model (numpy), the proxy keeps its order."""
@@ -391,7 +398,10 @@ class ClusterTableView(ViewBase):
         self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(LABEL, QHeaderView.ResizeMode.ResizeToContents)
+        # Wide enough for its longest text, fixed: sized to its contents, the column asked
+        # every row for its text after every edit and sort (0.3 s at 700 clusters).
+        header.setSectionResizeMode(LABEL, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(LABEL, label_column_width(self.table))
         header.setHighlightSections(False)
         self.table.selectionModel().selectionChanged.connect(self._rows_selected)
         self.table.setToolTip(
