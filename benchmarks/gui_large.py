@@ -19,7 +19,14 @@ thread:
 * per action — select a cluster, next cluster, reject a unit, undo — the UI thread's time
   in the action's call, and its longest block during the call and the 300 ms after (while
   the views and their workers follow it), median and worst over N repeats;
-* ``peak_rss_gb``: the process's peak resident memory (ru_maxrss) at the end.
+* ``peak_rss_browsing_gb``: the process's peak resident memory (ru_maxrss) after those;
+* ``detail_tab_s``, ``detail_tab_max_block_ms``, ``detail select cluster``: then the
+  Cluster detail tab is shown (its summary of every candidate pair is made on a worker)
+  and a cluster selected there;
+* ``peak_rss_gb``: the process's peak resident memory at the end (ru_maxrss: it counts the
+  pages of memory-mapped files read, which the system may drop at any time);
+* ``peak_anon_gb``: the peak of its memory not backed by a file (RssAnon, sampled every
+  ~100 ms while the UI thread serves its loop).
 
 Prints one JSON object; the figures go into benchmarks/README.md with the machine's load.
 """
@@ -62,12 +69,17 @@ class BlockMeter:
         self.timer.timeout.connect(self._tick)
         self.last = time.perf_counter()
         self.worst = 0.0
+        self.ticks = 0
+        self.peak_anon = 0.0  # GB, sampled: memory not backed by a file (mapped files excluded)
         self.timer.start()
 
     def _tick(self) -> None:
         now = time.perf_counter()
         self.worst = max(self.worst, (now - self.last) * 1000.0)
         self.last = now
+        self.ticks += 1
+        if self.ticks % 10 == 0:  # every ~100 ms: the process's own (anonymous) memory
+            self.peak_anon = max(self.peak_anon, _rss_gb("RssAnon:"))
 
     def reset(self) -> float:
         worst, self.worst, self.last = self.worst, 0.0, time.perf_counter()
@@ -131,16 +143,39 @@ def _EventTimingApp(argv):  # noqa: N802 - made on demand (PyQt6 imported in the
     return _event_timing_app()(argv)
 
 
+def _detail_tab(app, window, meter: BlockMeter, cluster: int) -> dict:
+    """The Cluster detail tab opened as a user would, then a cluster selected in it: the
+    tab summarises every candidate pair on a worker (summary_ready)."""
+    from PyQt6.QtCore import QEventLoop, QTimer
+
+    detail = window.views["Cluster detail"]
+    loop = QEventLoop()
+    detail.summary_ready.connect(loop.quit)
+    QTimer.singleShot(600_000, loop.quit)
+    meter.reset()
+    t0 = time.perf_counter()
+    window.show_tab("Cluster detail")
+    loop.exec()
+    out = {
+        "detail_tab_s": round(time.perf_counter() - t0, 2),
+        "detail_tab_max_block_ms": round(meter.reset(), 1),
+    }
+    ms, block = timed(app, meter, lambda: window.controller.select_cluster(cluster))
+    out["detail select cluster"] = {"ms": round(ms, 1), "block_ms": round(block, 1)}
+    return out
+
+
 def _peak_rss_gb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
 
 
-def _rss_gb() -> float:
-    """The process's resident memory now (Linux /proc; NaN elsewhere)."""
+def _rss_gb(field: str = "VmRSS:") -> float:
+    """The process's resident memory now (`field` of /proc/self/status: VmRSS all of it,
+    RssAnon the part not backed by files; Linux only, NaN elsewhere)."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return round(int(line.split()[1]) / 1e6, 2)
     except OSError:
         pass
@@ -227,7 +262,10 @@ def measure(data: Path, repeats: int, profile: bool = False) -> dict:
             "worst_ms": round(values[-1], 1),
             "worst_block_ms": round(max(blocks[name]), 1),
         }
+    out["peak_rss_browsing_gb"] = _peak_rss_gb()
+    out.update(_detail_tab(app, window, meter, big[0]))
     out["peak_rss_gb"] = _peak_rss_gb()
+    out["peak_anon_gb"] = round(meter.peak_anon, 2)
     out["units"] = int(c.session.result.n_units)
     out["sessions"] = int(c.session.result.n_sessions)
     out["clusters"] = len(ids)

@@ -26,6 +26,19 @@ def warm_up(parent: QObject, say: Callable[[str], None]) -> QProcess | None:
     return start_background_compile(parent, say)
 
 
+def warm_up_soon(parent: QObject, say: Callable[[str], None], started) -> None:
+    """warm_up once the engine's kernels module is imported on a worker: importing numba
+    takes a second, which the window's thread would spend before its first paint;
+    `started(process or None)` gets warm_up's answer."""
+    from .worker import start_worker
+
+    start_worker(_import_engine, returned=lambda _: started(warm_up(parent, say)))
+
+
+def _import_engine() -> None:
+    import dant_core.features  # noqa: F401 - the import is the work
+
+
 def start_background_compile(parent: QObject, say: Callable[[str], None]) -> QProcess | None:
     """Start compiling the engine in a child process unless its kernels are cached; `say`
     gets a line when it starts and when it ends. The process is the parent's child: it is

@@ -102,11 +102,13 @@ def track_and_save(dataset, settings, output_folder, abort=None, progress=None):
     Reports ("stage", name, done, total) and ("log", line) through `progress`; `abort` is
     the worker's CancelToken (Cancelled ends the run). Returns the TrackingResult.
     """
+    from dant_core.dataset_preview import read_whole
     from dant_core.output_folder import previous_log_note
     from dant_core.pipeline import run_tracking
 
     report = progress or (lambda value: None)
     output_folder = Path(output_folder)
+    dataset = read_whole(dataset)  # the window keeps only a preview of a result's data
     with _threads_for_engine(settings):
         result = run_tracking(
             dataset,

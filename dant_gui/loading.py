@@ -52,9 +52,10 @@ class OpenedFolder:
 
 @dataclass
 class CheckedData:
-    """What `check_data` found: the whole dataset, and the changed-data warning if any."""
+    """What `check_data` found: the folder passed every check of load_dataset (the whole
+    dataset is not kept: runs read it again), and the changed-data warning if any."""
 
-    dataset: Dataset
+    folder: Path
     data_changed_warning: str = ""
 
 
@@ -159,7 +160,7 @@ def check_data(found: OpenedFolder) -> CheckedData:
         dataset = load_dataset(found.folder)
     except OSError as exc:
         raise DatasetError(f"{found.folder}: {exc}") from exc
-    checked = CheckedData(dataset)
+    checked = CheckedData(dataset.folder)
     if found.result is not None and found.output_folder is not None:
         checked.data_changed_warning = _changed_data_warning(
             found.result, dataset, found.output_folder, found.folder

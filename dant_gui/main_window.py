@@ -38,7 +38,7 @@ from dant_core.errors import DantError
 
 from . import curation_guard, dialogs
 from .controller import Controller, SelectionNeeded
-from .engine_warmup import warm_up
+from .engine_warmup import warm_up_soon
 from .forms import SettingsForm
 from .keys import CURATION_KEYS, NAVIGATION_KEYS, OTHER_KEYS, bare_keys
 from .load_status import LoadStatus
@@ -116,7 +116,8 @@ class MainWindow(QMainWindow):
         self._update_summary()
         self._update_actions()
         self._update_curation()
-        self.compile_process = warm_up(self, self._append_log)
+        self.compile_process = None  # set once the engine is imported (on a worker)
+        warm_up_soon(self, self._append_log, lambda p: setattr(self, "compile_process", p))
 
     # ----- construction -----------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import pytest
 from dant_core import mapped_npz
 from dant_core.centered_waveforms import CenteredWaveforms
 from dant_core.dataset import load_dataset
-from dant_core.dataset_preview import preview_dataset
+from dant_core.dataset_preview import is_preview, preview_dataset, read_whole
 from dant_core.lazy_similarity import LazySimilarityComputer, UnitRowsFile
 from dant_core.mapped_npz import load_npz_mapped
 from dant_core.npy_files import load_npz
@@ -180,3 +180,16 @@ def test_a_data_folder_the_preview_cannot_map_is_read_whole(tmp_path):
     np.save(folder / "waveform_all.npy", waveforms.astype(np.float64))
     preview = preview_dataset(folder)
     assert not _mapped(preview.waveforms) and len(preview.spike_times) == 30
+
+
+def test_a_run_reads_a_previewed_folder_whole(runs):
+    result, _ = runs
+    whole = load_dataset(result.data_folder)
+    preview = preview_dataset(result.data_folder)
+    assert is_preview(preview) and not is_preview(whole)
+    assert read_whole(whole) is whole
+    again = read_whole(preview)
+    assert not is_preview(again) and len(again.spike_times) == whole.n_units
+    assert all(
+        np.array_equal(a, b) for a, b in zip(again.spike_times, whole.spike_times, strict=True)
+    )

@@ -39,3 +39,18 @@ def test_a_failed_compilation_says_the_first_run_compiles_instead(qtbot, monkeyp
     _, lines, _parent = _start(qtbot, monkeypatch, False, ["-c", code])
     assert "failed; the first run compiles it instead" in lines[-1]
     assert "no locator available" in lines[-1]
+
+
+def test_the_window_imports_the_engine_on_a_worker_before_warming_up(qtbot, monkeypatch):
+    """Importing numba takes a second: on the window's thread it delayed the first paint."""
+    import threading
+
+    importers, answers = [], []
+    monkeypatch.setattr(
+        engine_warmup, "_import_engine", lambda: importers.append(threading.get_ident())
+    )
+    monkeypatch.setattr(engine_warmup, "warm_up", lambda parent, say: "the process")
+    engine_warmup.warm_up_soon(QObject(), print, answers.append)
+    assert answers == []  # not yet: the import runs on a worker first
+    qtbot.waitUntil(lambda: answers == ["the process"], timeout=30_000)
+    assert importers and importers[0] != threading.get_ident()

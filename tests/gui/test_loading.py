@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 
+from dant_core.dataset_preview import is_preview
 from dant_gui import controller as controller_module
 from dant_gui import loading
 
@@ -75,7 +76,9 @@ def test_a_folder_opens_on_the_worker_while_the_window_stays_live(
     assert ui not in (read_threads[0], replay_threads[0], check_threads[0])
     assert c.session is not None and c.session.curator is not None and not c.is_loading
     assert np.array_equal(c.session.labels, c.session.result.idx_cluster)
-    assert len(c.dataset.spike_times) == c.dataset.n_units  # the whole dataset, for a run
+    # The preview stays the dataset (the whole one is not held while browsing; a run reads
+    # the folder whole: tests/gui/test_motion_edit.py reruns from a folder opened so).
+    assert is_preview(c.dataset) and c.dataset.n_units == c.session.result.n_units
     assert not c.is_checking_data and window.run_button.isEnabled()
     assert not window.load_bar.isVisible() and window.open_action.isEnabled()
     assert len(dialog_log) == n_dialogs  # no error while opening
