@@ -97,11 +97,9 @@ class MainWindow(QMainWindow):
         c.dataset_changed.connect(self._dataset_changed)
         c.result_changed.connect(self._result_changed)
         c.settings_changed.connect(self._update_summary)
-        c.problems_changed.connect(self._update_actions)
         c.busy_changed.connect(self._busy_changed)
-        c.load_started.connect(self._update_actions)
-        c.load_finished.connect(self._update_actions)
-        c.data_check_started.connect(self._update_actions)
+        for signal in (c.problems_changed, c.load_started, c.load_finished, c.data_check_started):
+            signal.connect(self._update_actions)
         c.data_checked.connect(lambda ok: (self._update_actions(), self._warn_changed_data()))
         c.run_progress.connect(self._on_progress)
         c.run_log.connect(self._append_log)
