@@ -153,9 +153,9 @@ def _result_candidates(opened: Path | None, output_folder: Path | None, folder: 
 
 def check_data(found: OpenedFolder) -> CheckedData:
     """Read and check the whole data folder of a folder opened with a preview (on a worker,
-    after the result is shown): the dataset a run needs, and whether the data changed since
-    the result was made. DantError when the folder has a problem (an OSError becomes a
-    DatasetError naming the folder)."""
+    after the result is shown): every check of load_dataset (what a run will read), and
+    whether the data changed since the result was made. DantError when the folder has a
+    problem (an OSError becomes a DatasetError naming the folder)."""
     try:
         dataset = load_dataset(found.folder)
     except OSError as exc:
