@@ -520,6 +520,8 @@ def open_session(result, output_folder) -> tuple[Session, list[str]]:
             f"{curator.log_path}"
         )
     notes.extend(f"warning: {w}" for w in session.warnings)
+    if session.auto_decisions.warning:  # the clusters stand; only the decisions are missing
+        notes.append(f"warning: {session.auto_decisions.warning}")
     return session, notes
 
 

@@ -14,7 +14,7 @@ import pytest
 from dant_core.auto_decisions import AutoDecision, AutoDecisions
 from dant_core.curation import CurationError, CurationState
 from dant_core.curation_log import LOG_FILE, replay
-from dant_core.session import Session
+from dant_core.session import Session, open_session
 
 #              unit: 0  1   2  3  4  5  6  7  8  9 10 11 12  13 14 15 16 17
 AUTO = np.array([1, 1, -1, 2, 2, 2, 2, 3, 3, 3, 4, 4, 5, -1, 5, 6, 6, 6])
@@ -200,6 +200,10 @@ def test_a_result_without_the_file_has_no_decisions(folder, tmp_path_factory):
     (folder / "AutoCuration.json").write_text("{not json")
     damaged = AutoDecisions.load(folder, AUTO.size)
     assert len(damaged) == 0 and "AutoCuration.json: cannot read" in damaged.warning
+    opened, notes = open_session(FakeResult(), folder)  # said when the folder opens
+    assert any("AutoCuration.json: cannot read the automatic decisions" in n for n in notes)
+    np.testing.assert_array_equal(opened.labels, AUTO)
+    opened.close()
     records = [{"shank": 1, **r} for r in RECORDS] + [
         {"shank": 1, "decision": "pair", "units": [0, 99]}
     ]

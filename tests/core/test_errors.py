@@ -701,6 +701,18 @@ def _(env):
     )
 
 
+@case("C27")
+def _(env):
+    idx, sessions = _units(env)
+    loose = np.flatnonzero(idx < 0)
+    a = int(loose[0])
+    b = int(next(u for u in loose[1:] if sessions[u] != sessions[a]))
+    (env.root / "pair.txt").write_text(f"{a} {b}")
+    return env.export(
+        [{"action": "undo_decision", "shank": 1, "decision": "pair", "units": [a, b]}]
+    )
+
+
 @case("C13")
 def _(env):
     # The run's data folder was moved away after tracking.
