@@ -43,8 +43,8 @@ PASS_COLORS = ["#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd"]
 _FEATURE_ABBREV = {"Waveform": "Waveform", "AutoCorr": "ACG", "ISI": "ISI", "PETH": "PETH"}
 INTERVAL_TITLE = "95% interval around the motion"
 # short: the legend's width sets the motion column's (hover the interval plot for more)
-BAND_WITH_EDGE = "95% interval: clusters resampled + edge bias"
-BAND_SAMPLING_ONLY = "95% interval: clusters resampled only"
+BAND_WITH_EDGE = "95% interval (clusters + edge bias)"
+BAND_SAMPLING_ONLY = "95% interval (clusters only)"
 BAND_TIP = (
     "The bootstrap redraws whole clusters (neurons), so the interval reflects how many "
     "neurons the motion rests on. Units near the probe's ends are located with a bias that "
@@ -155,7 +155,7 @@ class DriftView(ViewBase):
         # tenths of a µm: labelled as such, not as thousands of an SI-prefixed "(x0.001)"
         self.interval_plot.getAxis("left").enableAutoSIPrefix(False)
         style_plot(self.depth_plot, "Unit depths", "Session", "Corrected depth (µm)")
-        style_plot(self.pass_plot, "Matched unit pairs per motion pass", "Motion pass", "Pairs")
+        style_plot(self.pass_plot, "Matched pairs per motion pass", "Motion pass", "Pairs")
         self.pass_legend = self.pass_plot.addLegend(offset=(10, 5), labelTextSize="8pt")
         for plot, name in (
             (self.motion_plot, "motion"),
@@ -365,9 +365,7 @@ class DriftView(ViewBase):
         if sh.restored_motion is not None:
             self.restored_curve.setData(x, sh.restored_motion.at_depth(ref))
             plot.addItem(self.restored_curve)
-            self.legend.addItem(
-                self.restored_curve, "Motion that corrected the waveforms (early stop)"
-            )
+            self.legend.addItem(self.restored_curve, "Motion used to correct (early stop)")
         if linear:
             for where, depth in self._probe_depths().items():
                 curve = self.probe_curves[where]

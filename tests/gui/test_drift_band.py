@@ -58,3 +58,17 @@ def test_a_band_without_the_edge_term_says_it_is_sampling_error_only(
     view.on_result_changed()
     texts = _legend_texts(view)
     assert BAND_SAMPLING_ONLY in texts and BAND_WITH_EDGE not in texts
+
+
+def test_drift_plots_fit_the_view_on_a_laptop_screen(open_folder, window, qtbot, tracked_folder):
+    """At 1366 x 768 the plots' minimum width fits the drift view: wider, pyqtgraph cut the
+    unit depths' right side (its last sessions) off the screen."""
+    from PyQt6.QtCore import Qt
+
+    window.resize(1366, 740)
+    assert open_folder(tracked_folder)
+    view = window.drift_view
+    window.tabs.setCurrentWidget(view)
+    qtbot.waitUntil(lambda: view.graphics.viewport().width() > 100)
+    needed = view.graphics.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize).width()
+    assert needed <= view.graphics.viewport().width(), (needed, view.graphics.viewport().width())
