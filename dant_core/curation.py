@@ -13,6 +13,7 @@ cached by cluster id stays valid (phy's `Clustering` model).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
@@ -43,6 +44,8 @@ _TARGET_FIELDS = ("action", "time")
 REVIEWED_LABELS = ("reviewed", "good")
 _KEPT_FIELDS = ("note", "time")  # free fields carried along in the log and the history
 _LIST_AT_MOST = 5
+# How descriptions and refusals name a cluster by its internal id (see _file_numbers).
+_CLUSTER_ID = re.compile(r"\bcluster (\d+)\b")
 
 SimilarityFn = Callable[[np.ndarray], np.ndarray]
 
@@ -234,11 +237,34 @@ class CurationState:
         }
 
     def prepare(self, action: dict) -> _Change:
-        """Validate an edit action and work out its change without applying it."""
-        action = self.normalize(action)
-        if action["action"] in HISTORY_ACTIONS:
-            raise CurationError(f"{action['action']} is not an edit; use undo()/redo()")
-        return getattr(self, "_prepare_" + action["action"])(action)
+        """Validate an edit action and work out its change without applying it. Its
+        description and refusals name clusters by their numbers in the files (see
+        `_file_numbers`)."""
+        try:
+            action = self.normalize(action)
+            if action["action"] in HISTORY_ACTIONS:
+                raise CurationError(f"{action['action']} is not an edit; use undo()/redo()")
+            change = getattr(self, "_prepare_" + action["action"])(action)
+        except CurationError as exc:
+            raise CurationError(self._file_numbers(str(exc))) from None
+        after = self._labels.copy()
+        after[change.units] = change.after
+        return replace(change, description=self._file_numbers(change.description, after))
+
+    def _file_numbers(self, text: str, after: np.ndarray | None = None) -> str:
+        """`text` with each "cluster <id>" naming the cluster by its number in IdxCluster.npy
+        as exported at that moment (export_numbers: what the window's tables show): clusters
+        that exist now by today's numbers, clusters the change makes by the numbers after it.
+        Curation ids are internal (never reused) and drift from the files' 1..K."""
+        numbers = export_numbers(self._labels)
+        if after is not None:
+            numbers = {**export_numbers(after), **numbers}
+
+        def name(match: re.Match) -> str:
+            number = numbers.get(int(match.group(1)))
+            return "a one-unit cluster" if number is None else f"cluster {number}"
+
+        return _CLUSTER_ID.sub(name, text)
 
     def commit(self, change: _Change) -> UpdateInfo:
         """Apply a prepared change; it goes on the undo stack and the redo stack is cleared."""

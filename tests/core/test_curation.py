@@ -12,7 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dant_core.curation import CurationError, CurationState, renumber_by_first_unit
+from dant_core.curation import (
+    CurationError,
+    CurationState,
+    export_numbers,
+    renumber_by_first_unit,
+)
 from dant_core.curation_log import INCOMPLETE_SUFFIX, LOG_FILE, Curator, read_log, replay
 from dant_core.errors import DantError
 from dant_core.review import review_order, reviewed_count, weakest_link
@@ -78,7 +83,7 @@ def same_state(a: CurationState, b: CurationState) -> None:
 # ------------------------------------------------------------------------------------------
 
 #          unit: 0  1  2  3  4  5  6  7
-LABELS = [3, 3, 3, 3, 5, 5, -1, -1]
+LABELS = [3, 3, 3, 3, 5, 5, -1, -1]  # ids 3 and 5: clusters 1 and 2 in the files
 SESSIONS = [1, 2, 3, 4, 1, 2, 3, 4]
 
 
@@ -90,7 +95,8 @@ def test_reject_unit_leaves_the_rest_as_a_new_cluster():
     assert info.removed_clusters == (3,) and info.added_clusters == (6,)
     assert info.changed_clusters == (3, 6)
     assert set(info.units.tolist()) == {0, 1, 2, 3}
-    assert info.description.startswith("Rejected unit 1 from cluster 3")
+    assert info.description.startswith("Rejected unit 1 from cluster 1")
+    assert "now cluster 1" in info.description  # id 6, first unit 0
 
 
 def test_reject_unit_from_a_pair_leaves_both_unmatched():
@@ -162,7 +168,7 @@ def test_reject_pair_refusals_name_the_units():
     with pytest.raises(
         CurationError,
         match=r"units 0 and 4 are not in the same cluster "
-        r"\(unit 0: cluster 3, unit 4: cluster 5\)",
+        r"\(unit 0: cluster 1, unit 4: cluster 2\)",
     ):
         s.apply({"action": "reject_pair", "units": [0, 4]})
     with pytest.raises(CurationError, match="unit 1 is listed twice"):
@@ -183,9 +189,9 @@ def test_split_makes_a_new_cluster_and_renumbers_the_rest():
 
 def test_split_refusals():
     s = state_of(LABELS, SESSIONS)
-    with pytest.raises(CurationError, match="must all be in one cluster.*unit 4: cluster 5"):
+    with pytest.raises(CurationError, match="must all be in one cluster.*unit 4: cluster 2"):
         s.apply({"action": "split", "units": [0, 4]})
-    with pytest.raises(CurationError, match="all of cluster 5; nothing to split"):
+    with pytest.raises(CurationError, match="all of cluster 2; nothing to split"):
         s.apply({"action": "split", "units": [4, 5]})
     with pytest.raises(CurationError, match="must all be in one cluster"):
         s.apply({"action": "split", "units": [6]})
@@ -215,8 +221,8 @@ def test_merge_refusal_names_the_units_and_the_session():
     msg = str(exc.value)
     assert "units 0 and 4 are both from session 1" in msg
     assert "units 1 and 5 are both from session 2" in msg
-    assert "cluster 3 (unit 1)" in msg and "cluster 5 (unit 5)" in msg
-    with pytest.raises(CurationError, match="already in cluster 3"):
+    assert "cluster 1 (unit 1)" in msg and "cluster 2 (unit 5)" in msg
+    with pytest.raises(CurationError, match="already in cluster 1"):
         s.apply({"action": "merge", "units": [0, 2]})
     np.testing.assert_array_equal(s.labels, LABELS)
 
@@ -227,14 +233,14 @@ def test_add_unit_from_unmatched_and_from_another_cluster():
     assert s.labels[:3].tolist() == [3, 3, 3]
     with pytest.raises(
         CurationError,
-        match=r"unit 3 cannot join cluster 3 \(unit 1\): units 2 "
+        match=r"unit 3 cannot join cluster 1 \(unit 1\): units 2 "  # id 3
         r"and 3 are both from session 3",
     ):
         s.apply({"action": "add_unit", "unit": 3, "to_unit": 1})
     s.apply({"action": "add_unit", "unit": 4, "to_unit": 1})
     assert s.labels[:5].tolist() == [4, 4, 4, 5, 4]
     assert s.labels[5] == 5  # the rest of cluster 2 (units 3, 5) is a new cluster
-    with pytest.raises(CurationError, match="already in cluster 4"):
+    with pytest.raises(CurationError, match="already in cluster 1"):  # id 4
         s.apply({"action": "add_unit", "unit": 4, "to_unit": 0})
 
 
@@ -792,3 +798,20 @@ def test_an_undo_that_names_another_action_is_refused():
     s.apply(record)
     np.testing.assert_array_equal(s.labels, LABELS)
     assert s.history_record("undo") is None
+
+
+def test_descriptions_and_refusals_name_clusters_as_the_files_and_tables_do():
+    """Internal ids drift from IdxCluster.npy's 1..K after edits; the window shows the
+    files' numbers (export_numbers), so what an action says must use them too."""
+    s = state_of([1, 1, 2, 2, 3, 3, -1], [1, 2, 1, 2, 3, 4, 5])
+    s.apply({"action": "merge", "units": [6, 4]})  # id 4 = units 4, 5, 6: cluster 3
+    info = s.apply({"action": "reject_unit", "unit": 0})  # cluster 1 (id 1) dissolves
+    assert info.description.startswith("Rejected unit 0 from cluster 1")
+    assert export_numbers(s.labels) == {2: 1, 4: 2}
+    joined = s.apply({"action": "add_unit", "unit": 1, "to_unit": 6})
+    new_id = joined.added_clusters[0]
+    assert new_id == 5 and export_numbers(s.labels) == {5: 1, 2: 2}
+    assert "to cluster 2 (unit 6)" in joined.description  # id 4, as shown before the edit
+    assert joined.description.endswith("now cluster 1")  # id 5, as shown after it
+    with pytest.raises(CurationError, match=r"already in cluster 1\b"):
+        s.apply({"action": "add_unit", "unit": 1, "to_unit": 4})
