@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt
+from PyQt6 import sip
+from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QAction, QColor
 from PyQt6.QtWidgets import QMenu, QToolButton, QWidget
 
@@ -49,6 +50,31 @@ def session_brushes(sessions: np.ndarray, n_sessions: int, alpha: int = 255) -> 
         c.setAlpha(alpha)
         brushes.append(pg.mkBrush(c))
     return [brushes[int(s) - 1] for s in np.asarray(sessions)]
+
+
+FILL_STEP_POINTS = 1500  # scatter points styled per turn of the event loop (~40 µs each)
+
+
+def set_scatter_in_steps(item, x, y, data, brushes, step: int = FILL_STEP_POINTS) -> None:
+    """`item.setData(x=x, y=y, data=data, brush=brushes)` for a pg.ScatterPlotItem, the
+    points after the first `step` added on later turns of the event loop: pyqtgraph styles
+    each point on the UI thread, 0.8 s for the 20,000 units of a large result. A newer call
+    for the same item stops a fill not yet finished."""
+    token = object()
+    item.fill_token = token
+
+    def add(start: int) -> None:
+        if sip.isdeleted(item) or getattr(item, "fill_token", None) is not token:
+            return
+        stop = start + step
+        part = slice(start, stop)
+        item.addPoints(x=x[part], y=y[part], data=data[part], brush=brushes[part])
+        if stop < len(x):
+            QTimer.singleShot(0, lambda: add(stop))
+
+    item.setData(x=x[:step], y=y[:step], data=data[:step], brush=brushes[:step])
+    if len(x) > step:
+        QTimer.singleShot(0, lambda: add(step))
 
 
 MAX_LEGEND_SESSIONS = 8  # more would cover the traces; then only the colour scale's ends

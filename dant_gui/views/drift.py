@@ -32,6 +32,7 @@ from .common import (
     session_brushes,
     session_colors,
     session_ticks,
+    set_scatter_in_steps,
     style_plot,
 )
 from .drag_points import VerticalDragPoints
@@ -447,11 +448,12 @@ class DriftView(ViewBase):
                 plot.removeItem(item)
         result = self.result
         units, sessions, y = self._depths(sh)
-        self.depth_scatter.setData(
-            x=sessions + _jitter(units),
-            y=y,
-            data=units,
-            brush=session_brushes(sessions, result.n_sessions, alpha=170),
+        set_scatter_in_steps(  # 20,000 points: styled over several turns of the event loop
+            self.depth_scatter,
+            sessions + _jitter(units),
+            y,
+            units,
+            session_brushes(sessions, result.n_sessions, alpha=170),
         )
         plot.addItem(self.depth_scatter)
         plot.addItem(self.selected_line)
