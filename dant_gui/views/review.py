@@ -189,6 +189,8 @@ class ReviewQueueView(ViewBase):
         super().__init__(controller, parent)
         self.model = ReviewQueueModel(controller, self)
         self.progress_label = QLabel(self)
+        # Wraps: on one line, its longest text widened the window past a laptop's screen.
+        self.progress_label.setWordWrap(True)
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setTextVisible(False)
         self.progress_bar.setMaximumHeight(8)

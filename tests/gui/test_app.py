@@ -351,3 +351,18 @@ def test_cached_demo_is_remade_when_the_generator_changed(tmp_path, monkeypatch)
     monkeypatch.setattr(synthetic, "generator_fingerprint", lambda: "another generator")
     app.ensure_demo(folder)
     assert (folder / "waveform_all.npy").stat().st_mtime_ns not in (made, kept)
+
+
+def test_window_fits_a_laptop_screen_while_the_review_queue_is_ordered(
+    open_folder, window, tracked_folder, dialog_log, qapp
+):
+    """On a large result the queue says "ordering them by certainty…" for seconds; that
+    one-line label once widened the window to 1,480 px (5,000 units)."""
+    _open(open_folder, window, tracked_folder, dialog_log)
+    review = window.review_view
+    review.computing = True  # what it is while the first margins are on a pool thread
+    review._show_progress()
+    assert "ordering them" in review.progress_label.text()
+    for _ in range(5):  # each layout takes the new text in on its own turn, bottom up
+        qapp.processEvents()
+    assert window.minimumSizeHint().width() <= 1350
