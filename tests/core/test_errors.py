@@ -620,14 +620,19 @@ def _(env):
     return env.export([{"action": "reject_unit", "unit": 99999}])
 
 
-@case("C07")
-def _(env):
+def _loose_pair_of_one_session(env) -> tuple[int, int]:
+    """Two unmatched units of one session (written to pair.txt for the expected message)."""
     idx, sessions = _units(env)
     loose = np.flatnonzero(idx < 0)
     a = int(loose[0])
     b = int(next(u for u in loose[1:] if sessions[u] == sessions[a]))
     (env.root / "pair.txt").write_text(f"{a} {b} {sessions[a]}")
-    return env.export([{"action": "merge", "units": [a, b]}])
+    return a, b
+
+
+@case("C07")
+def _(env):
+    return env.export([{"action": "merge", "units": list(_loose_pair_of_one_session(env))}])
 
 
 @case("C08")
@@ -680,11 +685,7 @@ def _(env):
 
 @case("C25")
 def _(env):
-    idx, sessions = _units(env)
-    loose = np.flatnonzero(idx < 0)
-    a = int(loose[0])
-    b = int(next(u for u in loose[1:] if sessions[u] == sessions[a]))
-    (env.root / "pair.txt").write_text(f"{a} {b} {sessions[a]}")
+    a, b = _loose_pair_of_one_session(env)
     line = {"action": "undo_decision", "shank": 1, "decision": "recluster", "units": [a, b]}
     return env.export([{**line, "groups": [[a], [b]]}])
 
