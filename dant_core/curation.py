@@ -13,6 +13,7 @@ cached by cluster id stays valid (phy's `Clustering` model).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -138,6 +139,10 @@ class CurationState:
         self._view = labels.view()
         self._view.flags.writeable = False
         self._next_id = int(labels.max(initial=0)) + 1
+        self._first_of: dict[int, int] = {}  # kept by _keep_firsts
+        self._firsts: list[int] = []
+        ids = np.unique(labels[labels > 0])
+        self._keep_firsts(ids.tolist())
         self._done: list[_Change] = []
         self._undone: list[_Change] = []
 
@@ -247,24 +252,51 @@ class CurationState:
             change = getattr(self, "_prepare_" + action["action"])(action)
         except CurationError as exc:
             raise CurationError(self._file_numbers(str(exc))) from None
-        after = self._labels.copy()
-        after[change.units] = change.after
-        return replace(change, description=self._file_numbers(change.description, after))
+        return replace(change, description=self._file_numbers(change.description, change))
 
-    def _file_numbers(self, text: str, after: np.ndarray | None = None) -> str:
+    def _file_numbers(self, text: str, change: _Change | None = None) -> str:
         """`text` with each "cluster <id>" naming the cluster by its number in IdxCluster.npy
         as exported at that moment (export_numbers: what the window's tables show): clusters
-        that exist now by today's numbers, clusters the change makes by the numbers after it.
-        Curation ids are internal (never reused) and drift from the files' 1..K."""
-        numbers = export_numbers(self._labels)
-        if after is not None:
-            numbers = {**export_numbers(after), **numbers}
+        that exist now by today's numbers, the clusters `change` makes by the numbers after
+        it. Curation ids are internal (never reused) and drift from the files' 1..K. The
+        numbers come from the kept first units (_firsts), not from all labels: replaying a
+        long curation log renders thousands of these."""
+        firsts = self._firsts
+        made: dict[int, int] = {}
+        gone: list[int] = []
+        if change is not None and change.added:
+            gone = [self._first_of[c] for c in change.removed if c in self._first_of]
+            made = {int(c): int(change.units[change.after == c].min()) for c in change.added}
 
         def name(match: re.Match) -> str:
-            number = numbers.get(int(match.group(1)))
-            return "a one-unit cluster" if number is None else f"cluster {number}"
+            cluster = int(match.group(1))
+            if cluster in self._first_of:
+                number = bisect.bisect_left(firsts, self._first_of[cluster]) + 1
+            elif cluster in made:  # its rank once the change's clusters come and go
+                f = made[cluster]
+                number = bisect.bisect_left(firsts, f) + 1
+                number -= sum(g < f for g in gone)
+                number += sum(m < f for m in made.values())
+            else:
+                return "a one-unit cluster"
+            return f"cluster {number}"
 
         return _CLUSTER_ID.sub(name, text)
+
+    def _keep_firsts(self, clusters) -> None:
+        """Bring _first_of / _firsts (the first unit of every cluster of 2+ units, sorted:
+        a cluster's rank there is its number in the files) up to date for `clusters`."""
+        for c in clusters:
+            c = int(c)
+            if c <= 0:
+                continue
+            old = self._first_of.pop(c, None)
+            if old is not None:
+                self._firsts.pop(bisect.bisect_left(self._firsts, old))
+            members = np.flatnonzero(self._labels == c)
+            if members.size >= 2:
+                self._first_of[c] = int(members[0])
+                bisect.insort(self._firsts, int(members[0]))
 
     def commit(self, change: _Change) -> UpdateInfo:
         """Apply a prepared change; it goes on the undo stack and the redo stack is cleared."""
@@ -293,7 +325,9 @@ class CurationState:
         return change.info("redo")
 
     def _set(self, units: np.ndarray, labels: np.ndarray, cluster_labels: dict) -> None:
+        touched = set(np.unique(self._labels[units]).tolist()) | set(np.unique(labels).tolist())
         self._labels[units] = labels
+        self._keep_firsts(touched)
         for cluster, label in cluster_labels.items():
             if label is None:
                 self.cluster_labels.pop(cluster, None)

@@ -523,6 +523,9 @@ def check_sequence(labels, sessions, sim, ops):
             assert not must_refuse
             assert log_size(log) > size
             now = cur.state.labels
+            numbers = export_numbers(now)  # what messages name clusters by, kept incrementally
+            for c, number in numbers.items():
+                assert cur.state._file_numbers(f"cluster {c}") == f"cluster {number}"
             snapshot = (before, before_cl)
             if kind == "undo":
                 expected = undo_stack.pop()
