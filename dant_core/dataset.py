@@ -16,6 +16,7 @@ import numpy as np
 from .data_fingerprint import data_fingerprint
 from .errors import DatasetError, SettingProblem
 from .memory import memory_problems
+from .npy_files import read_header
 from .plausibility import check_dataset as check_plausibility
 from .progress import ProgressFn, no_progress
 from .settings import Settings
@@ -144,13 +145,10 @@ def _check_npy_size(path: Path, name: str, what: str) -> None:
     np.load allocates the announced array (a damaged header can claim terabytes)."""
     try:
         with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-            else:
+            header = read_header(f)
+            if header is None:
                 return
+            shape, _, dtype = header
             offset = f.tell()
             size = os.fstat(f.fileno()).st_size
     except (OSError, ValueError):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .npy_files import _check_claim, load_npz
+from .npy_files import _check_claim, load_npz, read_header
 
 MAP_AT_LEAST = 1 << 20  # bytes: smaller members are read (a map costs a file handle each)
 _LOCAL_HEADER = b"PK\x03\x04"
@@ -70,13 +70,10 @@ def _map_member(path: Path, raw, info: zipfile.ZipInfo, label: str) -> np.ndarra
     name_len, extra_len = struct.unpack("<HH", local[26:30])
     start = info.header_offset + _LOCAL_HEADER_SIZE + name_len + extra_len
     raw.seek(start)
-    version = np.lib.format.read_magic(raw)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(raw)
-    elif version == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(raw)
-    else:
+    header = read_header(raw)
+    if header is None:
         return None
+    shape, fortran, dtype = header
     if dtype.hasobject or int(np.prod(shape, dtype=object)) == 0:
         return None
     offset = raw.tell()

@@ -33,17 +33,21 @@ def _size_text(n_bytes: int) -> str:
     return f"{n_bytes} bytes"
 
 
-def _read_header(f) -> tuple[tuple, np.dtype] | None:
-    """(shape, dtype) of the .npy header at the file position; None when not a .npy header
-    numpy knows (np.load then says what is wrong)."""
+def read_header(f) -> tuple[tuple, bool, np.dtype] | None:
+    """(shape, fortran order, dtype) of the .npy header at the file position, which is left
+    at the data; None when not a .npy header numpy knows (np.load then says what is wrong)."""
     version = np.lib.format.read_magic(f)
     if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-    else:
-        return None
-    return shape, dtype
+        return np.lib.format.read_array_header_1_0(f)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(f)
+    return None
+
+
+def _read_header(f) -> tuple[tuple, np.dtype] | None:
+    """(shape, dtype) of the .npy header at the file position (see read_header)."""
+    header = read_header(f)
+    return None if header is None else (header[0], header[2])
 
 
 def _check_claim(label: str, shape: tuple, dtype: np.dtype, held: int) -> None:
