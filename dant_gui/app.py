@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         waits = []
         if window.cluster_table.model.computing:
             waits.append(window.cluster_table.similarity_ready)
-        view = window.tabs.currentWidget()
+        view = window.current_view()
         if getattr(view, "computing", False):
             waits.append(view.ready)
         state = {"left": len(waits), "done": False}

@@ -275,15 +275,13 @@ class Controller(QObject):
         load_progress..., then the state changes and load_finished(True); or load_failed
         (message) and load_finished(False) with the state unchanged. DantError (nothing
         started) while a run is in progress or another folder is being opened."""
-        from .loading import read_folder
-
         if self.is_running:
             raise DantError("a run is in progress; cancel it before opening another folder")
         if self.is_loading:
             raise DantError("a folder is being opened; wait until it is shown")
         self._stop_data_check()
         self._load = start_worker(
-            read_folder,
+            _read_folder,
             folder,
             self.settings.copy(),
             self.settings_path,
@@ -366,10 +364,8 @@ class Controller(QObject):
         return self._check is not None
 
     def _start_data_check(self, found) -> None:
-        from .loading import check_data
-
         self._check = start_worker(
-            check_data, found, returned=self._data_read, errored=self._data_check_failed
+            _check_data, found, returned=self._data_read, errored=self._data_check_failed
         )
 
     def _stop_data_check(self) -> None:
@@ -591,3 +587,22 @@ class Controller(QObject):
         else:
             self.run_log.emit("Run cancelled; no result was written")
             self.run_cancelled.emit()
+
+
+# The loading module imports the engine (scipy, the clustering; ~1.5 s on a loaded machine):
+# imported on the worker that opens the folder, not on the window's thread, which would
+# freeze until it is done when a folder is opened as the window starts (dant-gui DATA).
+
+
+def _read_folder(folder, settings, settings_path, progress=None):
+    """loading.read_folder, imported on the worker."""
+    from .loading import read_folder
+
+    return read_folder(folder, settings, settings_path, progress=progress)
+
+
+def _check_data(found):
+    """loading.check_data, imported on the worker."""
+    from .loading import check_data
+
+    return check_data(found)

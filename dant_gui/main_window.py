@@ -41,6 +41,7 @@ from .controller import Controller, SelectionNeeded
 from .engine_warmup import warm_up_soon
 from .forms import SettingsForm
 from .keys import CURATION_KEYS, NAVIGATION_KEYS, OTHER_KEYS, bare_keys
+from .lazy_views import LazyViews
 from .load_status import LoadStatus
 from .status_bar import ElidingStatusBar
 from .views.base import ViewBase
@@ -320,20 +321,18 @@ class MainWindow(QMainWindow):
 
     def _build_centre(self) -> None:
         self.tabs = QTabWidget(self)
-        self.drift_view = DriftView(self.controller)
-        self.tabs.addTab(self.drift_view, "Drift")
-        self.views: dict[str, ViewBase] = {"Drift": self.drift_view}
+        self.views = LazyViews(self.tabs)  # each tab's view made when first shown
         for title, cls in (
+            ("Drift", DriftView),
             ("Cluster detail", ClusterDetailView),
             ("Similarity", SimilarityView),
             ("Overview", OverviewView),
             ("Report", ReportView),
         ):
-            view = cls(self.controller)
-            self.views[title] = view
-            self.tabs.addTab(view, title)
+            self.views.add_tab(title, lambda cls=cls: cls(self.controller))
+        self.drift_view = self.views["Drift"]
         self.cluster_table = ClusterTableView(self.controller)
-        self.views["Clusters"] = self.cluster_table
+        self.views.add_made("Clusters", self.cluster_table)
 
         a = self.curation_actions
         self.review_view = ReviewQueueView(self.controller, a["reviewed"])
@@ -367,14 +366,11 @@ class MainWindow(QMainWindow):
 
     def show_tab(self, name: str) -> bool:
         """Make the tab whose title starts with (else contains) `name` current; case-insensitive."""
-        titles = [self.tabs.tabText(i).lower() for i in range(self.tabs.count())]
-        name = name.lower()
-        for match in (str.startswith, str.__contains__):
-            for i, title in enumerate(titles):
-                if match(title, name):
-                    self.tabs.setCurrentIndex(i)
-                    return True
-        return False
+        return self.views.show(name)
+
+    def current_view(self) -> ViewBase | None:
+        """The view of the tab shown."""
+        return self.views.current()
 
     def show_import_dialog(self):
         """File ▸ Import sessions…: sorter output in, a new data folder out, then opened."""
@@ -794,6 +790,6 @@ class MainWindow(QMainWindow):
     def stop_background_work(self) -> None:
         """Stop every view's background work and wait for all workers now, while the GIL
         can be released (a pool waited for inside a C++ destructor deadlocks the exit)."""
-        for view in (*self.views.values(), self.cluster_table, self.review_view):
+        for view in (*self.views.made(), self.review_view):
             view.stop_background()
         wait_for_all()

@@ -37,7 +37,9 @@ class ViewBase(QWidget):
     def __init__(self, controller, parent: QWidget | None = None):
         super().__init__(parent)
         self.controller = controller
-        self._pending = FRESH  # a view draws its empty state when it is made
+        # A view made after a result arrived (main_window makes a tab's view when the tab is
+        # first shown) draws that result when it is shown.
+        self._pending = FRESH if controller.session is None else NEW_RESULT
         self.closed = False  # set by closeEvent: late background results are dropped
         controller.result_changed.connect(self._result_arrived)
         controller.clusters_changed.connect(self._clusters_arrived)
@@ -96,7 +98,8 @@ class ViewBase(QWidget):
 
     def mark_changed(self, new_result: bool = False) -> None:
         """Catch up now if visible (on_result_changed for a new result, else refresh), else
-        when shown. For the signals the base does not route (e.g. curation_changed)."""
+        when shown. For the signals the base does not route (e.g. curation_changed), and
+        for a view's first drawing (it may be made, hidden, after a result arrived)."""
         self._pending = max(self._pending, NEW_RESULT if new_result else STALE)
         if self.isVisible():
             self._catch_up()

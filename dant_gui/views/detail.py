@@ -71,7 +71,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self._work = WorkQueue(self)
         self._feature_blocks: dict[str | None, np.ndarray] = {}
         self._build_ui()
-        self.on_result_changed()
+        self.mark_changed(new_result=True)  # drawn now if shown, else when first shown
 
     # ----- layout ---------------------------------------------------------------------------
 

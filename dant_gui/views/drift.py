@@ -88,7 +88,7 @@ class DriftView(ViewBase):
         layout.addWidget(self.pages, 1)
 
         controller.dataset_changed.connect(lambda: self.mark_changed(new_result=True))
-        self.on_result_changed()
+        self.mark_changed(new_result=True)  # drawn now if shown, else when first shown
 
     def _build_bar(self) -> QHBoxLayout:
         """The row above the plots: shank, corrected depths, the summary, edit, save."""

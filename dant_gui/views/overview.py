@@ -108,7 +108,7 @@ class OverviewView(ViewBase):
         self._labels: np.ndarray | None = None
         self._result = None
         self._build_ui()
-        self.on_result_changed()
+        self.mark_changed(new_result=True)  # drawn now if shown, else when first shown
 
     def _build_ui(self) -> None:
         self.summary_label = QtWidgets.QLabel("No tracking result yet")

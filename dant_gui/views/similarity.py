@@ -151,7 +151,7 @@ class SimilarityView(ViewBase):
         self._work = WorkQueue(self)
 
         self._build_ui()
-        self.on_result_changed()
+        self.mark_changed(new_result=True)  # drawn now if shown, else when first shown
 
     # ----- layout ---------------------------------------------------------------------------
 

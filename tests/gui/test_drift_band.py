@@ -20,7 +20,7 @@ def test_interval_is_drawn_at_its_own_scale_and_says_what_it_covers(
     window.resize(1366, 740)
     assert open_folder(tracked_folder)
     view = window.drift_view
-    window.tabs.setCurrentWidget(view)
+    window.show_tab("Drift")
     motion = window.controller.session.result.shanks[0].motion
     assert motion.edge_shift is not None  # the run measured the locator's edge bias
     assert BAND_WITH_EDGE in _legend_texts(view)
@@ -68,7 +68,7 @@ def test_drift_plots_fit_the_view_on_a_laptop_screen(open_folder, window, qtbot,
     window.resize(1366, 740)
     assert open_folder(tracked_folder)
     view = window.drift_view
-    window.tabs.setCurrentWidget(view)
+    window.show_tab("Drift")
     qtbot.waitUntil(lambda: view.graphics.viewport().width() > 100)
     needed = view.graphics.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize).width()
     assert needed <= view.graphics.viewport().width(), (needed, view.graphics.viewport().width())

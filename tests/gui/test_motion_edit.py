@@ -20,7 +20,7 @@ def test_edited_motion_recorrects_the_cluster_and_the_rerun_starts_from_it(
     c = window.controller
     cluster = int(c.session.cluster_ids()[0])
     c.select_cluster(cluster)
-    window.tabs.setCurrentWidget(window.drift_view)
+    window.show_tab("Drift")
     assert window.drift_view.edit_button.isEnabled()
     dialog = window.drift_view.edit_motion()
     qtbot.addWidget(dialog)
@@ -156,7 +156,7 @@ def test_dropping_a_point_in_the_drift_view_opens_the_editor_with_it(
     c = window.controller
     c.select_cluster(int(c.session.cluster_ids()[0]))
     view = window.drift_view
-    window.tabs.setCurrentWidget(view)
+    window.show_tab("Drift")
     motion = c.session.result.shanks[0].motion
     shown = view.motion_values(motion)
     qtbot.waitUntil(lambda: _maps_inside(view.motion_plot, 3, shown[2]))
