@@ -601,8 +601,8 @@ def _read_folder(folder, settings, settings_path, progress=None):
     return read_folder(folder, settings, settings_path, progress=progress)
 
 
-def _check_data(found):
+def _check_data(found, abort=None):
     """loading.check_data, imported on the worker."""
     from .loading import check_data
 
-    return check_data(found)
+    return check_data(found, abort)

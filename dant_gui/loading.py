@@ -21,6 +21,7 @@ from pathlib import Path
 from dant_core.dataset import Dataset, load_dataset
 from dant_core.dataset_preview import preview_dataset
 from dant_core.errors import DantError, DatasetError, SettingsError
+from dant_core.folder_check import check_folder
 from dant_core.result_folder import data_folder_of, is_result_folder
 from dant_core.results import has_results
 from dant_core.settings import Settings
@@ -151,19 +152,17 @@ def _result_candidates(opened: Path | None, output_folder: Path | None, folder: 
     return candidates
 
 
-def check_data(found: OpenedFolder) -> CheckedData:
+def check_data(found: OpenedFolder, abort=None) -> CheckedData:
     """Read and check the whole data folder of a folder opened with a preview (on a worker,
-    after the result is shown): every check of load_dataset (what a run will read), and
-    whether the data changed since the result was made. DantError when the folder has a
-    problem (an OSError becomes a DatasetError naming the folder)."""
-    try:
-        dataset = load_dataset(found.folder)
-    except OSError as exc:
-        raise DatasetError(f"{found.folder}: {exc}") from exc
-    checked = CheckedData(dataset.folder)
+    after the result is shown; the reading in a child process: folder_check.py): every
+    check of load_dataset (what a run will read), and whether the data changed since the
+    result was made. DantError when the folder has a problem; `Cancelled` when `abort` is
+    set meanwhile."""
+    fingerprint = check_folder(found.folder, abort)
+    checked = CheckedData(found.folder)
     if found.result is not None and found.output_folder is not None:
         checked.data_changed_warning = _changed_data_warning(
-            found.result, dataset, found.output_folder, found.folder
+            found.result, fingerprint, found.output_folder, found.folder
         )
     return checked
 
@@ -195,16 +194,16 @@ def _note_changed_data(found: OpenedFolder, out: Path) -> None:
     if not found.data_checked:
         return
     found.data_changed_warning = _changed_data_warning(
-        found.result, found.dataset, out, found.folder
+        found.result, found.dataset.fingerprint, out, found.folder
     )
     if found.data_changed_warning:
         found.notes.append(f"warning: {found.data_changed_warning}")
 
 
-def _changed_data_warning(result, dataset: Dataset, out: Path, folder: Path) -> str:
+def _changed_data_warning(result, fingerprint: dict, out: Path, folder: Path) -> str:
     from dant_core.data_fingerprint import stale_files, stale_text
 
-    changed = stale_files(result, dataset.fingerprint)
+    changed = stale_files(result, fingerprint)
     if not changed:
         return ""
     return (

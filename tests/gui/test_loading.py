@@ -35,7 +35,7 @@ def test_a_folder_opens_on_the_worker_while_the_window_stays_live(
     c = window.controller
     read_threads, release_read = _held_at(monkeypatch, loading, "preview_dataset")
     replay_threads, release_replay = _held_at(monkeypatch, controller_module, "open_session")
-    check_threads, release_check = _held_at(monkeypatch, loading, "load_dataset")
+    check_threads, release_check = _held_at(monkeypatch, loading, "check_folder")
     ui = threading.get_ident()
     try:
         with qtbot.waitSignal(c.load_progress, timeout=TIMEOUT_MS) as step:
