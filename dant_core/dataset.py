@@ -519,9 +519,12 @@ def load_dataset(folder, progress: ProgressFn | None = None) -> Dataset:
         spike_times=spike_times,
         peth=None if peth is None else _readonly(peth),
     )
+    progress("Checking the values", 0, 1)
     found = check_plausibility(dataset, integer_files)
     found.raise_refusals()
-    return replace(dataset, warnings=tuple(found.warnings), fingerprint=data_fingerprint(folder))
+    progress("Fingerprinting the files", 0, 1)  # hashing them: a run records what it read
+    fingerprint = data_fingerprint(folder)
+    return replace(dataset, warnings=tuple(found.warnings), fingerprint=fingerprint)
 
 
 def _length_quietly(path: Path, axis: int) -> int | None:

@@ -5,43 +5,55 @@ The window shows a result before its data folder is read whole; the check that f
 tens of thousands of small spike-time files read in Python loops. In the window's process
 that held Python's GIL most of the time, so every table and plot the window repainted
 meanwhile waited for it (200-300 ms per paint), and its memory added to the window's.
-A child process holds neither; only the folder's fingerprint comes back.
+A child process holds neither; only its progress and the folder's fingerprint come back.
 
-The child prints one JSON line: {"fingerprint": {file: "size:hash"}} and exits 0, or
-{"error": message} and exits 2 when the folder has a problem (the DantError's text).
+The child prints JSON lines: {"progress": [step, done, total]} at most every PROGRESS_S,
+then {"fingerprint": {file: "size:hash"}} and exits 0, or {"error": message} and exits 2
+when the folder has a problem (the DantError's text).
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from .errors import Cancelled, DantError, DatasetError
+from .progress import ProgressFn, no_progress
 
 POLL_S = 0.1  # how often the parent looks whether it was asked to stop
+PROGRESS_S = 0.1  # the child reports at most this often (each report repaints a bar)
 
 
-def check_folder(folder, abort=None) -> dict[str, str]:
+def check_folder(folder, abort=None, progress: ProgressFn | None = None) -> dict[str, str]:
     """Read and check `folder` whole in a child process; its fingerprint
-    (data_fingerprint.py). DatasetError with the child's message when the folder has a
-    problem, or naming the folder when the child failed otherwise; `Cancelled` (the child
-    killed) when `abort` (a CancelToken) is set meanwhile."""
+    (data_fingerprint.py). `progress(step, done, total)` as load_dataset reports it.
+    DatasetError with the child's message when the folder has a problem, or naming the
+    folder when the child failed otherwise; `Cancelled` (the child killed) when `abort`
+    (a CancelToken) is set meanwhile."""
+    progress = progress or no_progress
     cmd = [sys.executable, "-m", "dant_core.folder_check", str(folder)]
     with subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
     ) as child:
-        while True:
-            try:
-                out, err = child.communicate(timeout=POLL_S)
-                break
-            except subprocess.TimeoutExpired:
-                if abort is not None and abort.cancelled:
-                    child.kill()
-                    child.communicate()
-                    raise Cancelled("the check of the data folder was stopped") from None
-    answer = _last_json(out)
+        lines: queue.Queue = queue.Queue()
+        errors: list[str] = []
+        # Threads read the child's output, so this one can look at `abort` meanwhile
+        # (reading a pipe with a timeout is not portable) and a full pipe never stalls it.
+        readers = [
+            threading.Thread(target=_read_lines, args=(child.stdout, lines.put), daemon=True),
+            threading.Thread(target=_read_lines, args=(child.stderr, errors.append), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        answer = _follow(child, lines, abort, progress)
+        for reader in readers:
+            reader.join()
+        err = "".join(line for line in errors if line is not None)
     if child.returncode == 0 and isinstance(answer.get("fingerprint"), dict):
         return answer["fingerprint"]
     if child.returncode == 2 and isinstance(answer.get("error"), str):
@@ -50,15 +62,55 @@ def check_folder(folder, abort=None) -> dict[str, str]:
     raise DatasetError(f"{folder}: the data folder could not be checked ({last})")
 
 
-def _last_json(text: str) -> dict:
-    for line in reversed(text.strip().splitlines()):
+def _read_lines(stream, put) -> None:
+    for line in stream:
+        put(line)
+    put(None)  # the child closed its output
+
+
+def _follow(child, lines: queue.Queue, abort, progress: ProgressFn) -> dict:
+    """Forward the child's progress until it ends; its last answer (fingerprint or error)."""
+    answer: dict = {}
+    while True:
         try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value
-    return {}
+            line = lines.get(timeout=POLL_S)
+        except queue.Empty:
+            line = ""
+        if abort is not None and abort.cancelled:
+            child.kill()
+            child.wait()
+            raise Cancelled("the check of the data folder was stopped")
+        if line is None:
+            child.wait()
+            return answer
+        value = _parse(line)
+        if isinstance(value.get("progress"), list) and len(value["progress"]) == 3:
+            step, done, total = value["progress"]
+            progress(str(step), int(done), int(total))
+        elif value:
+            answer = value
+
+
+def _parse(line: str) -> dict:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class _ThrottledReport:
+    """load_dataset's progress as JSON lines, at most every PROGRESS_S (and every new step)."""
+
+    def __init__(self):
+        self.last_step, self.last_time = None, 0.0
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if step == self.last_step and now - self.last_time < PROGRESS_S and done < total:
+            return
+        self.last_step, self.last_time = step, now
+        print(json.dumps({"progress": [step, done, total]}), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,13 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     (folder,) = sys.argv[1:] if argv is None else argv
     try:
         try:
-            dataset = load_dataset(folder)
+            dataset = load_dataset(folder, progress=_ThrottledReport())
         except OSError as exc:
             raise DatasetError(f"{Path(folder)}: {exc}") from exc
     except DantError as exc:
-        print(json.dumps({"error": str(exc)}))
+        print(json.dumps({"error": str(exc)}), flush=True)
         return 2
-    print(json.dumps({"fingerprint": dataset.fingerprint}))
+    print(json.dumps({"fingerprint": dataset.fingerprint}), flush=True)
     return 0
 
 

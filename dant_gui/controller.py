@@ -62,6 +62,7 @@ class Controller(QObject):
     # checked behind (runs wait for it): started, then checked(True) or checked(False)
     # with data_problem set (the result stays shown)
     data_check_started = pyqtSignal()
+    data_check_progress = pyqtSignal(str, int, int)  # step, done, total (of load_dataset)
     data_checked = pyqtSignal(bool)
     folder_ready = pyqtSignal(bool)  # load_finished(ok), and the data check behind it done
     export_finished = pyqtSignal(str)  # the export's summary
@@ -365,7 +366,11 @@ class Controller(QObject):
 
     def _start_data_check(self, found) -> None:
         self._check = start_worker(
-            _check_data, found, returned=self._data_read, errored=self._data_check_failed
+            _check_data,
+            found,
+            progress=lambda value: self.data_check_progress.emit(*value),
+            returned=self._data_read,
+            errored=self._data_check_failed,
         )
 
     def _stop_data_check(self) -> None:
@@ -601,8 +606,8 @@ def _read_folder(folder, settings, settings_path, progress=None):
     return read_folder(folder, settings, settings_path, progress=progress)
 
 
-def _check_data(found, abort=None):
+def _check_data(found, abort=None, progress=None):
     """loading.check_data, imported on the worker."""
     from .loading import check_data
 
-    return check_data(found, abort)
+    return check_data(found, abort, progress)

@@ -152,13 +152,13 @@ def _result_candidates(opened: Path | None, output_folder: Path | None, folder: 
     return candidates
 
 
-def check_data(found: OpenedFolder, abort=None) -> CheckedData:
+def check_data(found: OpenedFolder, abort=None, progress=None) -> CheckedData:
     """Read and check the whole data folder of a folder opened with a preview (on a worker,
     after the result is shown; the reading in a child process: folder_check.py): every
     check of load_dataset (what a run will read), and whether the data changed since the
     result was made. DantError when the folder has a problem; `Cancelled` when `abort` is
-    set meanwhile."""
-    fingerprint = check_folder(found.folder, abort)
+    set meanwhile; `progress(step, done, total)` as load_dataset reports it."""
+    fingerprint = check_folder(found.folder, abort, progress)
     checked = CheckedData(found.folder)
     if found.result is not None and found.output_folder is not None:
         checked.data_changed_warning = _changed_data_warning(

@@ -114,3 +114,46 @@ def test_a_failure_while_replaying_is_a_dialog_and_the_data_stays_usable(
     assert c.dataset is not None and c.session is None and not c.is_loading
     assert window.run_button.isEnabled() and window.open_action.isEnabled()
     assert not window.load_bar.isVisible()
+
+
+def test_the_check_behind_the_result_shows_its_progress(
+    window, qtbot, tracked_folder, monkeypatch
+):
+    """The check reports load_dataset's steps (from its child process) into a determinate
+    bar; the busy bar it replaces repainted itself ~40 times a second for the whole check."""
+    c, release = window.controller, threading.Event()
+    original = loading.check_folder
+
+    def reporting(folder, abort=None, progress=None):
+        progress("Loading spike times", 7, 20)
+        assert release.wait(30), "the test never released the check"
+        return original(folder, abort, progress)
+
+    monkeypatch.setattr(loading, "check_folder", reporting)
+    with qtbot.waitSignal(c.data_check_progress, timeout=TIMEOUT_MS) as step:
+        assert window.open_folder(tracked_folder)
+    try:
+        assert step.args == ["Loading spike times", 7, 20]
+        bar = window.load_bar
+        assert bar.isVisible() and (bar.minimum(), bar.maximum(), bar.value()) == (0, 20, 7)
+        assert bar.format() == "Checking the data folder: loading spike times…"
+    finally:
+        with qtbot.waitSignal(c.data_checked, timeout=TIMEOUT_MS) as checked:
+            release.set()
+    assert checked.args == [True] and not window.load_bar.isVisible()
+
+
+def test_the_check_reports_the_steps_of_load_dataset(tracked_folder):
+    """From the child process, at most every 0.1 s per step, always the last of a step."""
+    calls = []
+    loading.check_folder(tracked_folder, progress=lambda *step: calls.append(step))
+    n_unit = np.load(tracked_folder / "session_index.npy").size
+    steps = list(dict.fromkeys(step for step, *_ in calls))
+    assert steps == [
+        "Loading waveforms",
+        "Loading spike times",
+        "Checking the values",
+        "Fingerprinting the files",
+    ]
+    assert ("Loading spike times", n_unit, n_unit) in calls
+    assert len(calls) < 0.5 * n_unit  # throttled, not one line per unit
