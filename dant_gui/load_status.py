@@ -56,7 +56,11 @@ class LoadStatus(QProgressBar):
         self.setFormat(f"{CHECK_STEP}: {step[:1].lower()}{step[1:]}…")
 
     def _checked(self, ok: bool) -> None:
+        from .loading import CHECK_STEP
+
         self.hide()
+        if self.status_bar.currentMessage().startswith(CHECK_STEP):
+            self.status_bar.clearMessage()  # it said "Run waits for it" after it was over
         problem = self.controller.data_problem
         if not ok and problem:
             dialogs.error(

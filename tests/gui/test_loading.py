@@ -141,6 +141,7 @@ def test_the_check_behind_the_result_shows_its_progress(
         with qtbot.waitSignal(c.data_checked, timeout=TIMEOUT_MS) as checked:
             release.set()
     assert checked.args == [True] and not window.load_bar.isVisible()
+    assert "Checking" not in window.statusBar().currentMessage()
 
 
 def test_the_check_reports_the_steps_of_load_dataset(tracked_folder):
