@@ -116,9 +116,7 @@ def test_a_failure_while_replaying_is_a_dialog_and_the_data_stays_usable(
     assert not window.load_bar.isVisible()
 
 
-def test_the_check_behind_the_result_shows_its_progress(
-    window, qtbot, tracked_folder, monkeypatch
-):
+def test_the_check_behind_the_result_shows_its_progress(window, qtbot, tracked_folder, monkeypatch):
     """The check reports load_dataset's steps (from its child process) into a determinate
     bar; the busy bar it replaces repainted itself ~40 times a second for the whole check."""
     c, release = window.controller, threading.Event()
