@@ -25,6 +25,8 @@ thread:
   and a cluster selected there;
 * ``peak_rss_gb``: the process's peak resident memory at the end (ru_maxrss: it counts the
   pages of memory-mapped files read, which the system may drop at any time);
+* ``peak_rss_children_gb``: the largest of its child processes (the check of the data
+  folder runs in one: dant_core/folder_check.py), so the machine's peak is at most the sum;
 * ``peak_anon_gb``: the peak of its memory not backed by a file (RssAnon, sampled every
   ~100 ms while the UI thread serves its loop).
 
@@ -265,6 +267,8 @@ def measure(data: Path, repeats: int, profile: bool = False) -> dict:
     out["peak_rss_browsing_gb"] = _peak_rss_gb()
     out.update(_detail_tab(app, window, meter, big[0]))
     out["peak_rss_gb"] = _peak_rss_gb()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out["peak_rss_children_gb"] = round(children / 1e6, 2)
     out["peak_anon_gb"] = round(meter.peak_anon, 2)
     out["units"] = int(c.session.result.n_units)
     out["sessions"] = int(c.session.result.n_sessions)
