@@ -56,11 +56,12 @@ FILL_STEP_POINTS = 1500  # scatter points styled per turn of the event loop (~40
 
 
 def set_scatter_in_steps(item, x, y, data, brushes, step: int = FILL_STEP_POINTS) -> None:
-    """`item.setData(x=x, y=y, data=data, brush=brushes)` for a pg.ScatterPlotItem, the
-    points after the first `step` added on later turns of the event loop: pyqtgraph styles
-    each point on the UI thread, 0.8 s for the 20,000 units of a large result. The item is
-    hidden until its last step: shown, each step repainted the whole plot (13 repaints of
-    ~50 ms at 20,000 units). A newer call for the same item stops a fill not yet finished."""
+    """`item.setData(x=x, y=y, data=data, brush=brushes)` for a pg.ScatterPlotItem. More
+    than `step` points are added `step` at a time on later turns of the event loop:
+    pyqtgraph styles each point on the UI thread, 0.8 s for the 20,000 units of a large
+    result. The item is hidden until its last step: shown, each step repainted the whole
+    plot (13 repaints of ~50 ms at 20,000 units). A newer call for the same item stops a
+    fill not yet finished."""
     token = object()
     item.fill_token = token
 
@@ -75,11 +76,14 @@ def set_scatter_in_steps(item, x, y, data, brushes, step: int = FILL_STEP_POINTS
         else:
             item.show()
 
-    item.setData(x=x[:step], y=y[:step], data=data[:step], brush=brushes[:step])
     if len(x) > step:
+        # Every step on a later turn, the first too: the view's other drawing for the same
+        # change (a new result: the motion plot, the table) is one block already.
+        item.setData(x=x[:0], y=y[:0], data=data[:0])
         item.hide()
-        QTimer.singleShot(0, lambda: add(step))
+        QTimer.singleShot(0, lambda: add(0))
     else:
+        item.setData(x=x, y=y, data=data, brush=brushes)
         item.show()
 
 
