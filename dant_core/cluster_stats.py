@@ -1,7 +1,8 @@
 """Per-cluster statistics of a curated result, computed once per cluster id and cached.
 
 Cluster ids are never reused (`curation.CurationState`), so a value cached for an id stays
-true until that cluster is removed by an edit; `forget(info)` drops the removed ids. Cheap
+true for good (an undo brings an id back with the same units); `forget(info)` drops the
+removed ids' statistics, all but their review margins. Cheap
 statistics (units, sessions covered, mean depth, match threshold) are computed for many
 clusters at once; the similarity statistics and the review margin need a similarity block
 per cluster, so a caller may compute them off the UI thread with the pure functions below
@@ -144,11 +145,14 @@ class ClusterStatistics:
         self.computed[kind] += len(values)
 
     def forget(self, removed) -> None:
-        """Drop every statistic of the removed clusters (an edit's `UpdateInfo`)."""
+        """Drop the statistics of the removed clusters (an edit's `UpdateInfo`), but their
+        review margins: a float each, and an undo brings the same id back with the same
+        units, whose margin then need not be computed again before the queue is in order."""
         for k in removed:
             self._summary.pop(int(k), None)
-            for cache in self._expensive.values():
-                cache.pop(int(k), None)
+            for kind, cache in self._expensive.items():
+                if kind != MARGIN:
+                    cache.pop(int(k), None)
 
 
 def compute(kind: str, result, clusters, abort=None, progress=None) -> dict:

@@ -102,6 +102,9 @@ class Session:
         self._corrected_depth: np.ndarray | None = None
         self._exported_labels = self._labels_on_disk()
         self._numbers: dict[int, int] | None = None  # cluster id -> number in the files
+        # Worked out once per state of the clusters (every change goes through _edit):
+        self._ids: np.ndarray | None = None  # cluster_ids()
+        self._exported: bool | None = None  # exported
         self._auto_decisions: AutoDecisions | None = None
 
     # ----- the clusters ----------------------------------------------------------------------
@@ -115,9 +118,14 @@ class Session:
         return self.result.idx_cluster
 
     def cluster_ids(self) -> np.ndarray:
-        """Sorted ids (int64) of the current clusters."""
-        labels = self.labels
-        return np.unique(labels[labels > 0]).astype(np.int64)
+        """Sorted ids (int64) of the current clusters (a read-only array, kept until the next
+        edit: every view asks after each one)."""
+        if self._ids is None:
+            labels = self.labels
+            ids = np.unique(labels[labels > 0]).astype(np.int64)
+            ids.flags.writeable = False
+            self._ids = ids
+        return self._ids
 
     def units_of(self, cluster) -> np.ndarray:
         """Units (int64, ascending) of one cluster; empty when absent."""
@@ -141,6 +149,14 @@ class Session:
         if self._numbers is None:
             self._numbers = export_numbers(self.labels)
         return self._numbers.get(int(cluster))
+
+    def cluster_numbers(self, clusters) -> np.ndarray:
+        """`cluster_number` of each of `clusters`, -1 for None. (n,) int64"""
+        if self._numbers is None:
+            self._numbers = export_numbers(self.labels)
+        get = self._numbers.get
+        ids = np.asarray(clusters, dtype=np.int64).ravel().tolist()
+        return np.fromiter((get(k, -1) for k in ids), dtype=np.int64, count=len(ids))
 
     def cluster_name(self, cluster) -> str:
         """The text `cluster N`, N the files' number (see cluster_number)."""
@@ -292,6 +308,7 @@ class Session:
         if self.curator is not None:
             self.curator.close()
             self.curator = None
+        self._numbers = self._ids = self._exported = None  # the result's labels now
 
     def require_curator(self) -> Curator:
         if self.curator is None:
@@ -344,7 +361,7 @@ class Session:
         )
         order = self.navigation_order().copy()
         info = apply()
-        self._numbers = None
+        self._numbers = self._ids = self._exported = None
         self.stats.forget(info.removed_clusters)
         changed = self.select(self._selection_after_edit(before, members, order))
         return Edit(info, changed)
@@ -469,7 +486,11 @@ class Session:
         """The output folder's IdxCluster.npy holds the clusters shown now."""
         if self.curator is None or self._exported_labels is None:
             return self.curator is None
-        return np.array_equal(self._exported_labels, self.curator.state.export_labels())
+        if self._exported is None:
+            self._exported = np.array_equal(
+                self._exported_labels, self.curator.state.export_labels()
+            )
+        return self._exported
 
     def export_files(self) -> str:
         """Write the curated IdxCluster.npy (and friends) to the output folder; the summary.
@@ -486,6 +507,7 @@ class Session:
         """After `export_files`: read back what was written; the summary, with a warning if
         the files differ from the clusters shown."""
         self._exported_labels = self._labels_on_disk()
+        self._exported = None
         if not self.exported:
             summary += (
                 "\nwarning: the exported IdxCluster.npy differs from the clusters shown; "

@@ -51,6 +51,14 @@ COLUMN_TIPS = (
     "Curation label: good or reviewed (L marks the selected cluster reviewed)",
 )
 ID, UNITS, SESSIONS, DEPTH, MEAN_SIM, MIN_SIM, LABEL = range(7)
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_SORT = int(SORT_ROLE.value)
+_ANSWERED = frozenset((_DISPLAY, _ALIGNMENT, _FOREGROUND, _TOOLTIP, _SORT))
+_LEFT = int((Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter).value)
+_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
 
 
 class ClusterTableModel(QAbstractTableModel):
@@ -115,25 +123,50 @@ class ClusterTableModel(QAbstractTableModel):
             int(k) for k in info.added_clusters if int(k) not in shown and np.any(labels == int(k))
         ]
         if added:
-            rows = session.stats.summaries(added)
-            n = self.ids.size
-            self.beginInsertRows(QModelIndex(), n, n + len(added) - 1)
-            self.ids = np.r_[self.ids, np.asarray(added, dtype=np.int64)]
-            self.n_units = np.r_[self.n_units, [r.n_units for r in rows]].astype(np.int64)
-            self.n_sessions_covered = np.r_[
-                self.n_sessions_covered, [r.n_sessions for r in rows]
-            ].astype(np.int64)
-            self.depth = np.r_[self.depth, [r.depth for r in rows]].astype(np.float64)
-            self.thresholds = np.r_[self.thresholds, [r.threshold for r in rows]].astype(np.float64)
-            self.endInsertRows()
+            self._insert(added, session.stats.summaries(added))
         if self.ids.size:
             # The numbers in the files (first column) follow the clusters' first units, so
             # they shift for other rows too; the labels may have changed with the edit.
-            last = self.ids.size - 1
-            self.dataChanged.emit(self.index(0, ID), self.index(last, ID))
-            self.dataChanged.emit(self.index(0, LABEL), self.index(last, LABEL))
-        self.sort(self.sort_column, self.sort_order)
+            last = LABEL if info.cluster_labels else ID
+            self.dataChanged.emit(self.index(0, ID), self.index(self.ids.size - 1, last))
+        if info.cluster_labels and self.sort_column == LABEL:
+            self.sort(self.sort_column, self.sort_order)
         self._start_similarity()
+
+    def _insert(self, added: list[int], rows) -> None:
+        """Rows for the `added` clusters (their summaries `rows`), each inserted where the
+        sort puts it: the other rows keep their order under every sort column (an id's
+        units, so its number's rank, never change), so no layout change and no repaint of
+        rows that did not move. Sorted by similarity, the new rows (not known yet) come
+        first or last, and move when their similarities arrive."""
+        n = self.ids.size
+        columns = {
+            "ids": added,
+            "n_units": [r.n_units for r in rows],
+            "n_sessions_covered": [r.n_sessions for r in rows],
+            "depth": [r.depth for r in rows],
+            "thresholds": [r.threshold for r in rows],
+        }
+        old = {name: getattr(self, name) for name in columns}
+        whole = {name: np.r_[old[name], columns[name]].astype(old[name].dtype) for name in old}
+        for name, values in whole.items():
+            setattr(self, name, values)
+        perm = self._sort_permutation()  # over the old rows and the new ones after them
+        for name, values in old.items():
+            setattr(self, name, values)
+        if not np.all(np.diff(perm[perm < n]) > 0):  # cannot happen; sort them all then
+            self.beginInsertRows(QModelIndex(), n, n + len(added) - 1)
+            for name, values in whole.items():
+                setattr(self, name, values)
+            self.endInsertRows()
+            self.sort(self.sort_column, self.sort_order)
+            return
+        for row in np.flatnonzero(perm >= n).tolist():  # ascending final rows
+            i = int(perm[row])
+            self.beginInsertRows(QModelIndex(), row, row)
+            for name, values in whole.items():
+                setattr(self, name, np.insert(getattr(self, name), row, values[i]))
+            self.endInsertRows()
 
     # ----- sorting: numpy on the arrays, so thousands of rows cost no per-row Python calls --
 
@@ -155,8 +188,7 @@ class ClusterTableModel(QAbstractTableModel):
 
     def _sort_keys(self, column: int) -> np.ndarray:
         if column == ID:
-            number = self.controller.session.cluster_number
-            return np.array([number(int(k)) or -1 for k in self.ids], dtype=float)
+            return self.controller.session.cluster_numbers(self.ids).astype(float)
         if column == UNITS:
             return self.n_units.astype(float)
         if column == SESSIONS:
@@ -279,14 +311,13 @@ class ClusterTableModel(QAbstractTableModel):
             return None
         return cached[0] if col == MEAN_SIM else cached[1]
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+    def data(self, index, role=_DISPLAY):
+        # Asked ~7 roles for every cell shown at every repaint: roles the table does not
+        # answer are turned away first (ints, not enum members: cheaper to compare).
+        if role not in _ANSWERED or not index.isValid():
             return None
         row, col = index.row(), index.column()
-        if role == SORT_ROLE:
-            v = self._value(row, col)
-            return -np.inf if v is None or (isinstance(v, float) and np.isnan(v)) else v
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             v = self._value(row, col)
             if col == SESSIONS:
                 return f"{v} / {self.n_sessions}"
@@ -299,17 +330,20 @@ class ClusterTableModel(QAbstractTableModel):
                     return "…"
                 return "–" if np.isnan(v) else f"{v:.2f}"
             return str(v)
-        if role == Qt.ItemDataRole.TextAlignmentRole:
+        if role == _ALIGNMENT:
+            return _LEFT if col == LABEL else _RIGHT
+        if role == _FOREGROUND:
             if col == LABEL:
-                return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and col == LABEL:
-            return LABEL_COLORS.get(self._value(row, col))
-        if role == Qt.ItemDataRole.ForegroundRole and col == MIN_SIM:
-            low, thr = self._value(row, col), self.thresholds[row]
-            if low is not None and not np.isnan(low) and not np.isnan(thr) and low < thr:
-                return LOW_SIMILARITY_COLOR
-        if role == Qt.ItemDataRole.ToolTipRole and col in (MEAN_SIM, MIN_SIM):
+                return LABEL_COLORS.get(self._value(row, col))
+            if col == MIN_SIM:
+                low, thr = self._value(row, col), self.thresholds[row]
+                if low is not None and not np.isnan(low) and not np.isnan(thr) and low < thr:
+                    return LOW_SIMILARITY_COLOR
+            return None
+        if role == _SORT:
+            v = self._value(row, col)
+            return -np.inf if v is None or (isinstance(v, float) and np.isnan(v)) else v
+        if role == _TOOLTIP and col in (MEAN_SIM, MIN_SIM):
             thr = self.thresholds[row]
             return COLUMN_TIPS[col] + ("" if np.isnan(thr) else f"; match threshold {thr:.2f}")
         return None
@@ -342,6 +376,10 @@ class ClusterFilterProxy(QSortFilterProxyModel):
         self.min_units = 0
         self.text = ""
         self.setSortRole(SORT_ROLE)
+        # A row's units never change, so only the text filter (on the number in the files,
+        # which shifts with edits) needs rows filtered again when their data change; else
+        # each edit's dataChanged over every row would ask filterAcceptsRow for all of them.
+        self.setDynamicSortFilter(False)
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
         self.sourceModel().sort(column, order)
@@ -351,6 +389,7 @@ class ClusterFilterProxy(QSortFilterProxyModel):
             self.min_units = int(min_units)
         if text is not None:
             self.text = text.strip()
+        self.setDynamicSortFilter(bool(self.text))
         self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row, source_parent) -> bool:

@@ -7,7 +7,9 @@ The Auto column names the automatic decisions (AutoCuration.json) that made or c
 cluster, "Auto decisions only" lists just those clusters, and "Take back…" (or a right
 click) takes one decision back as one curation action (`undo_decision`).
 The margins of many new clusters (opening a large result) are computed on a pool thread;
-after an edit only the few new clusters are left, computed at once.
+so are those of the few clusters an edit makes (a similarity block each: ~20 ms at 60
+sessions): their rows show "…" where the edited cluster was and move to their place when
+the margins arrive (`margins_ready` once none waits).
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ DONE_COLOR = QColor("#9a9a9a")
 NEGATIVE_COLOR = QColor("#c0392b")
 COLUMNS = ("#", "Cluster", "Units", "Margin", "Auto", "Label")
 AUTO = COLUMNS.index("Auto")
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_ANSWERED = frozenset((_DISPLAY, _ALIGNMENT, _FOREGROUND, _TOOLTIP))
+_LEFT = int((Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter).value)
+_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
 COLUMN_TIPS = (
     "Place in the review queue (least certain first)",
     "Cluster id",
@@ -56,57 +65,127 @@ COLUMN_TIPS = (
 
 
 class ReviewQueueModel(QAbstractTableModel):
-    """Rows = the session's `review_queue()`, in that order."""
+    """Rows = the session's `review_queue()`, in that order, once every margin is known.
+
+    `keys[row]` is the row's `Session.review_key` (None: its margin is still being computed
+    after an edit, shown as "…"). The rows with a key are always in ascending key order; a
+    row waiting for its margin sits where the cluster it came from was, and moves to its
+    place when the margin arrives (`margins_arrived`)."""
 
     def __init__(self, controller, parent=None):
         super().__init__(parent)
         self.controller = controller
         self.queue: list[int] = []
+        self.keys: list[tuple | None] = []
         self.sizes: dict[int, int] = {}
+        self.auto: dict[int, bool] = {}  # cluster -> an automatic decision made or changed it
 
     def reload(self) -> None:
         self.beginResetModel()
         session = self.controller.session
-        self.queue = [] if session is None else session.review_queue()
+        self.keys = [] if session is None else sorted(map(session.review_key, _queued(session)))
+        self.queue = [key[2] for key in self.keys]
         self.sizes = {}
+        self.auto = {}
         if self.queue:
             summaries = session.stats.summaries(self.queue)
             self.sizes = {k: s.n_units for k, s in zip(self.queue, summaries, strict=True)}
         self.endResetModel()
 
-    def apply_edit(self, info) -> None:
+    def touched(self, cluster: int) -> bool:
+        """Whether an automatic decision made or changed the cluster (cached: an id's
+        units never change)."""
+        if cluster not in self.auto:
+            self.auto[cluster] = bool(self.controller.session.decisions_of(cluster))
+        return self.auto[cluster]
+
+    def pending(self) -> list[int]:
+        """The clusters listed whose margin is still being computed, top to bottom."""
+        return [k for k, key in zip(self.queue, self.keys, strict=True) if key is None]
+
+    def apply_edit(self, info) -> list[int]:
         """Follow one edit (`UpdateInfo`): the rows of removed clusters go, added clusters
-        (their margins computed now: a few) and relabelled ones are put in their place in
-        the queue; every other row stays. No model reset."""
+        and relabelled ones are put in their place in the queue; every other row stays. No
+        model reset. An added cluster whose margin is not known yet is listed where the
+        first removed row was (margin "…"); returns those clusters, for a worker to compute
+        (then `margins_arrived`)."""
         session = self.controller.session
         if session is None or session.curator is None:
             self.reload()
-            return
+            return []
         labels = session.labels
         out = {int(k) for k in info.removed_clusters} | {int(k) for k in info.cluster_labels}
+        rows = sorted((r for r in map(self.row_of, out) if r >= 0), reverse=True)
+        anchor = rows[-1] if rows else 0
         taken: dict[int, int] = {}  # cluster -> its size, for rows put back
-        for row in sorted((r for r in map(self.row_of, out) if r >= 0), reverse=True):
+        for row in rows:
             self.beginRemoveRows(QModelIndex(), row, row)
             k = self.queue.pop(row)
+            self.keys.pop(row)
             taken[k] = self.sizes.pop(k)
             self.endRemoveRows()
         back = {int(k) for k in info.added_clusters} | {int(k) for k in info.cluster_labels}
-        back = [k for k in back if k not in self.sizes and np.any(labels == k)]
+        back = sorted(k for k in back if k not in self.sizes and np.any(labels == k))
         new = [k for k in back if k not in taken]
         sizes = dict(taken)
         sizes.update((k, s.n_units) for k, s in zip(new, session.stats.summaries(new), strict=True))
-        keys = [session.review_key(k) for k in self.queue] if back else []  # known margins
-        for k in sorted(back, key=session.review_key):
-            key = session.review_key(k)
-            row = bisect.bisect_left(keys, key)
+        anchor = min(anchor, len(self.queue))
+        for k in back:
+            key = self._known_key(session, k, sizes[k])
+            row = anchor if key is None else self._row_for(key)
             self.beginInsertRows(QModelIndex(), row, row)
             self.queue.insert(row, k)
-            keys.insert(row, key)
+            self.keys.insert(row, key)
             self.sizes[k] = sizes[k]
             self.endInsertRows()
+            anchor += int(key is None or row <= anchor)
+        self.margins_arrived()  # margins found meanwhile (e.g. by session.review_queue)
         if self.queue:
             # Places (#) below a change and the numbers in the files shift for other rows.
             self.dataChanged.emit(self.index(0, 0), self.index(len(self.queue) - 1, 1))
+        return self.pending()
+
+    def margins_arrived(self) -> bool:
+        """Move the rows whose margins are now known (`ClusterStatistics.store`) to their
+        place; whether any moved. Once none waits, the rows are `review_queue()`."""
+        session = self.controller.session
+        moved = False
+        for k in self.pending():
+            key = self._known_key(session, k, self.sizes[k])
+            if key is None:
+                continue
+            row = self.queue.index(k)
+            self.queue.pop(row)
+            self.keys.pop(row)
+            to = self._row_for(key)
+            # Qt counts the destination before the move: past the row itself, one more.
+            if to != row and self.beginMoveRows(
+                QModelIndex(), row, row, QModelIndex(), to + (to > row)
+            ):
+                self.queue.insert(to, k)
+                self.keys.insert(to, key)
+                self.endMoveRows()
+                self.dataChanged.emit(self.index(min(row, to), 0), self.index(max(row, to), 3))
+            else:
+                self.queue.insert(row, k)
+                self.keys.insert(row, key)
+                self.dataChanged.emit(self.index(row, 3), self.index(row, 3))
+            moved = True
+        return moved
+
+    @staticmethod
+    def _known_key(session, cluster: int, size: int):
+        """The review key of a cluster when its margin is known (one unit: no margin needed),
+        else None."""
+        if size >= 2 and session.review_margin(cluster) is None:
+            return None
+        return session.review_key(cluster)
+
+    def _row_for(self, key) -> int:
+        """Where a row with `key` goes: after the keyed rows below it, among rows that wait."""
+        known = [i for i, other in enumerate(self.keys) if other is not None]
+        j = bisect.bisect_left([self.keys[i] for i in known], key)
+        return known[j] if j < len(known) else len(self.queue)
 
     def row_of(self, cluster) -> int:
         try:
@@ -128,9 +207,42 @@ class ReviewQueueModel(QAbstractTableModel):
                 return COLUMN_TIPS[section]
         return None
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+    def data(self, index, role=_DISPLAY):
+        # Asked ~7 roles for every cell shown at every repaint: roles the queue does not
+        # answer are turned away first (ints, not enum members: cheaper to compare).
+        if role not in _ANSWERED or not index.isValid():
             return None
+        row, col = index.row(), index.column()
+        if role == _ALIGNMENT:
+            return _LEFT if col >= AUTO else _RIGHT
+        session = self.controller.session
+        cluster = self.queue[row]
+        if role == _DISPLAY:
+            if col == 0:
+                return str(row + 1)
+            if col == 1:  # the number in the exported files, as everywhere on screen
+                number = session.cluster_number(cluster)
+                return "–" if number is None else str(number)
+            if col == 2:
+                return str(self.sizes.get(cluster, 0))
+            if col == 3:
+                if self.keys[row] is None:
+                    return "…"  # being computed
+                margin = session.review_margin(cluster)
+                return "–" if margin is None or not np.isfinite(margin) else f"{margin:+.2f}"
+            if col == AUTO:
+                return kinds_text(session.decisions_of(cluster))
+            label = session.cluster_label(cluster)
+            return ("✓ " + label) if label in REVIEWED_LABELS else label
+        if role == _TOOLTIP:
+            return decisions_tip(session, cluster) if col == AUTO else None
+        # the foreground
+        if session.cluster_label(cluster) in REVIEWED_LABELS:
+            return DONE_COLOR
+        margin = session.review_margin(cluster) if col == 3 else None
+        if margin is not None and margin < 0:
+            return NEGATIVE_COLOR
+        return None
         row, col = index.row(), index.column()
         cluster = self.queue[row]
         label = self.controller.session.cluster_label(cluster)
@@ -143,6 +255,8 @@ class ReviewQueueModel(QAbstractTableModel):
             if col == 2:
                 return str(self.sizes.get(cluster, 0))
             if col == 3:
+                if self.keys[row] is None:
+                    return "…"  # being computed
                 margin = self.controller.session.review_margin(cluster)
                 return "–" if margin is None or not np.isfinite(margin) else f"{margin:+.2f}"
             if col == AUTO:
@@ -160,6 +274,11 @@ class ReviewQueueModel(QAbstractTableModel):
             align = Qt.AlignmentFlag.AlignLeft if col >= AUTO else Qt.AlignmentFlag.AlignRight
             return int(align | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+
+def _queued(session) -> list[int]:
+    """The clusters the review queue lists (none without curation)."""
+    return [] if session.curator is None else session.cluster_ids().tolist()
 
 
 def decisions_tip(session, cluster) -> str | None:
@@ -184,6 +303,9 @@ class ReviewQueueView(ViewBase):
     (`undo_decision_requested(AutoDecision)`, which the window turns into one action)."""
 
     undo_decision_requested = pyqtSignal(object)
+    # every row has its margin again (after an edit made clusters whose margins were
+    # computed on a pool thread): the rows are the session's review_queue()
+    margins_ready = pyqtSignal()
 
     def __init__(self, controller, mark_action=None, parent=None):
         super().__init__(controller, parent)
@@ -250,6 +372,8 @@ class ReviewQueueView(ViewBase):
         self._syncing = False
         self.computing = False
         self._worker = None
+        self._edit_worker = None  # computing the margins of the clusters edits made
+        self._rows_hidden = False  # "Auto decisions only" hid rows
         self.refresh()
 
     # The queue costs a similarity block per new cluster: the base works it out only when
@@ -267,12 +391,52 @@ class ReviewQueueView(ViewBase):
             return
         self._syncing = True
         try:
-            self.model.apply_edit(info)
+            pending = self.model.apply_edit(info)
         finally:
             self._syncing = False
+        self._follow_rows()
+        self._start_edit_margins(pending)
+
+    def _follow_rows(self) -> None:
         self._filter_rows()
         self._show_progress()
         self._show_selection()
+
+    def _start_edit_margins(self, pending) -> None:
+        """The margins of the clusters an edit made, on a pool thread: the queue shows "…"
+        for them meanwhile and moves each to its place when they arrive. A newer edit
+        supersedes the computation (it starts one for every row still waiting)."""
+        if self._edit_worker is not None:
+            self._edit_worker.abort()  # its clusters are among `pending` again, if still shown
+            self._edit_worker = None
+        session = self.session
+        if not pending:
+            self.margins_ready.emit()
+            return
+
+        def done(margins) -> None:
+            session.stats.store(MARGIN, margins)  # ids are never reused: always true
+            if session is not self.controller.session or self.closed:
+                return
+            self._edit_worker = None
+            if self.stale:  # hidden meanwhile: caught up (from the cache) when shown
+                return
+            self._syncing = True
+            try:
+                self.model.margins_arrived()
+            finally:
+                self._syncing = False
+            self._follow_rows()
+            if not self.model.pending():
+                self.margins_ready.emit()
+
+        missing = session.stats.pending(MARGIN, pending)
+        self._edit_worker = start_worker(compute, MARGIN, session.result, missing, returned=done)
+
+    @property
+    def waiting_for_margins(self) -> bool:
+        """Rows wait for the margins of clusters an edit made (margins_ready follows)."""
+        return bool(self.model.pending())
 
     def refresh(self) -> None:
         session = self.session
@@ -301,20 +465,23 @@ class ReviewQueueView(ViewBase):
         self._show_progress()
 
     def stop_background(self) -> None:
-        if self._worker is not None:
-            self._worker.abort()
-            self._worker = None
+        for worker in (self._worker, self._edit_worker):
+            if worker is not None:
+                worker.abort()
+        self._worker = self._edit_worker = None
 
     def _fill(self) -> None:
         self.computing = False
+        if self._edit_worker is not None:  # the reload works every margin out itself
+            self._edit_worker.abort()
+            self._edit_worker = None
         self._syncing = True
         try:
             self.model.reload()
         finally:
             self._syncing = False
-        self._filter_rows()
-        self._show_progress()
-        self._show_selection()
+        self._follow_rows()
+        self.margins_ready.emit()
 
     def _show_progress(self) -> None:
         session = self.session
@@ -367,12 +534,12 @@ class ReviewQueueView(ViewBase):
     def _filter_rows(self, *_) -> None:
         """Hide the rows of clusters no automatic decision touched, when asked to; the
         model keeps every row (edits still update it row by row)."""
-        session = self.session
-        queue = self.model.queue
-        touched = [bool(session.decisions_of(k)) for k in queue] if session is not None else []
+        touched = list(map(self.model.touched, self.model.queue))
         only = self.auto_only.isChecked()
-        for row, has in enumerate(touched):
-            self.table.setRowHidden(row, only and not has)
+        if only or self._rows_hidden:  # else no row is hidden, new ones neither
+            for row, has in enumerate(touched):
+                self.table.setRowHidden(row, only and not has)
+            self._rows_hidden = only
         n_auto = sum(touched)
         self.auto_only.setText(f"Auto decisions only ({n_auto})")
         self.auto_only.setEnabled(n_auto > 0 or only)
