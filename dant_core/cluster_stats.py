@@ -22,6 +22,7 @@ from .review import cluster_margin
 SIMILARITY = "similarity"
 PARTIAL_EVERY = 50  # clusters between partial reports of a background computation
 MARGIN = "margin"
+FEW = 16  # group_units scans the labels once per cluster for at most this many clusters
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,13 @@ EXPENSIVE: dict[str, Callable] = {SIMILARITY: within_similarity, MARGIN: review_
 
 
 def group_units(labels: np.ndarray, ids) -> dict[int, np.ndarray]:
-    """cluster id -> its units (ascending) for each id of `ids`, with one sort of `labels`."""
+    """cluster id -> its units (ascending) for each id of `ids` (one sort of `labels` for
+    many ids, a scan of it per id for a few)."""
     ids = np.asarray(list(ids), dtype=np.int64)
     if ids.size == 0:
         return {}
+    if ids.size <= FEW:  # the clusters of one edit: a scan each beats sorting every unit
+        return {int(k): np.flatnonzero(labels == k).astype(np.int64) for k in ids}
     order = np.argsort(labels, kind="stable")
     sorted_labels = labels[order]
     lo = np.searchsorted(sorted_labels, ids, side="left")

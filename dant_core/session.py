@@ -466,8 +466,11 @@ class Session:
         """(clusters labelled reviewed or good, current clusters)."""
         if self.curator is None:
             return 0, 0
-        ids = self.cluster_ids().tolist()
-        return sum(self.cluster_label(k) in REVIEWED_LABELS for k in ids), len(ids)
+        ids = self.cluster_ids()
+        present = set(ids.tolist())
+        labelled = self.curator.state.cluster_labels.items()  # the labelled clusters only
+        done = sum(1 for k, label in labelled if label in REVIEWED_LABELS and k in present)
+        return done, int(ids.size)
 
     # ----- export ----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from dant_core.cluster_stats import MARGIN, SIMILARITY
+from dant_core.cluster_stats import FEW, MARGIN, SIMILARITY, group_units
 from dant_core.curation_log import LOG_FILE
 from dant_core.selection_plan import SelectionNeeded
 from dant_core.session import Session
@@ -183,3 +183,15 @@ def test_session_does_not_load_qt():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "[]", proc.stderr
+
+
+@pytest.mark.parametrize("n_ids", [1, FEW, FEW + 1, 60])
+def test_group_units_gives_each_clusters_units_ascending(n_ids):
+    rng = np.random.default_rng(n_ids)
+    labels = rng.integers(-1, 80, size=2000)
+    ids = rng.choice(np.arange(-1, 85), size=n_ids, replace=False)  # some absent
+    groups = group_units(labels, ids)
+    assert list(groups) == [int(k) for k in ids]
+    for k, units in groups.items():
+        assert units.dtype == np.int64
+        np.testing.assert_array_equal(units, np.flatnonzero(labels == k))
