@@ -243,37 +243,6 @@ class ReviewQueueModel(QAbstractTableModel):
         if margin is not None and margin < 0:
             return NEGATIVE_COLOR
         return None
-        row, col = index.row(), index.column()
-        cluster = self.queue[row]
-        label = self.controller.session.cluster_label(cluster)
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return str(row + 1)
-            if col == 1:  # the number in the exported files, as everywhere on screen
-                number = self.controller.session.cluster_number(cluster)
-                return "–" if number is None else str(number)
-            if col == 2:
-                return str(self.sizes.get(cluster, 0))
-            if col == 3:
-                if self.keys[row] is None:
-                    return "…"  # being computed
-                margin = self.controller.session.review_margin(cluster)
-                return "–" if margin is None or not np.isfinite(margin) else f"{margin:+.2f}"
-            if col == AUTO:
-                return kinds_text(self.controller.session.decisions_of(cluster))
-            return ("✓ " + label) if label in REVIEWED_LABELS else label
-        if role == Qt.ItemDataRole.ToolTipRole and col == AUTO:
-            return decisions_tip(self.controller.session, cluster)
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if label in REVIEWED_LABELS:
-                return DONE_COLOR
-            margin = self.controller.session.review_margin(cluster) if col == 3 else None
-            if margin is not None and margin < 0:
-                return NEGATIVE_COLOR
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            align = Qt.AlignmentFlag.AlignLeft if col >= AUTO else Qt.AlignmentFlag.AlignRight
-            return int(align | Qt.AlignmentFlag.AlignVCenter)
-        return None
 
 
 def _queued(session) -> list[int]:
