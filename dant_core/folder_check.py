@@ -51,9 +51,11 @@ def check_folder(folder, abort=None, progress: ProgressFn | None = None) -> dict
         for reader in readers:
             reader.start()
         answer = _follow(child, lines, abort, progress)
-        for reader in readers:
+        for reader in readers:  # the child has ended: its pipes are at their end
             reader.join()
         err = "".join(line for line in errors if line is not None)
+    if answer is None:
+        raise Cancelled("the check of the data folder was stopped")
     if child.returncode == 0 and isinstance(answer.get("fingerprint"), dict):
         return answer["fingerprint"]
     if child.returncode == 2 and isinstance(answer.get("error"), str):
@@ -63,13 +65,17 @@ def check_folder(folder, abort=None, progress: ProgressFn | None = None) -> dict
 
 
 def _read_lines(stream, put) -> None:
-    for line in stream:
-        put(line)
+    try:
+        for line in stream:
+            put(line)
+    except (OSError, ValueError):  # the pipe closed under it (the process is ending)
+        pass
     put(None)  # the child closed its output
 
 
-def _follow(child, lines: queue.Queue, abort, progress: ProgressFn) -> dict:
-    """Forward the child's progress until it ends; its last answer (fingerprint or error)."""
+def _follow(child, lines: queue.Queue, abort, progress: ProgressFn) -> dict | None:
+    """Forward the child's progress until it ends; its last answer (fingerprint or error),
+    or None when `abort` was set (the child is killed)."""
     answer: dict = {}
     while True:
         try:
@@ -79,7 +85,7 @@ def _follow(child, lines: queue.Queue, abort, progress: ProgressFn) -> dict:
         if abort is not None and abort.cancelled:
             child.kill()
             child.wait()
-            raise Cancelled("the check of the data folder was stopped")
+            return None
         if line is None:
             child.wait()
             return answer

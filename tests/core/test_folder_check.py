@@ -66,8 +66,11 @@ def test_a_stopped_check_ends_its_child(demo, monkeypatch):
         return child
 
     monkeypatch.setattr(subprocess, "Popen", slow_child)
+    failed = []  # exceptions in the threads reading the child's output
+    monkeypatch.setattr(threading, "excepthook", failed.append)
     token = CancelToken()
     threading.Timer(0.3, token.cancel).start()
     with pytest.raises(Cancelled):
         check_folder(demo, token)
     assert started and started[0].poll() is not None  # the child is gone
+    assert failed == []  # its readers ended at the pipes' end, before they were closed
