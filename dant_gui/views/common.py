@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import sip
 from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtGui import QAction, QColor
+from PyQt6.QtGui import QAction, QColor, QPen
 from PyQt6.QtWidgets import QGraphicsItem, QMenu, QToolButton, QWidget
 
 from .. import dialogs
@@ -330,27 +330,32 @@ def trace_width(xy: np.ndarray) -> float:
     return 0.9 * float(min(gaps))
 
 
-class CurvePool:
-    """PlotDataItems reused across redraws: creating and removing items is what costs time."""
+# Antialiased lines wider than 1 px take Qt's raster engine ~40x longer than 1 px ones (it
+# strokes them into polygons): 60 units' waveforms on 20 channels took ~0.5 s per paint at
+# 1.5 px and ~12 ms at 1 px. So a plot of many traces draws them 1 px wide; a few stay bolder.
+WIDE_TRACES_UP_TO = 4  # traces drawn at their full width when a plot has at most this many
+THIN_WIDTH = 1.0  # px, the width of the traces of a plot with more
 
-    def __init__(self, plot: pg.PlotItem, on_click=None):
-        self.plot = plot
-        self.items: list[pg.PlotDataItem] = []
-        self._on_click = on_click
 
-    def take(self, n: int) -> list[pg.PlotDataItem]:
-        """n visible items (data to be set by the caller); the others emptied and hidden."""
-        while len(self.items) < n:
-            item = pg.PlotDataItem()
-            if self._on_click is not None:
-                item.setCurveClickable(True, width=6)
-                item.sigClicked.connect(self._on_click)
-            self.plot.addItem(item)
-            self.items.append(item)
-        for item in self.items[n:]:
-            if item.isVisible():
-                item.setData([], [])
-                item.hide()
-        for item in self.items[:n]:
-            item.show()
-        return self.items[:n]
+def trace_pen(color, n_traces: int, width: float = 1.5) -> QPen:
+    """A cosmetic pen for one of `n_traces` traces of a plot: `width` px when they are few
+    (WIDE_TRACES_UP_TO), else THIN_WIDTH (the cheap path of Qt's raster engine)."""
+    return pg.mkPen(color, width=width if n_traces <= WIDE_TRACES_UP_TO else THIN_WIDTH)
+
+
+def unit_pens(sessions: np.ndarray, n_sessions: int, highlighted=None) -> list[QPen]:
+    """A trace pen per unit of 1-based `sessions` (k,) in its session's colour; with
+    `highlighted` (k,) bool marking a part of them, those bolder and the others faded."""
+    colors = session_colors(n_sessions)
+    if highlighted is None:
+        return [trace_pen(colors[s - 1], len(sessions)) for s in sessions]
+    n_highlighted = int(np.count_nonzero(highlighted))
+    pens = []
+    for s, bold in zip(sessions, highlighted, strict=True):
+        color = QColor(colors[s - 1])
+        if bold:
+            pens.append(trace_pen(color, n_highlighted, width=2.5))
+        else:
+            color.setAlpha(60)
+            pens.append(trace_pen(color, len(sessions), width=1.0))
+    return pens

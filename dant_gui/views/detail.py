@@ -20,7 +20,6 @@ from .base import ViewBase, membership_changed
 from .common import (
     LEVELS,
     WEIGHTED,
-    CurvePool,
     add_save_action,
     ask_save_path,
     export_item,
@@ -30,9 +29,12 @@ from .common import (
     session_colors,
     set_title,
     style_plot,
+    trace_pen,
     trace_width,
+    unit_pens,
 )
 from .pair_plots import CandidatePairPlots
+from .trace_set import TraceSet
 
 N_PROBE_CHANNELS = 20  # channels drawn around the cluster's peak channel
 MAX_UNITS_SHOWN = 60  # a large selection of unmatched units is cut to this many
@@ -61,7 +63,6 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self.cluster: int | None = None
         self.channels: np.ndarray = np.zeros(0, dtype=np.int64)  # probe channels drawn
         self.block: np.ndarray = np.zeros((0, 0))  # within-cluster weighted similarity
-        self.waveform_curves: dict[int, pg.PlotDataItem] = {}  # unit -> its traces on all channels
         self.shown_waveforms: np.ndarray = np.zeros((0, 0, 0))  # (k, n_channel shown, n_sample) µV
         self._result = None
         self._labels: np.ndarray | None = None
@@ -293,7 +294,11 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
     def _build_cluster_items(self) -> None:
         """Items of the per-cluster plots live as long as the view; data is swapped in."""
         wp = self.waveform_plot
-        self.waveform_pool = CurvePool(wp, self._on_curve_clicked)
+        # one trace per unit (all its channels, NaN between them), in the order of self.units
+        self.waveform_traces = TraceSet(clickable=True)
+        self.waveform_traces.sigClicked.connect(self._on_trace_clicked)
+        self.waveform_traces.setZValue(1)  # above the channel sites: drawn and clicked first
+        wp.addItem(self.waveform_traces)
         self.sites = pg.ScatterPlotItem(symbol="s", size=5, pen=None, brush=pg.mkBrush(0, 0, 0, 40))
         self.peak_site = pg.ScatterPlotItem(
             symbol="s", size=7, pen=None, brush=pg.mkBrush(0, 0, 0, 160)
@@ -325,9 +330,10 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             dp.addItem(item)
             self.depth_legend.addItem(item, name)
 
-        self.overlay_pools = {"acg": CurvePool(self.acg_plot), "peth": CurvePool(self.peth_plot)}
+        self.overlay_traces = {"acg": TraceSet(), "peth": TraceSet()}  # a trace per unit
         self.overlay_missing = {}
         for key, plot in (("acg", self.acg_plot), ("peth", self.peth_plot)):
+            plot.addItem(self.overlay_traces[key])
             text = pg.TextItem(
                 "not available for this data set", color="#808080", anchor=(0.5, 0.5)
             )
@@ -477,16 +483,15 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             self.table.blockSignals(True)
             self.table.setRowCount(0)
             self.table.blockSignals(False)
-            self.waveform_pool.take(0)
-            self.waveform_curves = {}
+            self.waveform_traces.clear()
             self.waveform_legend.clear()
             for item in (self.sites, self.peak_site, self.depth_raw_points, self.depth_points):
                 item.setData([])
             for item in (self.scale_bar, self.depth_raw_line, self.depth_line):
                 item.setData([], [])
             self.scale_text.setText("")
-            for pool in self.overlay_pools.values():
-                pool.take(0)
+            for traces in self.overlay_traces.values():
+                traces.clear()
             self._draw_matrix()
             self.hint.setVisible(result is not None)
             if result is not None:
@@ -596,24 +601,14 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         ptp = float(np.ptp(wf, axis=-1).max()) if wf.size else 1.0
         scale = 2.5 * pitch / max(ptp, 1e-9)  # the largest trace spans 2.5 rows
         t = np.linspace(-width / 2, width / 2, n_sample)
-        gap = np.full((n_ch, 1), np.nan)  # NaN between channels: one item draws all traces
+        gap = np.full((n_ch, 1), np.nan)  # NaN between channels: one path per unit
         x = np.hstack((xy[:, 0][:, None] + t[None, :], gap)).ravel()
-        colors = self._colors()
-        self.waveform_legend.clear()
-        self.waveform_curves = {}
-        first_curve = {}  # session -> its first trace, for the legend
-        for i, (u, curve) in enumerate(
-            zip(units, self.waveform_pool.take(units.size), strict=True)
-        ):
-            y = xy[:, 1][:, None] + scale * (wf[i] - np.median(wf[i], axis=-1, keepdims=True))
-            session = int(result.sessions[u])
-            curve.setData(x, np.hstack((y, gap)).ravel(), connect="finite")
-            curve.setPen(pg.mkPen(colors[session - 1], width=1.5))
-            curve.unit = int(u)
-            self.waveform_curves[int(u)] = curve
-            first_curve.setdefault(session, curve)
-        for session, label in legend_sessions(first_curve):
-            self.waveform_legend.addItem(first_curve[session], label)
+        y = xy[None, :, 1, None] + scale * (wf - np.median(wf, axis=-1, keepdims=True))
+        gaps = np.full((units.size, n_ch, 1), np.nan)
+        self.waveform_traces.set_traces(
+            x, np.concatenate((y, gaps), axis=-1).reshape(units.size, -1), self._unit_pens()
+        )
+        self._fill_legend()
         self.sites.setData(xy[:, 0], xy[:, 1])
         self.peak_site.setData([locs[peak, 0]], [locs[peak, 1]])
         # Scale bar: a round number of µV, right of the traces.
@@ -635,10 +630,22 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         plot.getViewBox().setRange(xRange=(x_lo, x_hi), yRange=(y_lo, y_hi), padding=0)
         self._draw_highlight()
 
-    def _on_curve_clicked(self, curve, *_) -> None:
-        unit = getattr(curve, "unit", None)
-        if unit is not None:
-            self.controller.select_units([unit])
+    def _unit_pens(self, highlighted: np.ndarray | None = None) -> list[QtGui.QPen]:
+        sessions = np.asarray(self._result.sessions)[self.units]
+        return unit_pens(sessions, self._result.n_sessions, highlighted)
+
+    def _fill_legend(self) -> None:
+        """The traces' sessions (see legend_sessions), each a line in its colour (not plotted)."""
+        self.waveform_legend.clear()
+        colors = self._colors()
+        sessions = np.asarray(self._result.sessions)[self.units]
+        for session, label in legend_sessions(sessions):
+            sample = pg.PlotDataItem(pen=trace_pen(colors[session - 1], 1))
+            self.waveform_legend.addItem(sample, label)
+
+    def _on_trace_clicked(self, _item, index: int, *_) -> None:
+        if 0 <= index < self.units.size:
+            self.controller.select_units([int(self.units[index])])
 
     def _draw_depth(self) -> None:
         plot = self.depth_plot
@@ -670,14 +677,13 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
     def _draw_overlays(self) -> None:
         result, units = self._result, self.units
         f = result.features
-        colors = self._colors()
         for plot, data, kind in (
             (self.acg_plot, f.auto_corr, "acg"),
             (self.peth_plot, f.peth, "peth"),
         ):
             self.overlay_missing[kind].setVisible(data is None)
             if data is None:
-                self.overlay_pools[kind].take(0)
+                self.overlay_traces[kind].clear()
                 plot.getViewBox().setRange(xRange=(-1, 1), yRange=(-1, 1))
                 continue
             n_point = data.shape[1]
@@ -691,10 +697,9 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
                 x = (np.arange(n_point) - (n_point - 1) / 2) * bin_ms
             else:
                 x = np.arange(n_point, dtype=float)
-            for u, curve in zip(units, self.overlay_pools[kind].take(units.size), strict=True):
-                session = int(result.sessions[u])
-                curve.setData(x, np.asarray(data[u], dtype=float), connect="finite")
-                curve.setPen(pg.mkPen(colors[session - 1], width=1.5))
+            self.overlay_traces[kind].set_traces(
+                x, np.asarray(data[units], dtype=float), self._unit_pens()
+            )
             plot.getViewBox().autoRange(padding=0.02)
 
     def _draw_matrix(self) -> None:
@@ -760,16 +765,13 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         selected = np.asarray(self.selection.units, dtype=np.int64)
         subset = np.intersect1d(selected, self.units)
         partial = 0 < subset.size < self.units.size
-        colors = self._colors()
-        for u, curve in self.waveform_curves.items():
-            color = QtGui.QColor(colors[int(self._result.sessions[u]) - 1])
-            if partial and u not in subset:
-                color.setAlpha(60)
-                width = 1.0
+        if len(self.waveform_traces) == self.units.size:
+            if partial:
+                on_top = np.isin(self.units, subset)
+                order = np.concatenate((np.flatnonzero(~on_top), np.flatnonzero(on_top)))
+                self.waveform_traces.set_pens(self._unit_pens(on_top), order)
             else:
-                width = 2.5 if partial else 1.5
-            curve.setPen(pg.mkPen(color, width=width))
-            curve.setZValue(2 if partial and u in subset else 1)
+                self.waveform_traces.set_pens(self._unit_pens())
         self.table.blockSignals(True)
         if partial or subset.size == 0:
             self.table.clearSelection()

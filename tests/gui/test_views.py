@@ -13,6 +13,7 @@ import pytest  # noqa: E402
 from PyQt6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from dant_gui.controller import Controller  # noqa: E402
+from dant_gui.views.common import session_colors  # noqa: E402
 from dant_gui.views.detail import N_PROBE_CHANNELS, ClusterDetailView  # noqa: E402
 from dant_gui.views.overview import OverviewView  # noqa: E402
 from dant_gui.views.similarity import EXACT_ZOOM_UNITS, MAX_IMAGE_SIDE, SimilarityView  # noqa: E402
@@ -213,14 +214,18 @@ def test_detail_shows_exactly_the_selected_clusters_units(qtbot, ctrl, result):
     ctrl.select_cluster(k)
 
     assert view.table_units() == units.tolist()
-    assert sorted(view.waveform_curves) == units.tolist()
+    assert view.units.tolist() == units.tolist()
+    assert len(view.waveform_traces) == units.size  # a trace per unit, in the order of units
     n_ch = len(view.channels)
     assert n_ch == N_PROBE_CHANNELS
     n_sample = result.features.waveforms.shape[-1]
-    for curve in view.waveform_curves.values():
-        x, y = curve.getData()
-        # One trace per channel, NaN-separated: every curve spans all the probe channels.
+    for x, y in zip(view.waveform_traces.x, view.waveform_traces.y, strict=True):
+        # One piece per channel, NaN-separated: every unit's trace spans all the probe channels.
         assert int(np.isnan(x).sum()) == n_ch and int(np.isfinite(y).sum()) == n_ch * n_sample
+    # Each unit's trace in its session's colour.
+    colors = session_colors(result.n_sessions)
+    for u, pen in zip(units, view.waveform_traces.pens, strict=True):
+        assert pen.color().rgb() == colors[int(result.sessions[u]) - 1].rgb()
     np.testing.assert_allclose(
         view.shown_waveforms, result.features.waveforms[units][:, view.channels]
     )
@@ -233,7 +238,7 @@ def test_detail_shows_exactly_the_selected_clusters_units(qtbot, ctrl, result):
     other = int(next(c for c in np.unique(result.idx_cluster) if c > 0 and c != k))
     ctrl.select_cluster(other)
     assert view.table_units() == result.cluster_units(other).tolist()
-    assert sorted(view.waveform_curves) == result.cluster_units(other).tolist()
+    assert len(view.waveform_traces) == result.cluster_units(other).size
 
 
 def test_detail_unit_table_and_depth_points_select_units(qtbot, ctrl, result):
@@ -247,8 +252,9 @@ def test_detail_unit_table_and_depth_points_select_units(qtbot, ctrl, result):
     assert ctrl.session.selection.units.tolist() == [int(units[1])]
     assert ctrl.session.selection.cluster == k
     assert view.table_units() == units.tolist()  # the cluster stays shown
-    widths = {u: c.opts["pen"].widthF() for u, c in view.waveform_curves.items()}
-    assert widths[int(units[1])] > max(w for u, w in widths.items() if u != units[1])
+    widths = [pen.widthF() for pen in view.waveform_traces.pens]
+    assert widths[1] > max(w for i, w in enumerate(widths) if i != 1)
+    assert view.waveform_traces.order[-1] == 1  # drawn on top
 
     # Depth plot: the corrected depth is raw depth minus the motion; clicking selects.
     x, y = view.depth_points.getData()
@@ -260,13 +266,22 @@ def test_detail_unit_table_and_depth_points_select_units(qtbot, ctrl, result):
         view.depth_points.sigClicked.emit(view.depth_points, [spot], None)
     assert ctrl.session.selection.units.tolist() == [int(units[2])]
 
-    # Clicking a unit's waveform selects that unit.
-    curve = view.waveform_curves[int(units[0])]
+    # Clicking a unit's waveform selects that unit: a real click on a point of its trace.
+    ctrl.select_cluster(k)
+    view.graphics.grab()  # painted: the view box has applied its new range
+    traces = view.waveform_traces
+    i, j = 2, result.features.waveforms.shape[-1] // 2  # mid-trace on the peak channel
+    pixel = view.graphics.mapFromScene(
+        traces.mapToScene(QtCore.QPointF(traces.x[i, j], traces.y[i, j]))
+    )
+    # the trace nearest to that pixel (traces of one cluster run close together)
+    clicked = traces.trace_at(traces.mapFromScene(view.graphics.mapToScene(pixel)))
+    assert clicked is not None
     with qtbot.waitSignal(ctrl.selection_changed, timeout=2000):
-        curve.sigClicked.emit(curve, None)
-    assert ctrl.session.selection.units.tolist() == [int(units[0])]
+        qtbot.mouseClick(view.graphics.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pixel)
+    assert ctrl.session.selection.units.tolist() == [int(units[clicked])]
     rows = sorted({i.row() for i in view.table.selectionModel().selectedRows()})
-    assert rows == [0]
+    assert rows == [clicked]
 
 
 def test_detail_without_peth_says_so(qtbot, ctrl, result):
@@ -276,9 +291,10 @@ def test_detail_without_peth_says_so(qtbot, ctrl, result):
     k = _largest_cluster(result)
     ctrl.select_cluster(k)
     assert view.overlay_missing["peth"].isVisible()
-    assert not any(c.isVisible() for c in view.overlay_pools["peth"].items)
-    acg = [c for c in view.overlay_pools["acg"].items if c.isVisible()]
-    assert len(acg) == result.cluster_units(k).size
+    assert len(view.overlay_traces["peth"]) == 0
+    units = result.cluster_units(k)
+    assert len(view.overlay_traces["acg"]) == units.size
+    np.testing.assert_array_equal(view.overlay_traces["acg"].y, result.features.auto_corr[units])
 
 
 def test_detail_histogram_has_the_lda_threshold_and_matched_pairs(qtbot, ctrl, result):
