@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PyQt6 import sip
-from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QColor, QPen
 from PyQt6.QtWidgets import QGraphicsItem, QMenu, QToolButton, QWidget
 
@@ -359,3 +359,59 @@ def unit_pens(sessions: np.ndarray, n_sessions: int, highlighted=None) -> list[Q
             color.setAlpha(60)
             pens.append(trace_pen(color, len(sessions), width=1.0))
     return pens
+
+
+def fill_session_legend(legend: pg.LegendItem, sessions: np.ndarray, n_sessions: int) -> None:
+    """The legend of traces of 1-based `sessions` (see legend_sessions): a line in each
+    listed session's colour (a sample item, not drawn in any plot)."""
+    legend.clear()
+    colors = session_colors(n_sessions)
+    for session, label in legend_sessions(sessions):
+        legend.addItem(pg.PlotDataItem(pen=trace_pen(colors[session - 1], 1)), label)
+
+
+class DrawSteps(QObject):
+    """A redraw split into steps, one per turn of the event loop, so that the window paints
+    and answers input between them (one turn drawing all of a view's plots blocked the UI
+    thread for longer than 100 ms). `run(steps)` drops the steps left of an earlier run;
+    `finished` is emitted when the last step is done (at once for no steps)."""
+
+    finished = pyqtSignal()
+
+    def __init__(self, parent: QObject):
+        super().__init__(parent)
+        self._steps: list = []
+        self._run = 0  # the current run; a turn scheduled for an earlier one does nothing
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._steps)
+
+    def run(self, steps) -> None:
+        self._run += 1
+        self._steps = list(steps)
+        if self._steps:
+            run = self._run
+            QTimer.singleShot(0, lambda: self._next(run))
+        else:
+            self.finished.emit()
+
+    def finish(self) -> None:
+        """Do the steps left now (before an export, say)."""
+        while self._steps:
+            self._steps.pop(0)()
+        self._run += 1
+        self.finished.emit()
+
+    def stop(self) -> None:
+        self._steps = []
+        self._run += 1
+
+    def _next(self, run: int) -> None:
+        if run != self._run or sip.isdeleted(self) or not self._steps:
+            return
+        self._steps.pop(0)()
+        if self._steps:
+            QTimer.singleShot(0, lambda: self._next(run))
+        else:
+            self.finished.emit()

@@ -20,16 +20,16 @@ from .base import ViewBase, membership_changed
 from .common import (
     LEVELS,
     WEIGHTED,
+    DrawSteps,
     add_save_action,
     ask_save_path,
     export_item,
-    legend_sessions,
+    fill_session_legend,
     nice_scale,
     probe_channels,
     session_colors,
     set_title,
     style_plot,
-    trace_pen,
     trace_width,
     unit_pens,
 )
@@ -56,6 +56,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
     """The units of the selected cluster (or of the selected units when unmatched)."""
 
     summary_ready = QtCore.pyqtSignal()  # the candidate-pair summary (histogram, scatter) is drawn
+    drawn = QtCore.pyqtSignal()  # every plot shows the units of the latest selection
 
     def __init__(self, controller, parent=None):
         super().__init__(controller, parent)
@@ -70,6 +71,8 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self._summaries: dict[int, GraphSummary] = {}  # shank -> summary, for self._labels
         self._summary_generation = 0
         self._work = WorkQueue(self)
+        self._steps = DrawSteps(self)  # a selection's plots are drawn over several turns
+        self._steps.finished.connect(self.drawn)
         self._feature_blocks: dict[str | None, np.ndarray] = {}
         self._build_ui()
         self.mark_changed(new_result=True)  # drawn now if shown, else when first shown
@@ -344,16 +347,19 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
 
     def stop_background(self) -> None:
         self._work.abort()
+        self._steps.stop()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._summary_generation += 1
         self._work.abort()
+        self._steps.stop()
         super().closeEvent(event)
 
     # ----- public -----------------------------------------------------------------------------
 
     def export_image(self, path) -> None:
         """Save all plots of the view (one figure); PNG or SVG from the suffix."""
+        self._steps.finish()
         export_item(self.graphics.ci, path)
 
     def table_units(self) -> list[int]:
@@ -497,6 +503,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             if result is not None:
                 self.waveform_plot.getViewBox().setRange(xRange=(0, 1), yRange=(0, 1))
             self._draw_graph_summary()
+            self._steps.run([])
             return
         self.block = self._block(None)
         s = np.asarray(result.sessions)[units]
@@ -514,12 +521,12 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self._show_decisions()
         self.hint.hide()
         self._fill_table()
-        self._draw_waveforms()
-        self._draw_depth()
-        self._draw_overlays()
-        self._draw_matrix()
-        self._draw_graph_summary()
-        self._draw_highlight()
+        self._draw_waveforms()  # and the highlight
+        # The other plots on the next turns (each paints in between): drawn in one, a
+        # selection at 60 sessions blocked the UI thread for ~0.2 s.
+        self._steps.run(
+            [self._draw_depth, self._draw_matrix, self._draw_overlays, self._draw_graph_summary]
+        )
 
     def _show_decisions(self) -> None:
         """'Automatic: attach — Unit 152 (session 4) attached to …' (one decision) or the
@@ -608,7 +615,9 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self.waveform_traces.set_traces(
             x, np.concatenate((y, gaps), axis=-1).reshape(units.size, -1), self._unit_pens()
         )
-        self._fill_legend()
+        fill_session_legend(
+            self.waveform_legend, np.asarray(result.sessions)[units], result.n_sessions
+        )
         self.sites.setData(xy[:, 0], xy[:, 1])
         self.peak_site.setData([locs[peak, 0]], [locs[peak, 1]])
         # Scale bar: a round number of µV, right of the traces.
@@ -633,15 +642,6 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
     def _unit_pens(self, highlighted: np.ndarray | None = None) -> list[QtGui.QPen]:
         sessions = np.asarray(self._result.sessions)[self.units]
         return unit_pens(sessions, self._result.n_sessions, highlighted)
-
-    def _fill_legend(self) -> None:
-        """The traces' sessions (see legend_sessions), each a line in its colour (not plotted)."""
-        self.waveform_legend.clear()
-        colors = self._colors()
-        sessions = np.asarray(self._result.sessions)[self.units]
-        for session, label in legend_sessions(sessions):
-            sample = pg.PlotDataItem(pen=trace_pen(colors[session - 1], 1))
-            self.waveform_legend.addItem(sample, label)
 
     def _on_trace_clicked(self, _item, index: int, *_) -> None:
         if 0 <= index < self.units.size:

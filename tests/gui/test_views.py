@@ -213,6 +213,7 @@ def test_detail_shows_exactly_the_selected_clusters_units(qtbot, ctrl, result):
     units = result.cluster_units(k)
     ctrl.select_cluster(k)
 
+    # The table and the waveforms at once, the other plots on the next turns of the loop.
     assert view.table_units() == units.tolist()
     assert view.units.tolist() == units.tolist()
     assert len(view.waveform_traces) == units.size  # a trace per unit, in the order of units
@@ -234,11 +235,21 @@ def test_detail_shows_exactly_the_selected_clusters_units(qtbot, ctrl, result):
     np.testing.assert_allclose(view.shown_waveforms, corrected)
     np.testing.assert_allclose(view.block, result.similarity_block(units, units))
 
-    # Another cluster replaces everything.
-    other = int(next(c for c in np.unique(result.idx_cluster) if c > 0 and c != k))
-    ctrl.select_cluster(other)
-    assert view.table_units() == result.cluster_units(other).tolist()
-    assert len(view.waveform_traces) == result.cluster_units(other).size
+    with qtbot.waitSignal(view.drawn, timeout=SIGNAL_TIMEOUT_MS):
+        pass
+    np.testing.assert_array_equal(view.depth_points.getData()[0], result.sessions[units])
+
+    # Another cluster replaces everything; the steps left of the one before are dropped.
+    other, third = [int(c) for c in np.unique(result.idx_cluster) if c > 0 and c != k][:2]
+    with qtbot.waitSignal(view.drawn, timeout=SIGNAL_TIMEOUT_MS):
+        ctrl.select_cluster(third)
+        ctrl.select_cluster(other)
+    others = result.cluster_units(other)
+    assert view.table_units() == others.tolist()
+    assert len(view.waveform_traces) == others.size
+    np.testing.assert_array_equal(view.depth_points.getData()[0], result.sessions[others])
+    assert len(view.overlay_traces["acg"]) == others.size
+    assert view.matrix_image.image.shape == (others.size, others.size)
 
 
 def test_detail_unit_table_and_depth_points_select_units(qtbot, ctrl, result):
@@ -246,7 +257,8 @@ def test_detail_unit_table_and_depth_points_select_units(qtbot, ctrl, result):
     ctrl.set_result(result)
     k = _largest_cluster(result)
     units = result.cluster_units(k)
-    ctrl.select_cluster(k)
+    with qtbot.waitSignal(view.drawn, timeout=SIGNAL_TIMEOUT_MS):
+        ctrl.select_cluster(k)
     with qtbot.waitSignal(ctrl.selection_changed, timeout=2000):
         view.table.selectRow(1)
     assert ctrl.session.selection.units.tolist() == [int(units[1])]
@@ -289,7 +301,8 @@ def test_detail_without_peth_says_so(qtbot, ctrl, result):
     view = _show(qtbot, ClusterDetailView(ctrl), 1600, 1000)
     ctrl.set_result(dataclasses.replace(result, features=features))
     k = _largest_cluster(result)
-    ctrl.select_cluster(k)
+    with qtbot.waitSignal(view.drawn, timeout=SIGNAL_TIMEOUT_MS):
+        ctrl.select_cluster(k)
     assert view.overlay_missing["peth"].isVisible()
     assert len(view.overlay_traces["peth"]) == 0
     units = result.cluster_units(k)
@@ -302,7 +315,8 @@ def test_detail_histogram_has_the_lda_threshold_and_matched_pairs(qtbot, ctrl, r
     with qtbot.waitSignal(view.summary_ready, timeout=SIGNAL_TIMEOUT_MS):
         ctrl.set_result(result)
     k = _largest_cluster(result)
-    ctrl.select_cluster(k)
+    with qtbot.waitSignal(view.drawn, timeout=SIGNAL_TIMEOUT_MS):
+        ctrl.select_cluster(k)
     assert view.threshold_line.isVisible()
     assert view.threshold_line.value() == pytest.approx(float(result.thresholds[0]))
     summary = view.summary
@@ -443,8 +457,9 @@ def test_matrix_values_are_written_only_where_a_cell_holds_one(
     sizes = {int(k): c.session.units_of(k).size for k in c.session.cluster_ids()}
     cluster = max((k for k, n in sizes.items() if n <= 8), key=lambda k: sizes[k])
     c.select_cluster(cluster)
-    assert window.show_tab("Cluster detail")
     view = window.views["Cluster detail"]
+    with qtbot.waitSignal(view.drawn, timeout=SIGNAL_TIMEOUT_MS):
+        assert window.show_tab("Cluster detail")
     k = sizes[cluster]
     box = view.matrix_plot.getViewBox()
     text_px = QtGui.QFontMetrics(QtGui.QFont()).horizontalAdvance("-0.0")
@@ -473,7 +488,8 @@ def test_detail_shows_the_threshold_at_the_clusters_amplitude(qtbot, ctrl, resul
     with qtbot.waitSignal(view.summary_ready, timeout=SIGNAL_TIMEOUT_MS):
         ctrl.set_result(result)
     k = _largest_cluster(result)
-    ctrl.select_cluster(k)
+    with qtbot.waitSignal(view.drawn, timeout=SIGNAL_TIMEOUT_MS):
+        ctrl.select_cluster(k)
     units = result.cluster_units(k)
     curve = threshold_curve_of(result, int(units[0]))
     assert curve is not None  # the default curation is amplitude-aware
