@@ -343,6 +343,13 @@ def test_detail_histogram_has_the_lda_threshold_and_matched_pairs(qtbot, ctrl, r
     x, _ = view.hist_marks.getData()
     np.testing.assert_allclose(np.sort(x), np.sort(result.similarity_block(units, units)[i, j]))
 
+    # The scatter of the sampled pairs (filled over several turns of the event loop).
+    items = view.scatter_items
+    qtbot.waitUntil(lambda: all(item.isVisible() for item in items.values()), timeout=10_000)
+    m = summary.sample_matched
+    assert len(items["matched"].data) == m.sum() and len(items["unmatched"].data) == (~m).sum()
+    np.testing.assert_allclose(items["matched"].getData()[1], summary.sample_scores[m, 1])
+
     # Curation: dissolving the cluster moves its pairs to "unmatched".
     with qtbot.waitSignal(view.summary_ready, timeout=SIGNAL_TIMEOUT_MS):
         ctrl.session.result.idx_cluster[units] = -1
