@@ -490,7 +490,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             self.table.setRowCount(0)
             self.table.blockSignals(False)
             self.waveform_traces.clear()
-            self.waveform_legend.clear()
+            fill_session_legend(self.waveform_legend, np.zeros(0, dtype=np.int64), 0)
             for item in (self.sites, self.peak_site, self.depth_raw_points, self.depth_points):
                 item.setData([])
             for item in (self.scale_bar, self.depth_raw_line, self.depth_line):
@@ -551,14 +551,14 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
 
     def _fill_table(self) -> None:
         result, units = self._result, self.units
-        f = result.features
         k = units.size
         mean_sim = (
             (self.block.sum(axis=1) - np.diag(self.block)) / max(k - 1, 1)
             if k > 1
             else np.full(k, np.nan)
         )
-        ptt = np.ptp(np.asarray(f.waveforms[units], dtype=float), axis=-1).max(axis=-1)
+        wf = result.features.waveforms[units]  # in float32 at least, not float64 (7.5 MB)
+        ptt = np.ptp(np.asarray(wf, np.result_type(wf.dtype, np.float32)), axis=-1).max(axis=-1)
         colors = self._colors()
         self.table.blockSignals(True)
         self.table.setRowCount(k)
@@ -581,12 +581,12 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
                 self.table.setItem(row, col, item)
         self.table.blockSignals(False)
 
-    def _waveforms_of(self, units: np.ndarray) -> np.ndarray:
-        """Raw or motion-corrected waveforms (k, n_channel, n_sample) of `units`."""
+    def _waveforms_of(self, units: np.ndarray, channels: np.ndarray) -> np.ndarray:
+        """Raw or motion-corrected waveforms (k, len(channels), n_sample) of `units`."""
         result = self._result
         if self.corrected_check.isChecked() and result.corrected_saved:
-            return np.stack([result.corrected_waveform(int(u)) for u in units])
-        return np.asarray(result.features.waveforms[units], dtype=float)
+            return np.stack([result.corrected_waveform(int(u))[channels] for u in units])
+        return np.asarray(result.features.waveforms[np.ix_(units, channels)], dtype=float)
 
     def _draw_waveforms(self) -> None:
         plot = self.waveform_plot
@@ -599,7 +599,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         locs = np.asarray(result.channel_locations, dtype=float)
         self.channels = probe_channels(locs, peak, N_PROBE_CHANNELS)
         xy = locs[self.channels]
-        wf = self._waveforms_of(units)[:, self.channels, :]  # (k, n_ch, n_sample)
+        wf = self._waveforms_of(units, self.channels)  # (k, n_ch, n_sample)
         self.shown_waveforms = wf
         n_ch, n_sample = wf.shape[1], wf.shape[2]
         width = trace_width(xy)
