@@ -87,6 +87,11 @@ def set_scatter_in_steps(item, x, y, data, brushes, step: int = FILL_STEP_POINTS
         item.show()
 
 
+def stop_scatter_fill(item) -> None:
+    """Stop a fill of set_scatter_in_steps on its way (its item is about to go away)."""
+    item.fill_token = None
+
+
 MAX_LEGEND_SESSIONS = 8  # more would cover the traces; then only the colour scale's ends
 
 

@@ -29,6 +29,7 @@ from .common import (
     probe_channels,
     session_colors,
     set_title,
+    stop_scatter_fill,
     style_plot,
     trace_width,
     unit_pens,
@@ -348,12 +349,12 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
     def stop_background(self) -> None:
         self._work.abort()
         self._steps.stop()
+        for item in self.scatter_items.values():
+            stop_scatter_fill(item)  # closed next: its items are deleted
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._summary_generation += 1
-        self._work.abort()
-        self._steps.stop()
-        super().closeEvent(event)
+        super().closeEvent(event)  # stop_background too
 
     # ----- public -----------------------------------------------------------------------------
 
@@ -640,8 +641,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self._draw_highlight()
 
     def _unit_pens(self, highlighted: np.ndarray | None = None) -> list[QtGui.QPen]:
-        sessions = np.asarray(self._result.sessions)[self.units]
-        return unit_pens(sessions, self._result.n_sessions, highlighted)
+        return unit_pens(self._result.sessions[self.units], self._result.n_sessions, highlighted)
 
     def _on_trace_clicked(self, _item, index: int, *_) -> None:
         if 0 <= index < self.units.size:
