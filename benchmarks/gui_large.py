@@ -195,8 +195,16 @@ def measure(data: Path, repeats: int, profile: bool = False) -> dict:
     from PyQt6.QtCore import QEventLoop, QTimer
     from PyQt6.QtWidgets import QApplication
 
+    from dant_gui import dialogs
     from dant_gui.main_window import MainWindow
 
+    shown = []  # a modal dialog offscreen would wait forever: answered, and reported
+
+    def answer(request):
+        shown.append(f"{request.kind}: {request.title}")
+        return True if request.kind == "question" else None
+
+    dialogs.hook = answer
     app = (_EventTimingApp if profile else QApplication)([])
     ui_profile = None
     if profile:
@@ -274,6 +282,7 @@ def measure(data: Path, repeats: int, profile: bool = False) -> dict:
     out["sessions"] = int(c.session.result.n_sessions)
     out["clusters"] = len(ids)
     window.close()
+    out["dialogs"] = shown  # none expected (e.g. the folder's curation locked by another window)
     if sampler is not None:
         sampler.stop()
         ui_profile.disable()
