@@ -7,6 +7,7 @@ from PyQt6.QtWidgets import QProgressBar, QStatusBar
 from . import dialogs
 
 STATUS_MS = 8000
+CHECK_STEP = "Checking the data folder"  # loading.check_data, after the result is shown
 
 
 class LoadStatus(QProgressBar):
@@ -38,8 +39,6 @@ class LoadStatus(QProgressBar):
 
     def _checking(self) -> None:
         """The result is shown; its data folder is read behind it (runs wait)."""
-        from .loading import CHECK_STEP
-
         self.setRange(0, 1)  # determinate from the first step the check reports
         self.setValue(0)
         self.setFormat(f"{CHECK_STEP}…")
@@ -49,15 +48,11 @@ class LoadStatus(QProgressBar):
     def _check_progress(self, step: str, done: int, total: int) -> None:
         """A determinate bar: the busy one repainted itself (and the status bar) ~40 times a
         second for the whole check, 20 s at 20,000 units."""
-        from .loading import CHECK_STEP
-
         self.setRange(0, max(total, 1))
         self.setValue(done)
         self.setFormat(f"{CHECK_STEP}: {step[:1].lower()}{step[1:]}…")
 
     def _checked(self, ok: bool) -> None:
-        from .loading import CHECK_STEP
-
         self.hide()
         if self.status_bar.currentMessage().startswith(CHECK_STEP):
             self.status_bar.clearMessage()  # it said "Run waits for it" after it was over

@@ -30,7 +30,6 @@ RESULTS_SUBFOLDER = "DANT_Output"
 
 # Steps reported through `progress` as (text, done, total).
 STEPS = ("Reading the data folder", "Loading the results", "Replaying the curation log")
-CHECK_STEP = "Checking the data folder"  # check_data, after the result is shown
 
 
 @dataclass

@@ -383,10 +383,7 @@ class ReviewQueueView(ViewBase):
             self.margins_ready.emit()
             return
 
-        def done(margins) -> None:
-            session.stats.store(MARGIN, margins)  # ids are never reused: always true
-            if session is not self.controller.session or self.closed:
-                return
+        def done() -> None:
             self._edit_worker = None
             if self.stale:  # hidden meanwhile: caught up (from the cache) when shown
                 return
@@ -400,7 +397,7 @@ class ReviewQueueView(ViewBase):
                 self.margins_ready.emit()
 
         missing = session.stats.pending(MARGIN, pending)
-        self._edit_worker = start_worker(compute, MARGIN, session.result, missing, returned=done)
+        self._edit_worker = self._margins_on_pool(session, missing, done)
 
     @property
     def waiting_for_margins(self) -> bool:
@@ -420,18 +417,27 @@ class ReviewQueueView(ViewBase):
         self.stop_background()
         self.computing = True
 
-        def done(margins) -> None:
-            session.stats.store(MARGIN, margins)  # ids are never reused: always true
-            if session is not self.controller.session:
-                return
+        def done() -> None:
             self.computing = False
             if self.isVisible():
                 self._fill()
             else:
                 self.mark_changed()
 
-        self._worker = start_worker(compute, MARGIN, session.result, missing, returned=done)
+        self._worker = self._margins_on_pool(session, missing, done)
         self._show_progress()
+
+    def _margins_on_pool(self, session, missing, then):
+        """Compute the review margins `missing` (session.stats.pending) on a pool thread,
+        keep them in the session's statistics, then `then()` on the UI thread unless the
+        view now shows another session or was closed. Returns the Worker."""
+
+        def done(margins) -> None:
+            session.stats.store(MARGIN, margins)  # ids are never reused: always true
+            if session is self.controller.session and not self.closed:
+                then()
+
+        return start_worker(compute, MARGIN, session.result, missing, returned=done)
 
     def stop_background(self) -> None:
         for worker in (self._worker, self._edit_worker):
