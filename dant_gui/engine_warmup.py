@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from PyQt6 import sip
 from PyQt6.QtCore import QObject, QProcess
 
 COMPILE_ARGS = ["-m", "dant_core.engine_compile"]
@@ -51,6 +52,8 @@ def start_background_compile(parent: QObject, say: Callable[[str], None]) -> QPr
     process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
 
     def finished(code: int, status: QProcess.ExitStatus) -> None:
+        if sip.isdeleted(process):
+            return  # the window went first: Qt killed the child as it deleted the process
         if status == QProcess.ExitStatus.NormalExit and code == 0:
             say("Engine compiled in the background: the first run will not wait for it")
         else:

@@ -54,3 +54,26 @@ def test_the_window_imports_the_engine_on_a_worker_before_warming_up(qtbot, monk
     assert answers == []  # not yet: the import runs on a worker first
     qtbot.waitUntil(lambda: answers == ["the process"], timeout=30_000)
     assert importers and importers[0] != threading.get_ident()
+
+
+def test_closing_the_window_while_it_compiles_says_nothing_more(qtbot, monkeypatch):
+    """The window quit during the first compilation: Qt kills the child as the process
+    object goes, and its `finished` reached a deleted QProcess (a traceback on quitting)."""
+    monkeypatch.setattr("dant_core.features.kernels_are_cached", lambda: False)
+    monkeypatch.setattr(engine_warmup, "COMPILE_ARGS", ["-c", "import time; time.sleep(60)"])
+    failed = []
+    monkeypatch.setattr(sys, "excepthook", lambda *info: failed.append(info))
+    parent, lines = QObject(), []
+    process = engine_warmup.start_background_compile(parent, lines.append)
+    assert process is not None and process.waitForStarted(10_000)
+    parent.deleteLater()
+    qtbot.waitUntil(lambda: _deleted(process), timeout=10_000)
+    qtbot.wait(50)
+    assert failed == []
+    assert len(lines) == 1  # only "compiling…": no failure said for a process we ended
+
+
+def _deleted(obj) -> bool:
+    from PyQt6 import sip
+
+    return sip.isdeleted(obj)
