@@ -535,8 +535,8 @@ class SimilarityView(ViewBase):
 
     def _on_zoom_settled(self) -> None:
         """After pan/zoom: outlines for the visible range, exact block when few units show."""
-        if self._result is None:
-            return
+        if self._result is None or self.closed:
+            return  # a closed view's plot items are being deleted (its debounce timer fired)
         self._draw_outlines()
         if self.image_is_exact:
             return
