@@ -70,7 +70,10 @@ def set_scatter_in_steps(item, x, y, data, brushes, step: int = FILL_STEP_POINTS
             return
         stop = start + step
         part = slice(start, stop)
-        item.addPoints(x=x[part], y=y[part], data=data[part], brush=brushes[part])
+        try:
+            item.addPoints(x=x[part], y=y[part], data=data[part], brush=brushes[part])
+        except RuntimeError:  # its view closed between two steps: Qt deleted what it drew on
+            return
         if stop < len(x):
             QTimer.singleShot(0, lambda: add(stop))
         else:
