@@ -15,6 +15,7 @@ when the folder has a problem (the DantError's text).
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from .progress import ProgressFn, no_progress
 
 POLL_S = 0.1  # how often the parent looks whether it was asked to stop
 PROGRESS_S = 0.1  # the child reports at most this often (each report repaints a bar)
+CHILD_NICE = 10  # the child's niceness (POSIX): it must not take the window's cores
 
 
 def check_folder(folder, abort=None, progress: ProgressFn | None = None) -> dict[str, str]:
@@ -135,5 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _lower_priority() -> None:
+    """The check runs behind a result on screen: the system serves the window first."""
+    if hasattr(os, "nice"):
+        try:
+            os.nice(CHILD_NICE)
+        except OSError:
+            pass
+
+
 if __name__ == "__main__":
+    _lower_priority()
     sys.exit(main())

@@ -7,12 +7,17 @@ UI thread: started, progress(value), returned(value), errored(WorkerError), fini
 function checks it between chunks (raising `Cancelled` ends it quietly). A value returned
 after `abort()` is dropped unless drop_when_aborted=False. `wait_for_all()` aborts every
 worker and waits for them (at shutdown, before Qt objects go away). Tracking, loading,
-export and the views' background computations all run here.
+export and the views' background computations all run here; `start_background` runs work
+nobody waits for (statistics filling a table in) one at a time, on one core, at a lower
+priority than the window.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
+import sys
+import threading
 import traceback
 from dataclasses import dataclass
 
@@ -22,7 +27,9 @@ from dant_core.errors import Cancelled
 from dant_core.progress import CancelToken
 
 MAX_THREADS = 4  # a tracking run plus the views' computations; the GIL limits the rest
+BACKGROUND_NICE = 10  # the niceness of the thread of start_background (Linux)
 _pool: QThreadPool | None = None
+_background_pool: QThreadPool | None = None
 _running: set[Worker] = set()  # kept alive until finished (Qt would not keep them)
 
 
@@ -112,6 +119,31 @@ class _Runnable(QRunnable):
         self.worker.run()
 
 
+class _BackgroundRunnable(_Runnable):
+    def run(self) -> None:
+        _yield_to_window()
+        self.worker.run()
+
+
+def _yield_to_window() -> None:
+    """This thread computes on one core, and the system runs it after the window's.
+
+    Numba's parallel kernels take every core by default: on a 2-core machine two views
+    filling their tables (~6 s at 20,000 units) left the window's thread a third of a
+    core, and every paint took 2-3 times its own CPU time."""
+    try:
+        import numba
+
+        numba.set_num_threads(1)  # per calling thread: the kernels run on this one
+    except Exception:  # noqa: BLE001 - numba absent or initialised differently
+        pass
+    if sys.platform.startswith("linux"):  # elsewhere a thread id is not a pid
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+        except OSError:
+            pass
+
+
 def pool() -> QThreadPool:
     """The pool every worker runs on."""
     global _pool
@@ -121,10 +153,33 @@ def pool() -> QThreadPool:
     return _pool
 
 
+def background_pool() -> QThreadPool:
+    """The one thread of start_background."""
+    global _background_pool
+    if _background_pool is None:
+        _background_pool = QThreadPool()
+        _background_pool.setMaxThreadCount(1)
+    return _background_pool
+
+
 def start_worker(fn, *args, returned=None, errored=None, progress=None, finished=None, **kw):
     """Run `fn(*args, **kw)` on the pool; connect the given callbacks first. Returns the
     Worker (keep it to abort it)."""
-    worker = Worker(fn, *args, **kw)
+    worker = _connected(Worker(fn, *args, **kw), returned, errored, progress, finished)
+    pool().start(_Runnable(worker))
+    return worker
+
+
+def start_background(fn, *args, returned=None, errored=None, progress=None, finished=None, **kw):
+    """As start_worker, for work nobody waits for (statistics that fill a table's
+    columns in): run one at a time, on one core, at a lower priority than the window."""
+    worker = _connected(Worker(fn, *args, **kw), returned, errored, progress, finished)
+    background_pool().start(_BackgroundRunnable(worker))
+    return worker
+
+
+def _connected(worker: Worker, returned, errored, progress, finished) -> Worker:
+    """`worker` with the given callbacks connected, kept alive until it finishes."""
     for signal, slot in (
         (worker.returned, returned),
         (worker.errored, errored),
@@ -135,7 +190,6 @@ def start_worker(fn, *args, returned=None, errored=None, progress=None, finished
             signal.connect(slot)
     _running.add(worker)
     worker.finished.connect(lambda: _running.discard(worker))
-    pool().start(_Runnable(worker))
     return worker
 
 
@@ -148,10 +202,12 @@ def wait_for_all(msecs: int = 30_000) -> bool:
     """Abort every worker and wait for the pool to be idle; False on timeout."""
     for worker in list(_running):
         worker.abort()
-    if _pool is None:
-        return True
-    _pool.clear()
-    return _pool.waitForDone(msecs)
+    done = True
+    for each in (_pool, _background_pool):
+        if each is not None:
+            each.clear()
+            done = each.waitForDone(msecs) and done
+    return done
 
 
 class WorkQueue(QObject):

@@ -32,7 +32,7 @@ from PyQt6.QtWidgets import (
 
 from dant_core.cluster_stats import SIMILARITY, compute
 
-from ..worker import start_worker
+from ..worker import start_background
 from .base import ViewBase, membership_changed
 from .common import export_widget
 
@@ -242,7 +242,8 @@ class ClusterTableModel(QAbstractTableModel):
                 self.similarity_ready.emit()
 
         self.computing = True
-        self._worker = start_worker(
+        # filled in behind, at a lower priority: it must not take the window's cores
+        self._worker = start_background(
             compute, SIMILARITY, session.result, missing, progress=partial, returned=done
         )
 

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import sip
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QColor, QPen
+from PyQt6.QtGui import QAction, QColor, QFontMetrics, QPen
 from PyQt6.QtWidgets import QGraphicsItem, QMenu, QToolButton, QWidget
 
 from .. import dialogs
@@ -121,11 +121,26 @@ def style_plot(plot: pg.PlotItem, title: str, x_label: str, y_label: str) -> Non
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
         axis.label.setFont(axis.font())
+    keep_axis_width(plot.getAxis("left"))
     for name in ("left", "bottom", "right", "top"):
         # Kept as a pixmap until its range or size changes: replaying an axis's text
         # and grid took ~8 ms per axis on every repaint (a drift view repaint 52 -> 19 ms
         # at 20,000 units; every selection and every step of a large scatter repaints it).
         plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
+AXIS_TEXT_ROOM = "-0000"  # tick labels up to this wide never change a plot's layout
+
+
+def keep_axis_width(axis: pg.AxisItem) -> None:
+    """The axis keeps room for AXIS_TEXT_ROOM and never gives width back. By default it
+    fits its widest tick label, so a new range ("80" -> "-120") resized its plot, which
+    laid out the whole figure again and redrew every axis in it (~5 ms each: at 20,000
+    units the drift view's 8 axes were redrawn at each step of its filling in)."""
+    font = axis.style["tickFont"] or axis.font()
+    axis.setStyle(autoReduceTextSpace=False)
+    axis.textWidth = max(axis.textWidth, QFontMetrics(font).horizontalAdvance(AXIS_TEXT_ROOM))
+    axis.setStyle(autoExpandTextSpace=True)  # re-fits the axis to textWidth
 
 
 def session_ticks(plot: pg.PlotItem, n_sessions: int) -> None:

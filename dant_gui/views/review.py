@@ -36,7 +36,7 @@ from dant_core.auto_decisions import kinds_text
 from dant_core.cluster_stats import MARGIN, compute
 from dant_core.curation import REVIEWED_LABELS
 
-from ..worker import start_worker
+from ..worker import start_background, start_worker
 from .base import ViewBase
 from .common import export_widget
 
@@ -424,20 +424,22 @@ class ReviewQueueView(ViewBase):
             else:
                 self.mark_changed()
 
-        self._worker = self._margins_on_pool(session, missing, done)
+        self._worker = self._margins_on_pool(session, missing, done, start=start_background)
         self._show_progress()
 
-    def _margins_on_pool(self, session, missing, then):
+    def _margins_on_pool(self, session, missing, then, start=start_worker):
         """Compute the review margins `missing` (session.stats.pending) on a pool thread,
         keep them in the session's statistics, then `then()` on the UI thread unless the
-        view now shows another session or was closed. Returns the Worker."""
+        view now shows another session or was closed. Returns the Worker. Every margin
+        of a result (`start_background`) must not take the cores the window paints with;
+        the few of an edit are waited for (the pool)."""
 
         def done(margins) -> None:
             session.stats.store(MARGIN, margins)  # ids are never reused: always true
             if session is self.controller.session and not self.closed:
                 then()
 
-        return start_worker(compute, MARGIN, session.result, missing, returned=done)
+        return start(compute, MARGIN, session.result, missing, returned=done)
 
     def stop_background(self) -> None:
         for worker in (self._worker, self._edit_worker):

@@ -74,3 +74,19 @@ def test_a_stopped_check_ends_its_child(demo, monkeypatch):
         check_folder(demo, token)
     assert started and started[0].poll() is not None  # the child is gone
     assert failed == []  # its readers ended at the pipes' end, before they were closed
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "nice"), reason="POSIX niceness")
+def test_the_check_runs_below_the_window(tmp_path):
+    """The child lowers its own priority before it reads: the window is served first."""
+    import subprocess
+
+    from dant_core.folder_check import CHILD_NICE
+
+    code = (
+        "import os, dant_core.folder_check as check; before = os.nice(0); "
+        "check._lower_priority(); print(before, os.nice(0))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after = map(int, out.stdout.split())
+    assert after == min(19, before + CHILD_NICE)

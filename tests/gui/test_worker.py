@@ -83,3 +83,36 @@ def test_a_work_queue_runs_in_order_and_wait_for_all_returns_when_idle(qtbot):
     qtbot.waitUntil(lambda: done == ["coarse", "exact"], timeout=TIMEOUT_MS)
     assert order == ["coarse", "exact"]
     assert wait_for_all(TIMEOUT_MS)
+
+
+def test_background_work_runs_one_at_a_time_on_one_core_below_the_window(qtbot):
+    """Statistics filling tables in must not take the cores the window paints with."""
+    import os
+    import sys
+    import time
+
+    import numba
+
+    from dant_gui.worker import BACKGROUND_NICE, start_background
+
+    spans, seen = [], []
+
+    def work(name):
+        start = time.perf_counter()
+        time.sleep(0.05)
+        nice = None
+        if sys.platform.startswith("linux"):
+            nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        spans.append((start, time.perf_counter()))
+        return name, numba.get_num_threads(), nice
+
+    for name in ("a", "b", "c"):
+        start_background(work, name, returned=seen.append)
+    qtbot.waitUntil(lambda: len(seen) == 3, timeout=TIMEOUT_MS)
+    assert [s[0] for s in seen] == ["a", "b", "c"]  # in order, and never two at once:
+    spans.sort()
+    assert all(spans[i][1] <= spans[i + 1][0] for i in range(len(spans) - 1))
+    assert all(s[1] == 1 for s in seen)  # numba's kernels on this thread only
+    if sys.platform.startswith("linux"):  # the system serves the window's thread first
+        assert all(s[2] >= BACKGROUND_NICE for s in seen)
+    assert wait_for_all(TIMEOUT_MS)
