@@ -102,21 +102,34 @@ class ClusterStatistics:
 
     def _compute_summaries(self, ids: list[int]) -> None:
         result = self.result
-        sessions = np.asarray(result.sessions)
+        sessions = np.asarray(result.sessions, dtype=np.int64)
         depth = np.asarray(result.locations)[:, 1]
         thresholds = np.asarray(result.thresholds, dtype=np.float64).ravel()
         try:
             shank_of = np.asarray(result.unit_shank_index)
         except Exception:  # noqa: BLE001 - a loaded result may lack per-shank information
             shank_of = None
-        for k, units in group_units(self._labels(), ids).items():
+        groups = group_units(self._labels(), ids)
+        # Every cluster at once (a Python loop of np.unique per cluster took ~25 ms of the
+        # window's thread for the 738 clusters of a 20,000-unit result).
+        sizes = np.array([u.size for u in groups.values()], dtype=np.int64)
+        units = np.concatenate([*groups.values(), np.zeros(0, dtype=np.int64)])
+        member = np.repeat(np.arange(sizes.size), sizes)  # which cluster each unit is in
+        span = int(sessions.max(initial=0)) + 1
+        pairs = np.unique(member * span + sessions[units])  # distinct (cluster, session)
+        n_sessions = np.bincount(pairs // span, minlength=sizes.size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            depths = np.bincount(member, weights=depth[units], minlength=sizes.size) / sizes
+        starts = np.minimum(np.cumsum(sizes) - sizes, max(units.size - 1, 0))
+        first = units[starts] if units.size else np.zeros(sizes.size, dtype=np.int64)
+        for i, k in enumerate(groups):
             threshold = float("nan")
-            if units.size and shank_of is not None and shank_of[units[0]] < thresholds.size:
-                threshold = float(thresholds[shank_of[units[0]]])
+            if sizes[i] and shank_of is not None and shank_of[first[i]] < thresholds.size:
+                threshold = float(thresholds[shank_of[first[i]]])
             self._summary[k] = ClusterSummary(
-                n_units=int(units.size),
-                n_sessions=int(np.unique(sessions[units]).size),
-                depth=float(depth[units].mean()) if units.size else float("nan"),
+                n_units=int(sizes[i]),
+                n_sessions=int(n_sessions[i]),
+                depth=float(depths[i]) if sizes[i] else float("nan"),
                 threshold=threshold,
             )
         self.computed["summary"] += len(ids)

@@ -52,6 +52,10 @@ def session_brushes(sessions: np.ndarray, n_sessions: int, alpha: int = 255) -> 
     return [brushes[int(s) - 1] for s in np.asarray(sessions)]
 
 
+# The next step of a drawing split over turns of the event loop comes from a 1 ms timer: a
+# 0 ms one is a posted event, and Qt may send the events posted meanwhile in the same pass
+# (after a layout request, say), so several steps ran with no paint, input or timer between.
+TURN_MS = 1
 FILL_STEP_POINTS = 1500  # scatter points styled per turn of the event loop (~40 µs each)
 
 
@@ -75,8 +79,9 @@ def set_scatter_in_steps(item, x, y, data, brushes, step: int = FILL_STEP_POINTS
         except RuntimeError:  # its view closed between two steps: Qt deleted what it drew on
             return
         if stop < len(x):
-            QTimer.singleShot(0, lambda: add(stop))
+            QTimer.singleShot(TURN_MS, lambda: add(stop))
         else:
+            item.fill_token = None
             item.show()
 
     if len(x) > step:
@@ -84,10 +89,16 @@ def set_scatter_in_steps(item, x, y, data, brushes, step: int = FILL_STEP_POINTS
         # change (a new result: the motion plot, the table) is one block already.
         item.setData(x=x[:0], y=y[:0], data=data[:0])
         item.hide()
-        QTimer.singleShot(0, lambda: add(0))
+        QTimer.singleShot(TURN_MS, lambda: add(0))
     else:
+        item.fill_token = None
         item.setData(x=x, y=y, data=data, brush=brushes)
         item.show()
+
+
+def fill_pending(item) -> bool:
+    """A fill of set_scatter_in_steps has steps still to come."""
+    return getattr(item, "fill_token", None) is not None
 
 
 def stop_scatter_fill(item) -> None:
@@ -132,14 +143,14 @@ def style_plot(plot: pg.PlotItem, title: str, x_label: str, y_label: str) -> Non
 AXIS_TEXT_ROOM = "-0000"  # tick labels up to this wide never change a plot's layout
 
 
-def keep_axis_width(axis: pg.AxisItem) -> None:
-    """The axis keeps room for AXIS_TEXT_ROOM and never gives width back. By default it
+def keep_axis_width(axis: pg.AxisItem, room: str = AXIS_TEXT_ROOM) -> None:
+    """The axis keeps room for labels as wide as `room` and never gives width back. By default it
     fits its widest tick label, so a new range ("80" -> "-120") resized its plot, which
     laid out the whole figure again and redrew every axis in it (~5 ms each: at 20,000
     units the drift view's 8 axes were redrawn at each step of its filling in)."""
     font = axis.style["tickFont"] or axis.font()
     axis.setStyle(autoReduceTextSpace=False)
-    axis.textWidth = max(axis.textWidth, QFontMetrics(font).horizontalAdvance(AXIS_TEXT_ROOM))
+    axis.textWidth = max(axis.textWidth, QFontMetrics(font).horizontalAdvance(room))
     axis.setStyle(autoExpandTextSpace=True)  # re-fits the axis to textWidth
 
 
@@ -420,7 +431,7 @@ class DrawSteps(QObject):
         self._steps = list(steps)
         if self._steps:
             run = self._run
-            QTimer.singleShot(0, lambda: self._next(run))
+            QTimer.singleShot(TURN_MS, lambda: self._next(run))
         else:
             self.finished.emit()
 
@@ -438,8 +449,11 @@ class DrawSteps(QObject):
     def _next(self, run: int) -> None:
         if run != self._run or sip.isdeleted(self) or not self._steps:
             return
+        if getattr(self.parent(), "closed", False):  # a closed view: Qt may delete its plots
+            self.stop()
+            return
         self._steps.pop(0)()
         if self._steps:
-            QTimer.singleShot(0, lambda: self._next(run))
+            QTimer.singleShot(TURN_MS, lambda: self._next(run))
         else:
             self.finished.emit()

@@ -26,8 +26,11 @@ from .base import ViewBase
 from .common import (
     MOTION_COLOR,
     SELECTED_COLOR,
+    DrawSteps,
     add_save_to_context_menu,
     export_item,
+    fill_pending,
+    keep_axis_width,
     save_button,
     session_brushes,
     session_colors,
@@ -43,6 +46,8 @@ PROBE_LINE_COLORS = {"top": "#1f77b4", "middle": "#7f7f7f", "bottom": "#ff7f0e"}
 PASS_COLORS = ["#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd"]
 _FEATURE_ABBREV = {"Waveform": "Waveform", "AutoCorr": "ACG", "ISI": "ISI", "PETH": "PETH"}
 INTERVAL_TITLE = "95% interval around the motion"
+DEPTH_TITLE = "Unit depths (red: selected)"
+PAIR_COUNT_ROOM = "00000"  # up to 99,999 matched pairs labelled without resizing the plot
 # short: the legend's width sets the motion column's (hover the interval plot for more)
 BAND_WITH_EDGE = "95% interval (clusters + edge bias)"
 BAND_SAMPLING_ONLY = "95% interval (clusters only)"
@@ -69,6 +74,7 @@ class DriftView(ViewBase):
     def __init__(self, controller, parent=None):
         super().__init__(controller, parent)
         self.shank_index = 0
+        self._steps = DrawSteps(self)  # a result's plots are drawn over several turns
         bar = self._build_bar()
         self._build_plots()
         self._build_items()
@@ -155,8 +161,12 @@ class DriftView(ViewBase):
         style_plot(self.interval_plot, INTERVAL_TITLE, "", "µm")
         # tenths of a µm: labelled as such, not as thousands of an SI-prefixed "(x0.001)"
         self.interval_plot.getAxis("left").enableAutoSIPrefix(False)
-        style_plot(self.depth_plot, "Unit depths", "Session", "Corrected depth (µm)")
+        # Titles in their final text and size from the start: a title that changes size
+        # lays the whole figure out again (and redraws every axis in it).
+        self.interval_plot.setTitle(INTERVAL_TITLE, size="10pt")
+        style_plot(self.depth_plot, DEPTH_TITLE, "Session", "Corrected depth (µm)")
         style_plot(self.pass_plot, "Matched pairs per motion pass", "Motion pass", "Pairs")
+        keep_axis_width(self.pass_plot.getAxis("left"), room=PAIR_COUNT_ROOM)
         self.pass_legend = self.pass_plot.addLegend(offset=(10, 5), labelTextSize="8pt")
         for plot, name in (
             (self.motion_plot, "motion"),
@@ -301,11 +311,12 @@ class DriftView(ViewBase):
         for plot in (self.motion_plot, self.interval_plot, self.depth_plot, self.pass_plot):
             for item in list(plot.items):
                 plot.removeItem(item)
-        self.legend.clear()
-        self.pass_legend.clear()
         self.pass_bars = []
         sh = self.shank
         if sh is None:
+            self._steps.stop()
+            self.legend.clear()
+            self.pass_legend.clear()
             text = (
                 "Press Run to estimate the probe motion across sessions."
                 if self.controller.dataset is not None
@@ -320,9 +331,40 @@ class DriftView(ViewBase):
             return
         self.pages.setCurrentWidget(self.graphics)
         self.corrected_check.setEnabled(True)
-        self._draw_motion(sh)
-        self._draw_depths()
-        self._draw_passes(sh)
+        self._motion_legend(sh)
+        # One plot per turn of the event loop: at 60 sessions and 20,000 units the three
+        # drawn in one go, then painted, froze the window ~200 ms as a result opened.
+        steps = (lambda: self._draw_motion(sh), self._draw_depths, lambda: self._draw_passes(sh))
+        self._steps.run(steps)
+
+    @property
+    def drawing(self) -> bool:
+        """Plots of the shown result are still to be drawn (on coming turns of the loop)."""
+        return self._steps.pending or fill_pending(self.depth_scatter)
+
+    def _motion_legend(self, sh) -> None:
+        """The motion plot's legend, for the curves _draw_motion draws (their pens are
+        set when they are made): filled before them, at once, so that the figure is laid
+        out once (the legend's row takes the height it needs from the plots above)."""
+        motion = sh.motion
+        self.legend.clear()
+        if motion.ci_low is not None and motion.ci_high is not None:
+            # A FillBetweenItem has no legend entry of its own: a proxy gives one.
+            self.legend.addItem(
+                pg.BarGraphItem(x=[0], height=[0], width=0, brush=pg.mkBrush(BAND_COLOR), pen=None),
+                self.band_label(motion),
+            )
+        self.legend.addItem(self.initial_curve, "Initial motion (start)")
+        if sh.restored_motion is not None:
+            self.legend.addItem(self.restored_curve, "Motion used to correct (early stop)")
+        linear = bool(np.any(motion.linear)) or bool(np.any(sh.initial_motion.linear))
+        if linear:
+            for where, depth in self._probe_depths().items():
+                curve = self.probe_curves[where]
+                self.legend.addItem(curve, f"Motion at {where} of probe ({depth:.0f} µm)")
+        ref = self._reference_depth(motion)
+        name = "Motion (saved)" if not linear else f"Motion at mean pair depth ({ref:.0f} µm)"
+        self.legend.addItem(self.motion_curve, name)
 
     def _draw_motion(self, sh) -> None:
         result = self.result
@@ -346,11 +388,6 @@ class DriftView(ViewBase):
             )
             plot.addItem(self.band_bars)
             self._draw_interval(x, low - mid, high - mid, motion)
-            # A FillBetweenItem has no legend entry of its own: a proxy gives one.
-            self.legend.addItem(
-                pg.BarGraphItem(x=[0], height=[0], width=0, brush=pg.mkBrush(BAND_COLOR), pen=None),
-                self.band_label(motion),
-            )
         else:
             self.band_low.setData([], [])
             self.band_high.setData([], [])
@@ -362,17 +399,14 @@ class DriftView(ViewBase):
         linear = bool(np.any(motion.linear)) or bool(np.any(sh.initial_motion.linear))
         self.initial_curve.setData(x, sh.initial_motion.at_depth(ref))
         plot.addItem(self.initial_curve)
-        self.legend.addItem(self.initial_curve, "Initial motion (start)")
         if sh.restored_motion is not None:
             self.restored_curve.setData(x, sh.restored_motion.at_depth(ref))
             plot.addItem(self.restored_curve)
-            self.legend.addItem(self.restored_curve, "Motion used to correct (early stop)")
         if linear:
             for where, depth in self._probe_depths().items():
                 curve = self.probe_curves[where]
                 curve.setData(x, motion.at_depth(depth))
                 plot.addItem(curve)
-                self.legend.addItem(curve, f"Motion at {where} of probe ({depth:.0f} µm)")
         self.motion_curve.setData(
             x,
             self.motion_values(motion),
@@ -385,8 +419,6 @@ class DriftView(ViewBase):
                 x=x, y=self.motion_values(motion), brush=self._handle_brushes(n_s)
             )
             plot.addItem(self.motion_handles)
-        name = "Motion (saved)" if not linear else f"Motion at mean pair depth ({ref:.0f} µm)"
-        self.legend.addItem(self.motion_curve, name)
         plot.enableAutoRange()
         plot.setXRange(0.6, n_s + 0.4, padding=0)
 
@@ -461,7 +493,6 @@ class DriftView(ViewBase):
         session_ticks(plot, result.n_sessions)
         plot.setXRange(0.5, result.n_sessions + 0.5, padding=0)
         corrected = self.corrected_check.isChecked()
-        plot.setTitle("Unit depths (red: selected)", size="11pt")
         plot.setLabel("left", "Corrected depth (µm)" if corrected else "Measured depth (µm)")
         self._draw_selection()
 
@@ -484,6 +515,7 @@ class DriftView(ViewBase):
 
     def _draw_passes(self, sh) -> None:
         plot = self.pass_plot
+        self.pass_legend.clear()
         passes = list(sh.passes)
         if not passes:
             return
@@ -527,4 +559,5 @@ class DriftView(ViewBase):
 
     def export_image(self, path) -> None:
         """Save all three plots as one PNG or SVG."""
+        self._steps.finish()  # every plot drawn first
         export_item(self.graphics.ci, path)

@@ -105,6 +105,14 @@ def open_folder(qtbot, window):
             return False
         blocker.wait()
         qtbot.waitUntil(lambda: not win.controller.is_checking_data, timeout=LOAD_TIMEOUT_MS)
+        wait_drawn(qtbot, win)
         return bool(blocker.args[0])
 
     return open_and_wait
+
+
+def wait_drawn(qtbot, window) -> None:
+    """Wait until no view of `window` has plots still to draw (views drawn in steps, over
+    turns of the event loop, have a `drawing` property)."""
+    views = window.views.made() if hasattr(window, "views") else []
+    qtbot.waitUntil(lambda: not any(getattr(v, "drawing", False) for v in views), timeout=30_000)

@@ -12,6 +12,8 @@ import pytest
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QImage
 
+from tests.gui.conftest import wait_drawn
+
 RUN_TIMEOUT_MS = 120_000
 
 
@@ -23,6 +25,7 @@ def _open(open_folder, window, folder, dialog_log):
 def _run_to_end(window, qtbot):
     with qtbot.waitSignal(window.controller.run_finished, timeout=RUN_TIMEOUT_MS):
         qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    wait_drawn(qtbot, window)
     return window.controller.session.result
 
 
@@ -306,6 +309,7 @@ def test_two_shanks_with_linear_motion_have_a_shank_selector(
     assert len(result.shanks) == 2 and drift.shank_combo.count() == 2
     assert not drift.shank_combo.isHidden()
     drift.shank_combo.setCurrentIndex(1)
+    wait_drawn(qtbot, window)
     motion = result.shanks[1].motion
     _, y = drift.motion_curve.getData()
     np.testing.assert_allclose(y, motion.at_depth(motion.depths[0]))

@@ -8,6 +8,7 @@ import numpy as np
 from PyQt6.QtCore import QPointF
 
 from dant_gui.views.drift import BAND_SAMPLING_ONLY, BAND_WITH_EDGE
+from tests.gui.conftest import wait_drawn
 
 
 def _legend_texts(view) -> list[str]:
@@ -49,13 +50,14 @@ def test_interval_is_drawn_at_its_own_scale_and_says_what_it_covers(
 
 
 def test_a_band_without_the_edge_term_says_it_is_sampling_error_only(
-    open_folder, window, tracked_folder
+    open_folder, window, qtbot, tracked_folder
 ):
     assert open_folder(tracked_folder)
     view = window.drift_view
     motion = window.controller.session.result.shanks[0].motion
     motion.edge_shift = None  # as a result saved before the run measured it
     view.on_result_changed()
+    wait_drawn(qtbot, window)
     texts = _legend_texts(view)
     assert BAND_SAMPLING_ONLY in texts and BAND_WITH_EDGE not in texts
 
