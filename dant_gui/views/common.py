@@ -132,6 +132,9 @@ def style_plot(plot: pg.PlotItem, title: str, x_label: str, y_label: str) -> Non
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
         axis.label.setFont(axis.font())
+        # No "(x1e+06)" prefixes (no label here has units to prefix): pyqtgraph otherwise
+        # re-parses the label's HTML at every range change (~20 ms of a selection).
+        axis.enableAutoSIPrefix(False)
     keep_axis_width(plot.getAxis("left"))
     for name in ("left", "bottom", "right", "top"):
         # Kept as a pixmap until its range or size changes: replaying an axis's text

@@ -44,6 +44,7 @@ MAX_MATRIX_VALUES = 8  # values written into the cells up to this many units
 MATRIX_VALUE_PADDING_PX = 4  # at least this much room beside a cell's value
 CORRECTED_TIP = "Show the waveforms after Kriging correction for the estimated probe motion"
 TABLE_COLUMNS = ("Unit", "Session", "y (µm)", "PtT (µV)", "Mean sim.")
+SIMILARITY_COLUMN = TABLE_COLUMNS.index("Mean sim.")
 TABLE_TIPS = (
     "Unit index (0-based)",
     "Session of the unit",
@@ -506,7 +507,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             self._draw_graph_summary()
             self._steps.run([])
             return
-        self.block = self._block(None)
+        self.block = np.zeros((0, 0))  # the selection's similarity: in a step below
         s = np.asarray(result.sessions)[units]
         what = (
             self.session.cluster_name(self.cluster).capitalize()
@@ -522,12 +523,36 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self._show_decisions()
         self.hint.hide()
         self._fill_table()
-        self._draw_waveforms()  # and the highlight
-        # The other plots on the next turns (each paints in between): drawn in one, a
-        # selection at 60 sessions blocked the UI thread for ~0.2 s.
+        # The plots on the next turns, each painted before the next is drawn: drawn at
+        # once, a selection at 60 sessions blocked the UI thread for 0.15-0.2 s (the
+        # waveforms ~60 ms, the similarity among the units ~35 ms, read and scored here).
         self._steps.run(
-            [self._draw_depth, self._draw_matrix, self._draw_overlays, self._draw_graph_summary]
+            [
+                self._draw_waveforms,  # and the highlight
+                self._draw_similarity,
+                self._draw_depth,
+                self._draw_matrix,
+                self._draw_overlays,
+                self._draw_graph_summary,
+            ]
         )
+
+    @property
+    def drawing(self) -> bool:
+        """Plots of the latest selection are still to be drawn (`drawn` follows)."""
+        return self._steps.pending
+
+    def _draw_similarity(self) -> None:
+        """The similarity among the shown units, and its column in the table."""
+        self.block = self._block(None)
+        k = self.units.size
+        block = self.block
+        mean = (block.sum(axis=1) - np.diag(block)) / max(k - 1, 1) if k > 1 else None
+        self.table.blockSignals(True)
+        for row in range(k):
+            text = "—" if mean is None else f"{mean[row]:.2f}"
+            self.table.item(row, SIMILARITY_COLUMN).setText(text)
+        self.table.blockSignals(False)
 
     def _show_decisions(self) -> None:
         """'Automatic: attach — Unit 152 (session 4) attached to …' (one decision) or the
@@ -551,13 +576,9 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         return session_colors(self._result.n_sessions)
 
     def _fill_table(self) -> None:
+        """The units' rows; their mean similarity ("…") comes with _draw_similarity."""
         result, units = self._result, self.units
         k = units.size
-        mean_sim = (
-            (self.block.sum(axis=1) - np.diag(self.block)) / max(k - 1, 1)
-            if k > 1
-            else np.full(k, np.nan)
-        )
         wf = result.features.waveforms[units]  # in float32 at least, not float64 (7.5 MB)
         ptt = np.ptp(np.asarray(wf, np.result_type(wf.dtype, np.float32)), axis=-1).max(axis=-1)
         colors = self._colors()
@@ -570,7 +591,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
                 str(session),
                 f"{result.locations[u, 1]:.1f}",
                 f"{ptt[row]:.0f}",
-                "—" if k < 2 else f"{mean_sim[row]:.2f}",
+                "—" if k < 2 else "…",
             )
             for col, text in enumerate(values):
                 item = QtWidgets.QTableWidgetItem(text)

@@ -211,12 +211,17 @@ def test_detail_shows_exactly_the_selected_clusters_units(qtbot, ctrl, result):
     ctrl.set_result(result)
     k = _largest_cluster(result)
     units = result.cluster_units(k)
-    ctrl.select_cluster(k)
-
-    # The table and the waveforms at once, the other plots on the next turns of the loop.
-    assert view.table_units() == units.tolist()
-    assert view.units.tolist() == units.tolist()
+    with qtbot.waitSignal(view.drawn, timeout=SIGNAL_TIMEOUT_MS):
+        ctrl.select_cluster(k)
+        # The table at once, the plots on the next turns of the loop.
+        assert view.table_units() == units.tolist()
+        assert view.units.tolist() == units.tolist()
+        assert len(view.waveform_traces) == 0 and view.drawing
     assert len(view.waveform_traces) == units.size  # a trace per unit, in the order of units
+    block = result.similarity_block(units, units)
+    mean = (block.sum(axis=1) - np.diag(block)) / (units.size - 1)
+    shown = [float(view.table.item(r, 4).text()) for r in range(units.size)]
+    np.testing.assert_allclose(shown, mean, atol=0.005)  # the table's similarity column
     n_ch = len(view.channels)
     assert n_ch == N_PROBE_CHANNELS
     n_sample = result.features.waveforms.shape[-1]
@@ -233,10 +238,7 @@ def test_detail_shows_exactly_the_selected_clusters_units(qtbot, ctrl, result):
     view.corrected_check.setChecked(True)
     corrected = np.stack([result.corrected_waveform(int(u)) for u in units])[:, view.channels]
     np.testing.assert_allclose(view.shown_waveforms, corrected)
-    np.testing.assert_allclose(view.block, result.similarity_block(units, units))
-
-    with qtbot.waitSignal(view.drawn, timeout=SIGNAL_TIMEOUT_MS):
-        pass
+    np.testing.assert_allclose(view.block, block)
     np.testing.assert_array_equal(view.depth_points.getData()[0], result.sessions[units])
 
     # Another cluster replaces everything; the steps left of the one before are dropped.
