@@ -125,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.tab:
             window.show_tab(args.tab)
 
-        def grab() -> None:
+        def grab(waited_ms: int = 0) -> None:
+            drawing = any(getattr(v, "drawing", False) for v in window.views.made())
+            if drawing and waited_ms < 30_000:  # plots drawn over turns: all of them first
+                QTimer.singleShot(50, lambda: grab(waited_ms + 50))
+                return
             path = Path(args.screenshot)
             path.parent.mkdir(parents=True, exist_ok=True)
             if not window.grab().save(str(path), "PNG"):

@@ -44,6 +44,7 @@ from .keys import CURATION_KEYS, NAVIGATION_KEYS, OTHER_KEYS, bare_keys
 from .lazy_views import LazyViews
 from .load_status import LoadStatus
 from .status_bar import ElidingStatusBar
+from .views import plot_pool
 from .views.base import ViewBase
 from .views.clusters import ClusterTableView
 from .views.detail import ClusterDetailView
@@ -60,6 +61,9 @@ RUN_TIP = "Track units across sessions with these settings (F5)"
 UI_REFRESH_MS = 100  # progress bars repaint at most this often, however often the engine reports
 LOG_MAX_LINES = 5000
 STATUS_MS = 8000  # how long a curation message stays in the status bar
+
+
+PLOTS_AHEAD_AFTER_MS = 300  # after the window's first paint and layout
 
 
 class MainWindow(QMainWindow):
@@ -117,6 +121,8 @@ class MainWindow(QMainWindow):
         self._update_curation()
         self.compile_process = None  # set once the engine is imported (on a worker)
         warm_up_soon(self, self._append_log, lambda p: setattr(self, "compile_process", p))
+        # The Cluster detail tab's plots, made while the window waits for the user.
+        plot_pool.make_ahead(ClusterDetailView.N_PLOTS, delay_ms=PLOTS_AHEAD_AFTER_MS)
 
     # ----- construction -----------------------------------------------------------------------
 

@@ -52,10 +52,12 @@ def session_brushes(sessions: np.ndarray, n_sessions: int, alpha: int = 255) -> 
     return [brushes[int(s) - 1] for s in np.asarray(sessions)]
 
 
-# The next step of a drawing split over turns of the event loop comes from a 1 ms timer: a
-# 0 ms one is a posted event, and Qt may send the events posted meanwhile in the same pass
-# (after a layout request, say), so several steps ran with no paint, input or timer between.
-TURN_MS = 1
+# The next step of a drawing split over turns of the event loop comes a frame (16 ms) after
+# the last: the paint of one step, the window's timers and input come before the next. A
+# 0 ms timer is a posted event, and Qt may send the events posted meanwhile in the same
+# pass (after a layout request, say): several steps then ran with nothing between; a 1 ms
+# one fired in the same turn as the paint of the step before (one block of both).
+TURN_MS = 16
 FILL_STEP_POINTS = 1500  # scatter points styled per turn of the event loop (~40 µs each)
 
 

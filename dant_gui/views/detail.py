@@ -35,6 +35,7 @@ from .common import (
     unit_pens,
 )
 from .pair_plots import CandidatePairPlots
+from .plot_pool import take_plot
 from .trace_set import TraceSet
 
 N_PROBE_CHANNELS = 20  # channels drawn around the cluster's peak channel
@@ -59,6 +60,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
 
     summary_ready = QtCore.pyqtSignal()  # the candidate-pair summary (histogram, scatter) is drawn
     drawn = QtCore.pyqtSignal()  # every plot shows the units of the latest selection
+    N_PLOTS = 7  # plots it takes from plot_pool
 
     def __init__(self, controller, parent=None):
         super().__init__(controller, parent)
@@ -93,8 +95,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
-        self.wide: bool | None = None
-        self._set_wide(True)
+        self.wide: bool | None = None  # set when first resized (to its place in a window)
 
     def _build_panel(self) -> None:
         """The unit panel: title, table of the units, display controls."""
@@ -119,8 +120,10 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        # Sized to the contents once per fill (_fill_table): ResizeToContents measured
+        # every row again at each cell set, ~50 ms for one column of 60 units.
         self.table.horizontalHeader().setSectionResizeMode(
-            QtWidgets.QHeaderView.ResizeMode.ResizeToContents
+            QtWidgets.QHeaderView.ResizeMode.Interactive
         )
         self.table.setToolTip("Units of the cluster; select rows to highlight them everywhere")
         self.table.itemSelectionChanged.connect(self._on_table_selection)
@@ -153,16 +156,16 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
     def _build_plots(self) -> None:
         """The plots, in a scroll area (two columns when the view is narrow)."""
         self.graphics = pg.GraphicsLayoutWidget()
-        g = self.graphics
-        self.waveform_plot = g.addPlot(row=0, col=0, rowspan=3)
-        self.depth_plot = g.addPlot(row=0, col=1)
-        self.matrix_plot = g.addPlot(row=0, col=2)
-        self.acg_plot = g.addPlot(row=1, col=1)
-        self.peth_plot = g.addPlot(row=1, col=2)
-        self.hist_plot = g.addPlot(row=2, col=1)
-        self.scatter_plot = g.addPlot(row=2, col=2)
-        self.columns = 3
-        self._set_stretch()
+        # Made ahead while the window was idle (plot_pool), placed in the layout for the
+        # view's width when it is first resized (_set_wide).
+        self.waveform_plot = take_plot()
+        self.depth_plot = take_plot()
+        self.matrix_plot = take_plot()
+        self.acg_plot = take_plot()
+        self.peth_plot = take_plot()
+        self.hist_plot = take_plot()
+        self.scatter_plot = take_plot()
+        self.columns: int | None = None
         # Narrow (a tab between docks): two columns, scrolled vertically when short.
         self.scroll = QtWidgets.QScrollArea()
         self.scroll.setWidgetResizable(True)
@@ -258,8 +261,9 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         if columns == self.columns:
             return
         ci = self.graphics.ci
-        for plot in self.plots.values():
-            ci.removeItem(plot)
+        if self.columns is not None:
+            for plot in self.plots.values():
+                ci.removeItem(plot)
         for name, (row, col, rowspan) in self._GRID[columns].items():
             ci.addItem(self.plots[name], row=row, col=col, rowspan=rowspan)
         self.columns = columns
@@ -601,6 +605,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
                 if col == 1:
                     item.setData(QtCore.Qt.ItemDataRole.DecorationRole, colors[session - 1])
                 self.table.setItem(row, col, item)
+        self.table.resizeColumnsToContents()
         self.table.blockSignals(False)
 
     def _waveforms_of(self, units: np.ndarray, channels: np.ndarray) -> np.ndarray:

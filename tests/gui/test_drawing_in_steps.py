@@ -116,7 +116,12 @@ def test_the_drift_view_draws_a_result_one_plot_per_turn(
         }
         return [name for name, done in parts.items() if done]
 
+    before = [p.geometry() for p in (view.motion_plot, view.depth_plot, view.pass_plot)]
     view.on_result_changed()
     assert drawn() == [] and view.drawing
+    assert not view.depth_plot.isVisible() and not view.pass_plot.isVisible()
     states = _after_each_turn(lambda: not view.drawing, drawn)
     assert states[-1] == ["motion", "depths", "passes"] and _one_per_turn(states), states
+    # Shown with their steps, in the places they kept: the figure was not laid out again.
+    assert view.depth_plot.isVisible() and view.pass_plot.isVisible()
+    assert [p.geometry() for p in (view.motion_plot, view.depth_plot, view.pass_plot)] == before
