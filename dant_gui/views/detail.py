@@ -96,6 +96,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
         self.wide: bool | None = None  # set when first resized (to its place in a window)
+        self._columns_wanted = 3
 
     def _build_panel(self) -> None:
         """The unit panel: title, table of the units, display controls."""
@@ -294,7 +295,20 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             self.panel.setMinimumSize(0, 120)
             self.splitter.setOrientation(QtCore.Qt.Orientation.Vertical)
             self.splitter.setSizes([210, max(self.height() - 210, 400)])
-        self._arrange(3 if wide else 2)
+        self._columns_wanted = 3 if wide else 2
+        if self.columns is not None:  # else in the first step of the first drawing
+            self._arrange(self._columns_wanted)
+
+    def _layout_step(self) -> list:
+        """[_lay_out_plots] until the plots are in the layout, then []."""
+        return [self._lay_out_plots] if self.columns is None else []
+
+    def _lay_out_plots(self) -> None:
+        """The plots placed in the layout for the first time (~20 ms, and their first
+        paint ~50 ms more): a step of its own after the view is shown, not in the click
+        that made it."""
+        if self.columns is None:
+            self._arrange(self._columns_wanted)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
@@ -509,7 +523,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             if result is not None:
                 self.waveform_plot.getViewBox().setRange(xRange=(0, 1), yRange=(0, 1))
             self._draw_graph_summary()
-            self._steps.run([])
+            self._steps.run(self._layout_step())
             return
         self.block = np.zeros((0, 0))  # the selection's similarity: in a step below
         s = np.asarray(result.sessions)[units]
@@ -532,6 +546,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         # waveforms ~60 ms, the similarity among the units ~35 ms, read and scored here).
         self._steps.run(
             [
+                *self._layout_step(),
                 self._draw_waveforms,  # and the highlight
                 self._draw_similarity,
                 self._draw_depth,

@@ -14,8 +14,10 @@ from PyQt6.QtCore import QTimer
 from ..worker import running
 from .common import TURN_MS  # a paint, timers and input come between two plots
 
-# Not while a worker runs: one holding Python's GIL (reading a folder, say) stretched the
-# ~12 ms of making a plot to 50-270 ms of the window's thread.
+# Not while a worker of the pool runs: one holding Python's GIL (reading a folder, say)
+# stretched the ~12 ms of making a plot to 50-270 ms of the window's thread. Background
+# statistics (start_background: one thread at a lower priority) run for seconds after a
+# large result opens and slow it far less: the plots are made meanwhile.
 BUSY_RETRY_MS = 200
 
 _ready: list[pg.PlotItem] = []
@@ -28,7 +30,7 @@ def make_ahead(n: int, delay_ms: int = 0) -> None:
     def make() -> None:
         if len(_ready) >= n:
             return
-        if running():
+        if any(w.holds_gil for w in running(background=False)):
             QTimer.singleShot(BUSY_RETRY_MS, make)
             return
         _ready.append(pg.PlotItem())

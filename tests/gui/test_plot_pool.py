@@ -56,6 +56,30 @@ def test_the_detail_view_takes_its_plots_from_the_pool_and_lays_them_out_once(qt
     view.resize(900, 700)  # narrow: two columns, from the first layout on
     view.show()
     qtbot.waitExposed(view)
+    assert view.columns is None  # placed in the first step after the view is shown
+    qtbot.waitUntil(lambda: not view.drawing, timeout=10_000)
     assert view.columns == 2 and not view.wide
     layout = view.graphics.ci.layout
     assert layout.count() == ClusterDetailView.N_PLOTS  # each plot once in the grid
+
+
+def test_no_plot_is_made_while_a_worker_holds_the_gil(qtbot):
+    """A plot made while a worker runs Python (reading a folder, say) waited for the GIL:
+    ~12 ms became 50-270 ms of the window's thread. One that waits (the data check, on
+    its child process) or runs in the background lane does not stop them."""
+    import threading
+
+    from dant_gui.worker import running, start_background, start_worker, wait_for_all
+
+    _empty_pool(qtbot)
+    release = threading.Event()
+    busy = start_worker(release.wait, 30)
+    background = start_background(release.wait, 30)
+    plot_pool.make_ahead(1)
+    qtbot.wait(plot_pool.BUSY_RETRY_MS * 3)
+    assert not plot_pool.ready()
+    busy.holds_gil = False  # as the data check's worker: it waits on its child
+    qtbot.waitUntil(lambda: len(plot_pool.ready()) == 1, timeout=10_000)
+    assert background in running()  # still running
+    release.set()
+    assert wait_for_all(30_000)
