@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PyQt6 import sip
-from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QObject, QRect, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QColor, QFontMetrics, QPen
 from PyQt6.QtWidgets import QGraphicsItem, QMenu, QToolButton, QWidget
 
@@ -149,14 +149,19 @@ AXIS_TEXT_ROOM = "-0000"  # tick labels up to this wide never change a plot's la
 
 
 def keep_axis_width(axis: pg.AxisItem, room: str = AXIS_TEXT_ROOM) -> None:
-    """The axis keeps room for labels as wide as `room` and never gives width back. By default it
+    """The axis keeps room for labels as wide as `room` (as tall, for a bottom axis: its
+    lines) and never gives it back. By default it
     fits its widest tick label, so a new range ("80" -> "-120") resized its plot, which
     laid out the whole figure again and redrew every axis in it (~5 ms each: at 20,000
     units the drift view's 8 axes were redrawn at each step of its filling in)."""
     font = axis.style["tickFont"] or axis.font()
     axis.setStyle(autoReduceTextSpace=False)
-    axis.textWidth = max(axis.textWidth, QFontMetrics(font).horizontalAdvance(room))
-    axis.setStyle(autoExpandTextSpace=True)  # re-fits the axis to textWidth
+    if axis.orientation in ("left", "right"):
+        axis.textWidth = max(axis.textWidth, QFontMetrics(font).horizontalAdvance(room))
+    else:  # a bottom or top axis: the height of `room`'s lines
+        size = QFontMetrics(font).boundingRect(QRect(), 0, room).size()
+        axis.textHeight = max(axis.textHeight, size.height())
+    axis.setStyle(autoExpandTextSpace=True)  # re-fits the axis to its text's room
 
 
 def session_ticks(plot: pg.PlotItem, n_sessions: int) -> None:
@@ -314,12 +319,15 @@ def add_save_to_context_menu(plot: pg.PlotItem, parent: QWidget, default_name: s
 
 
 def set_title(plot: pg.PlotItem, text: str) -> None:
-    """Plot title that may be clipped rather than widen its column (narrow windows)."""
+    """Plot title that may be clipped rather than widen its column (narrow windows), and
+    whose text never sets its column's width: a new title (each selection has one) laid
+    the whole figure out again, and every axis in it was drawn anew."""
     plot.setTitle(text, size="10pt")
     label = plot.titleLabel
     hint = getattr(label, "_sizeHint", None)  # pyqtgraph sizes the label to its text
     if isinstance(hint, dict) and Qt.SizeHint.MinimumSize in hint:
-        hint[Qt.SizeHint.MinimumSize] = (0, hint[Qt.SizeHint.MinimumSize][1])
+        for which in (Qt.SizeHint.MinimumSize, Qt.SizeHint.PreferredSize):
+            hint[which] = (0, hint[which][1])
         label.setMinimumWidth(0)
         label.updateGeometry()
 

@@ -25,6 +25,7 @@ from .common import (
     ask_save_path,
     export_item,
     fill_session_legend,
+    keep_axis_width,
     nice_scale,
     probe_channels,
     session_colors,
@@ -46,6 +47,7 @@ MATRIX_VALUE_PADDING_PX = 4  # at least this much room beside a cell's value
 CORRECTED_TIP = "Show the waveforms after Kriging correction for the estimated probe motion"
 TABLE_COLUMNS = ("Unit", "Session", "y (µm)", "PtT (µV)", "Mean sim.")
 SIMILARITY_COLUMN = TABLE_COLUMNS.index("Mean sim.")
+MATRIX_LABEL_ROOM = "00000 (S00)"  # the similarity matrix's row labels: unit (session)
 TABLE_TIPS = (
     "Unit index (0-based)",
     "Session of the unit",
@@ -167,6 +169,13 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self.hist_plot = take_plot()
         self.scatter_plot = take_plot()
         self.columns: int | None = None
+        for plot in self._all_plots():
+            # Columns shared by their stretch alone: sized to their contents, a selection's
+            # new labels and titles moved the columns by a pixel or ten, which laid all
+            # seven plots out again and drew every axis anew (~50 ms).
+            policy = plot.sizePolicy()
+            policy.setHorizontalPolicy(QtWidgets.QSizePolicy.Policy.Ignored)
+            plot.setSizePolicy(policy)
         # Narrow (a tab between docks): two columns, scrolled vertically when short.
         self.scroll = QtWidgets.QScrollArea()
         self.scroll.setWidgetResizable(True)
@@ -193,6 +202,10 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         ):
             set_title(plot, plot.titleLabel.text)
         self.matrix_plot.showGrid(x=False, y=False)
+        # Its rows are labelled "unit (Ssession)": room for them from the start, or the
+        # first cluster shown widened the axis and laid all seven plots out again.
+        keep_axis_width(self.matrix_plot.getAxis("left"), room=MATRIX_LABEL_ROOM)
+        keep_axis_width(self.matrix_plot.getAxis("bottom"), room="0\nS0")  # few units: 2 lines
         self.hist_plot.getAxis("left").enableAutoSIPrefix(False)
         self.matrix_plot.getViewBox().invertY(True)
         self.matrix_plot.getViewBox().setAspectLocked(True)
@@ -226,6 +239,17 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         for name, plot in self.plots.items():
             plot.hideButtons()
             add_save_action(plot, self, f"{name}.png")
+
+    def _all_plots(self) -> tuple[pg.PlotItem, ...]:
+        return (
+            self.waveform_plot,
+            self.depth_plot,
+            self.matrix_plot,
+            self.acg_plot,
+            self.peth_plot,
+            self.hist_plot,
+            self.scatter_plot,
+        )
 
     # Plot positions (row, col, rowspan) with three columns and with two.
     _GRID = {

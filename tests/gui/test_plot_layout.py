@@ -39,3 +39,26 @@ def test_labels_wider_than_the_room_kept_still_fit(qtbot):
     """A plot whose labels need more room than kept grows to fit them (never clips)."""
     areas = _plot_area(qtbot, [(0, 1), (123456789, 123456790)])  # "1.23457e+08"
     assert areas[1].left() > areas[0].left()
+
+
+def test_a_new_title_does_not_move_the_columns(qtbot):
+    """Each selection titles its plots anew ("Waveforms (raw), peak ch 58"): the title's
+    length must not set its column's width (the figure was laid out again, every axis
+    drawn anew)."""
+    from dant_gui.views.common import set_title
+
+    widget = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(widget)
+    widget.resize(700, 300)
+    left, right = widget.addPlot(row=0, col=0), widget.addPlot(row=0, col=1)
+    for plot in (left, right):
+        style_plot(plot, "title", "x", "y")
+        set_title(plot, "short")
+    widget.show()
+    qtbot.waitExposed(widget)
+    qtbot.wait(20)
+    before = (left.geometry(), right.geometry())
+    set_title(left, "a much longer title than the other one, as a selection gives")
+    widget.grab()
+    qtbot.wait(20)
+    assert (left.geometry(), right.geometry()) == before
