@@ -789,7 +789,7 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             bottom_step = step
         else:
             bottom = [(i + 0.5, str(int(u))) for i, u in enumerate(units)]
-            bottom_step = max(step, int(np.ceil(k / 5)))
+            bottom_step = max(step, int(np.ceil(k / self._matrix_bottom_labels())))
         plot.getAxis("left").setTicks([left[::step], []])
         plot.getAxis("bottom").setTicks([bottom[::bottom_step], []])
         if k <= MAX_MATRIX_VALUES:
@@ -804,6 +804,12 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
                 text.setPos(j + 0.5, i + 0.5)
         plot.getViewBox().setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
         self._show_matrix_values()
+
+    def _matrix_bottom_labels(self) -> int:
+        """How many unit numbers fit side by side under the matrix (at most 5)."""
+        room = QtGui.QFontMetrics(self.matrix_plot.getAxis("bottom").font())
+        per_label = room.horizontalAdvance("00000") + 12  # a gap between two numbers
+        return int(np.clip(self.matrix_plot.getViewBox().width() // per_label, 2, 5))
 
     def matrix_values_fit(self) -> bool:
         """Whether the cluster's matrix has few enough units for values in its cells and

@@ -521,3 +521,18 @@ def test_a_closed_view_drops_background_results_still_on_their_way(qtbot, ctrl, 
     with qtbot.assertNotEmitted(view.summary_ready):
         view._on_summary_done((view._summary_generation, {"late": None}))
     assert view._summaries is drawn
+
+
+def test_unit_numbers_under_the_matrix_do_not_run_together(qtbot, ctrl, result):
+    """A narrow view (two columns) leaves the matrix ~150 px: its unit numbers are thinned
+    to what fits side by side."""
+    view = _show(qtbot, ClusterDetailView(ctrl), 560, 700)
+    ctrl.set_result(result)
+    with qtbot.waitSignal(view.drawn, timeout=SIGNAL_TIMEOUT_MS):
+        ctrl.select_units(list(range(result.n_units - 40, result.n_units)))  # 3-digit numbers
+    axis = view.matrix_plot.getAxis("bottom")
+    labels = [text for _, text in axis._tickLevels[0]]  # the ticks set by the view
+    metrics = QtGui.QFontMetrics(axis.font())
+    assert len(labels) >= 2
+    needed = sum(metrics.horizontalAdvance(t) for t in labels) + 8 * (len(labels) - 1)
+    assert needed <= view.matrix_plot.getViewBox().width(), (labels, needed)
