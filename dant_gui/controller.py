@@ -372,7 +372,6 @@ class Controller(QObject):
             returned=self._data_read,
             errored=self._data_check_failed,
         )
-        self._check.holds_gil = False  # it waits for its child process (folder_check)
 
     def _stop_data_check(self) -> None:
         if self._check is not None:

@@ -63,9 +63,6 @@ LOG_MAX_LINES = 5000
 STATUS_MS = 8000  # how long a curation message stays in the status bar
 
 
-PLOTS_AHEAD_AFTER_MS = 300  # after the window's first paint and layout
-
-
 class MainWindow(QMainWindow):
     def __init__(self, controller: Controller | None = None, parent=None):
         super().__init__(parent)
@@ -121,8 +118,8 @@ class MainWindow(QMainWindow):
         self._update_curation()
         self.compile_process = None  # set once the engine is imported (on a worker)
         warm_up_soon(self, self._append_log, lambda p: setattr(self, "compile_process", p))
-        # The Cluster detail tab's plots, made while the window waits for the user.
-        plot_pool.make_ahead(ClusterDetailView.N_PLOTS, delay_ms=PLOTS_AHEAD_AFTER_MS)
+        # The Cluster detail tab's plots, made with the window (plot_pool).
+        plot_pool.make_ready(ClusterDetailView.N_PLOTS)
 
     # ----- construction -----------------------------------------------------------------------
 

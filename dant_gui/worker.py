@@ -67,10 +67,6 @@ class Worker(QObject):
     def __init__(self, fn, *args, name: str = "", drop_when_aborted: bool = True, **kwargs):
         super().__init__()
         self.name = name or getattr(fn, "__name__", "work")
-        self.background = False  # run by start_background
-        # False for a function that mostly waits (on a child process, say): work on the
-        # window's thread meanwhile does not wait for Python's GIL (see plot_pool).
-        self.holds_gil = True
         # A view drops a result it no longer wants; a run that saved its result must say so.
         self.drop_when_aborted = drop_when_aborted
         self.token = CancelToken()
@@ -178,7 +174,6 @@ def start_background(fn, *args, returned=None, errored=None, progress=None, fini
     """As start_worker, for work nobody waits for (statistics that fill a table's
     columns in): run one at a time, on one core, at a lower priority than the window."""
     worker = _connected(Worker(fn, *args, **kw), returned, errored, progress, finished)
-    worker.background = True
     background_pool().start(_BackgroundRunnable(worker))
     return worker
 
@@ -198,10 +193,9 @@ def _connected(worker: Worker, returned, errored, progress, finished) -> Worker:
     return worker
 
 
-def running(background: bool = True) -> list[Worker]:
-    """The workers started and not finished yet (without start_background's when
-    `background` is False)."""
-    return [w for w in _running if background or not w.background]
+def running() -> list[Worker]:
+    """The workers started and not finished yet."""
+    return list(_running)
 
 
 def wait_for_all(msecs: int = 30_000) -> bool:

@@ -201,7 +201,11 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             self.scatter_plot,
         ):
             set_title(plot, plot.titleLabel.text)
-        self.matrix_plot.showGrid(x=False, y=False)
+        for plot in self._all_plots():
+            # No grid: an axis with a grid spans its whole plot, and each of a selection's
+            # steps drew all fourteen axes anew over the plots (~25 ms of each paint);
+            # among many overlaid traces the faint lines told little.
+            plot.showGrid(x=False, y=False)
         # Its rows are labelled "unit (Ssession)": room for them from the start, or the
         # first cluster shown widened the axis and laid all seven plots out again.
         keep_axis_width(self.matrix_plot.getAxis("left"), room=MATRIX_LABEL_ROOM)

@@ -29,10 +29,6 @@ class TraceSet(pg.GraphicsObject):
     def __init__(self, clickable: bool = False):
         super().__init__()
         self.clickable = clickable
-        # Kept as a pixmap until the traces, their pens or the view change: a paint for
-        # another plot's drawing (each step of a selection has one) that crossed them
-        # drew every unit's path again (~10-20 ms at 60 units).
-        self.setCacheMode(self.CacheMode.DeviceCoordinateCache)
         self.x = np.zeros((0, 0))  # (k, n) data units
         self.y = np.zeros((0, 0))  # (k, n) data units, NaN between pieces of a trace
         self.pens: list[QtGui.QPen] = []  # one per trace
