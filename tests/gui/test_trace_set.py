@@ -74,3 +74,28 @@ def test_bounds_are_those_of_the_finite_data_and_pens_match_traces(plot):
     traces.clear()
     assert len(traces) == 0 and traces.dataBounds(0) == (None, None)
     assert traces.trace_at(QtCore.QPointF(1.0, 0.0)) is None
+
+
+def test_many_thin_traces_are_not_smoothed_on_screen_but_are_in_figures(qapp):
+    """Antialiasing 60 units' waveforms took ~35 ms a paint (each step of a selection
+    paints them); a saved figure is always smooth."""
+    from PyQt6 import QtGui
+
+    from dant_gui.views.trace_set import SMOOTH_TRACES_UP_TO
+
+    def smoothed(n_traces: int, export: bool = False) -> bool:
+        traces = TraceSet()
+        traces.set_traces(np.arange(5.0), np.ones((n_traces, 5)), [pg.mkPen("k")] * n_traces)
+        if export:
+            traces.setExportMode(True, {"antialias": True})
+        image = QtGui.QImage(20, 20, QtGui.QImage.Format.Format_ARGB32)
+        painter = QtGui.QPainter(image)
+        try:
+            traces.paint(painter)
+            return painter.testRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        finally:
+            painter.end()
+
+    assert smoothed(SMOOTH_TRACES_UP_TO)
+    assert not smoothed(SMOOTH_TRACES_UP_TO + 1)
+    assert smoothed(60, export=True)
