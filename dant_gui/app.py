@@ -73,6 +73,46 @@ def ensure_demo(folder: Path) -> Path:
     return folder
 
 
+def _screenshot_when_ready(app, window, path: Path, status: dict) -> None:
+    """Save the window to `path` once the table's similarity columns and the tab shown are
+    filled (or after 30 s anyway) and no view has plots still to draw, then quit with
+    status["code"] (1 when the file could not be written)."""
+    from PyQt6.QtCore import QTimer
+
+    def grab(waited_ms: int = 0) -> None:
+        drawing = any(getattr(v, "drawing", False) for v in window.views.made())
+        if drawing and waited_ms < 30_000:  # plots drawn over turns: all of them first
+            QTimer.singleShot(50, lambda: grab(waited_ms + 50))
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not window.grab().save(str(path), "PNG"):
+            print(f"{path}: could not write the screenshot", file=sys.stderr)
+            status["code"] = 1
+        window.close()
+        app.exit(status["code"])
+
+    waits = []
+    if window.cluster_table.model.computing:
+        waits.append(window.cluster_table.similarity_ready)
+    view = window.current_view()
+    if getattr(view, "computing", False):
+        waits.append(view.ready)
+    state = {"left": len(waits), "done": False}
+
+    def one_done(force: bool = False) -> None:
+        state["left"] -= 1
+        if not state["done"] and (force or state["left"] <= 0):
+            state["done"] = True
+            QTimer.singleShot(SETTLE_MS, grab)
+
+    for signal in waits:
+        signal.connect(lambda *_: one_done())
+    if waits:
+        QTimer.singleShot(30_000, lambda: one_done(force=True))
+    else:
+        QTimer.singleShot(SETTLE_MS, grab)
+
+
 def main(argv: list[str] | None = None) -> int:
     if (args := _arguments(sys.argv[1:] if argv is None else argv)) is None:
         return 2  # a bad argument, said in one line
@@ -125,41 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.tab:
             window.show_tab(args.tab)
 
-        def grab(waited_ms: int = 0) -> None:
-            drawing = any(getattr(v, "drawing", False) for v in window.views.made())
-            if drawing and waited_ms < 30_000:  # plots drawn over turns: all of them first
-                QTimer.singleShot(50, lambda: grab(waited_ms + 50))
-                return
-            path = Path(args.screenshot)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not window.grab().save(str(path), "PNG"):
-                print(f"{path}: could not write the screenshot", file=sys.stderr)
-                status["code"] = 1
-            window.close()
-            app.exit(status["code"])
-
-        # Grab once the table's similarity columns and the tab shown are filled (or after
-        # 30 s anyway).
-        waits = []
-        if window.cluster_table.model.computing:
-            waits.append(window.cluster_table.similarity_ready)
-        view = window.current_view()
-        if getattr(view, "computing", False):
-            waits.append(view.ready)
-        state = {"left": len(waits), "done": False}
-
-        def one_done(force: bool = False) -> None:
-            state["left"] -= 1
-            if not state["done"] and (force or state["left"] <= 0):
-                state["done"] = True
-                QTimer.singleShot(SETTLE_MS, grab)
-
-        for signal in waits:
-            signal.connect(lambda *_: one_done())
-        if waits:
-            QTimer.singleShot(30_000, lambda: one_done(force=True))
-        else:
-            QTimer.singleShot(SETTLE_MS, grab)
+        _screenshot_when_ready(app, window, Path(args.screenshot), status)
 
     def start() -> None:
         folder = args.data

@@ -18,14 +18,12 @@ from dant_core.pair_summary import GraphSummary
 from ..worker import WorkQueue
 from .base import ViewBase, membership_changed
 from .common import (
-    LEVELS,
     WEIGHTED,
     DrawSteps,
     add_save_action,
     ask_save_path,
     export_item,
     fill_session_legend,
-    keep_axis_width,
     nice_scale,
     probe_channels,
     session_colors,
@@ -38,16 +36,13 @@ from .common import (
 from .pair_plots import CandidatePairPlots
 from .plot_pool import take_plot
 from .trace_set import TraceSet
+from .unit_matrix import UnitMatrix
 
 N_PROBE_CHANNELS = 20  # channels drawn around the cluster's peak channel
 MAX_UNITS_SHOWN = 60  # a large selection of unmatched units is cut to this many
-MAX_MATRIX_LABELS = 12  # unit tick labels up to this many units
-MAX_MATRIX_VALUES = 8  # values written into the cells up to this many units
-MATRIX_VALUE_PADDING_PX = 4  # at least this much room beside a cell's value
 CORRECTED_TIP = "Show the waveforms after Kriging correction for the estimated probe motion"
 TABLE_COLUMNS = ("Unit", "Session", "y (µm)", "PtT (µV)", "Mean sim.")
 SIMILARITY_COLUMN = TABLE_COLUMNS.index("Mean sim.")
-MATRIX_LABEL_ROOM = "00000 (S00)"  # the similarity matrix's row labels: unit (session)
 TABLE_TIPS = (
     "Unit index (0-based)",
     "Session of the unit",
@@ -206,24 +201,8 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             # steps drew all fourteen axes anew over the plots (~25 ms of each paint);
             # among many overlaid traces the faint lines told little.
             plot.showGrid(x=False, y=False)
-        # Its rows are labelled "unit (Ssession)": room for them from the start, or the
-        # first cluster shown widened the axis and laid all seven plots out again.
-        keep_axis_width(self.matrix_plot.getAxis("left"), room=MATRIX_LABEL_ROOM)
-        keep_axis_width(self.matrix_plot.getAxis("bottom"), room="0\nS0")  # few units: 2 lines
         self.hist_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.matrix_plot.getViewBox().invertY(True)
-        self.matrix_plot.getViewBox().setAspectLocked(True)
-        # cell values are written only while a cell is wide enough for one (resizing and
-        # zooming change that)
-        self.matrix_plot.getViewBox().sigResized.connect(self._show_matrix_values)
-        self.matrix_plot.getViewBox().sigRangeChanged.connect(self._show_matrix_values)
-        self.matrix_image = pg.ImageItem(axisOrder="row-major")
-        self.matrix_image.setColorMap(pg.colormap.get("viridis"))
-        self.matrix_plot.addItem(self.matrix_image)
-        self.matrix_colorbar = pg.ColorBarItem(
-            values=LEVELS, colorMap=pg.colormap.get("viridis"), interactive=False, width=12
-        )
-        self.matrix_colorbar.setImageItem(self.matrix_image, insert_in=self.matrix_plot)
+        self.matrix = UnitMatrix(self.matrix_plot)
         self.waveform_legend = self.waveform_plot.addLegend(offset=(-5, 5), labelTextSize="9pt")
         self.depth_legend = self.depth_plot.addLegend(offset=(5, 5), labelTextSize="9pt")
         self.waveform_legend.setBrush(pg.mkBrush(255, 255, 255, 200))  # readable over traces
@@ -391,7 +370,6 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             plot.addItem(text, ignoreBounds=True)
             text.hide()
             self.overlay_missing[key] = text
-        self.matrix_texts: list[pg.TextItem] = []
 
     def stop_background(self) -> None:
         self._work.abort()
@@ -772,66 +750,11 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             plot.getViewBox().autoRange(padding=0.02)
 
     def _draw_matrix(self) -> None:
-        plot = self.matrix_plot
-        result, units, block = self._result, self.units, self.block
-        k = units.size if block.shape == (units.size, units.size) else 0
-        for text in self.matrix_texts:
-            text.hide()
-        if k == 0:
-            self.matrix_image.clear()
-            for name in ("left", "bottom"):
-                plot.getAxis(name).setTicks([[], []])
-            return
-        self.matrix_image.setImage(block.astype(np.float32), autoLevels=False, levels=LEVELS)
-        self.matrix_image.setRect(QtCore.QRectF(0, 0, k, k))
-        step = max(1, int(np.ceil(k / MAX_MATRIX_LABELS)))
-        left = [(i + 0.5, f"{int(u)} (S{int(result.sessions[u])})") for i, u in enumerate(units)]
-        if k <= 6:
-            bottom = [
-                (i + 0.5, f"{int(u)}\nS{int(result.sessions[u])}") for i, u in enumerate(units)
-            ]
-            bottom_step = step
+        units, block = self.units, self.block
+        if units.size and block.shape == (units.size, units.size):
+            self.matrix.draw(units, np.asarray(self._result.sessions)[units], block)
         else:
-            bottom = [(i + 0.5, str(int(u))) for i, u in enumerate(units)]
-            bottom_step = max(step, int(np.ceil(k / self._matrix_bottom_labels())))
-        plot.getAxis("left").setTicks([left[::step], []])
-        plot.getAxis("bottom").setTicks([bottom[::bottom_step], []])
-        if k <= MAX_MATRIX_VALUES:
-            while len(self.matrix_texts) < k * k:
-                text = pg.TextItem("", anchor=(0.5, 0.5))
-                plot.getViewBox().addItem(text, ignoreBounds=True)
-                self.matrix_texts.append(text)
-            for n, (i, j) in enumerate(np.ndindex(k, k)):
-                v = block[i, j]
-                text = self.matrix_texts[n]
-                text.setText(f"{v:.1f}", color="#202020" if v > 2.0 else "#f0f0f0")
-                text.setPos(j + 0.5, i + 0.5)
-        plot.getViewBox().setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
-        self._show_matrix_values()
-
-    def _matrix_bottom_labels(self) -> int:
-        """How many unit numbers fit side by side under the matrix (at most 5)."""
-        room = QtGui.QFontMetrics(self.matrix_plot.getAxis("bottom").font())
-        per_label = room.horizontalAdvance("00000") + 12  # a gap between two numbers
-        return int(np.clip(self.matrix_plot.getViewBox().width() // per_label, 2, 5))
-
-    def matrix_values_fit(self) -> bool:
-        """Whether the cluster's matrix has few enough units for values in its cells and
-        each cell is wider on screen than a value's text (else the numbers run together)."""
-        k = self.units.size if self.block.shape == (self.units.size,) * 2 else 0
-        if not 0 < k <= MAX_MATRIX_VALUES:
-            return False
-        box = self.matrix_plot.getViewBox()
-        (x0, x1), _ = box.viewRange()
-        cell_px = box.width() / max(x1 - x0, 1e-9)  # pixels per unit of the matrix
-        text_px = QtGui.QFontMetrics(QtGui.QFont()).horizontalAdvance("-0.0")
-        return cell_px >= text_px + MATRIX_VALUE_PADDING_PX
-
-    def _show_matrix_values(self, *_) -> None:
-        k = self.units.size
-        show = self.matrix_values_fit()
-        for n, text in enumerate(self.matrix_texts):
-            text.setVisible(show and n < k * k)
+            self.matrix.clear()
 
     def _draw_highlight(self) -> None:
         """Thicker traces and selected table rows for the selected subset of the units."""

@@ -251,7 +251,7 @@ def test_detail_shows_exactly_the_selected_clusters_units(qtbot, ctrl, result):
     assert len(view.waveform_traces) == others.size
     np.testing.assert_array_equal(view.depth_points.getData()[0], result.sessions[others])
     assert len(view.overlay_traces["acg"]) == others.size
-    assert view.matrix_image.image.shape == (others.size, others.size)
+    assert view.matrix.image.image.shape == (others.size, others.size)
 
 
 def test_detail_unit_table_and_depth_points_select_units(qtbot, ctrl, result):
@@ -477,7 +477,7 @@ def test_matrix_values_are_written_only_where_a_cell_holds_one(
         box.setRange(xRange=(0, zoom * k), yRange=(0, zoom * k), padding=0)
         QtWidgets.QApplication.processEvents()
         cell_px = box.width() / (box.viewRange()[0][1] - box.viewRange()[0][0])
-        visible = [t.isVisible() for t in view.matrix_texts[: k * k]]
+        visible = [t.isVisible() for t in view.matrix.texts[: k * k]]
         assert all(visible) or not any(visible)
         return all(visible), cell_px
 
