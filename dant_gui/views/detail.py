@@ -186,17 +186,8 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             self.hist_plot, "Candidate-pair similarity", "weighted similarity", "fraction of pairs"
         )
         style_plot(self.scatter_plot, "Pair feature scores", "", "")
-        for plot in (
-            self.waveform_plot,
-            self.depth_plot,
-            self.matrix_plot,
-            self.acg_plot,
-            self.peth_plot,
-            self.hist_plot,
-            self.scatter_plot,
-        ):
-            set_title(plot, plot.titleLabel.text)
         for plot in self._all_plots():
+            set_title(plot, plot.titleLabel.text)
             # No grid: an axis with a grid spans its whole plot, and each of a selection's
             # steps drew all fourteen axes anew over the plots (~25 ms of each paint);
             # among many overlaid traces the faint lines told little.
