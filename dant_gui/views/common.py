@@ -134,8 +134,8 @@ def style_plot(plot: pg.PlotItem, title: str, x_label: str, y_label: str) -> Non
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
         axis.label.setFont(axis.font())
-        # No "(x1e+06)" prefixes (no label here has units to prefix): pyqtgraph otherwise
-        # re-parses the label's HTML at every range change (~20 ms of a selection).
+        # No SI-prefixed labels ("(x0.001)", "(x1e+06)"): pyqtgraph otherwise re-parses
+        # the label's HTML at every range change (~20 ms of a selection).
         axis.enableAutoSIPrefix(False)
     keep_axis_width(plot.getAxis("left"))
     for name in ("left", "bottom", "right", "top"):
@@ -150,10 +150,10 @@ AXIS_TEXT_ROOM = "-0000"  # tick labels up to this wide never change a plot's la
 
 def keep_axis_width(axis: pg.AxisItem, room: str = AXIS_TEXT_ROOM) -> None:
     """The axis keeps room for labels as wide as `room` (as tall, for a bottom axis: its
-    lines) and never gives it back. By default it
-    fits its widest tick label, so a new range ("80" -> "-120") resized its plot, which
-    laid out the whole figure again and redrew every axis in it (~5 ms each: at 20,000
-    units the drift view's 8 axes were redrawn at each step of its filling in)."""
+    lines) and never gives it back. By default it fits its widest tick label, so a new
+    range ("80" -> "-120") resized its plot, which laid out the whole figure again and
+    redrew every axis in it (~5 ms each: at 20,000 units the drift view's 8 axes were
+    redrawn at each step of its filling in)."""
     font = axis.style["tickFont"] or axis.font()
     axis.setStyle(autoReduceTextSpace=False)
     if axis.orientation in ("left", "right"):

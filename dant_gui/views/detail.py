@@ -154,8 +154,8 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
     def _build_plots(self) -> None:
         """The plots, in a scroll area (two columns when the view is narrow)."""
         self.graphics = pg.GraphicsLayoutWidget()
-        # Made ahead while the window was idle (plot_pool), placed in the layout for the
-        # view's width when it is first resized (_set_wide).
+        # Made with the window (plot_pool), placed in the layout for the view's width in
+        # the first step after it is shown (_lay_out_plots).
         self.waveform_plot = take_plot()
         self.depth_plot = take_plot()
         self.matrix_plot = take_plot()
@@ -163,8 +163,17 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self.peth_plot = take_plot()
         self.hist_plot = take_plot()
         self.scatter_plot = take_plot()
+        self.plots = {
+            "waveforms": self.waveform_plot,
+            "depth": self.depth_plot,
+            "similarity_matrix": self.matrix_plot,
+            "acg": self.acg_plot,
+            "peth": self.peth_plot,
+            "histogram": self.hist_plot,
+            "scatter": self.scatter_plot,
+        }
         self.columns: int | None = None
-        for plot in self._all_plots():
+        for plot in self.plots.values():
             # Columns shared by their stretch alone: sized to their contents, a selection's
             # new labels and titles moved the columns by a pixel or ten, which laid all
             # seven plots out again and drew every axis anew (~50 ms).
@@ -186,13 +195,12 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
             self.hist_plot, "Candidate-pair similarity", "weighted similarity", "fraction of pairs"
         )
         style_plot(self.scatter_plot, "Pair feature scores", "", "")
-        for plot in self._all_plots():
+        for plot in self.plots.values():
             set_title(plot, plot.titleLabel.text)
             # No grid: an axis with a grid spans its whole plot, and each of a selection's
             # steps drew all fourteen axes anew over the plots (~25 ms of each paint);
             # among many overlaid traces the faint lines told little.
             plot.showGrid(x=False, y=False)
-        self.hist_plot.getAxis("left").enableAutoSIPrefix(False)
         self.matrix = UnitMatrix(self.matrix_plot)
         self.waveform_legend = self.waveform_plot.addLegend(offset=(-5, 5), labelTextSize="9pt")
         self.depth_legend = self.depth_plot.addLegend(offset=(5, 5), labelTextSize="9pt")
@@ -201,29 +209,9 @@ class ClusterDetailView(CandidatePairPlots, ViewBase):
         self.scatter_legend = self.scatter_plot.addLegend(offset=(-5, -5), labelTextSize="9pt")
         self._build_cluster_items()
         self._build_graph_items()
-        self.plots = {
-            "waveforms": self.waveform_plot,
-            "depth": self.depth_plot,
-            "similarity_matrix": self.matrix_plot,
-            "acg": self.acg_plot,
-            "peth": self.peth_plot,
-            "histogram": self.hist_plot,
-            "scatter": self.scatter_plot,
-        }
         for name, plot in self.plots.items():
             plot.hideButtons()
             add_save_action(plot, self, f"{name}.png")
-
-    def _all_plots(self) -> tuple[pg.PlotItem, ...]:
-        return (
-            self.waveform_plot,
-            self.depth_plot,
-            self.matrix_plot,
-            self.acg_plot,
-            self.peth_plot,
-            self.hist_plot,
-            self.scatter_plot,
-        )
 
     # Plot positions (row, col, rowspan) with three columns and with two.
     _GRID = {

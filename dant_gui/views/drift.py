@@ -163,8 +163,6 @@ class DriftView(ViewBase):
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
         style_plot(self.motion_plot, "Probe motion per session", "Session", "Motion (µm)")
         style_plot(self.interval_plot, INTERVAL_TITLE, "", "µm")
-        # tenths of a µm: labelled as such, not as thousands of an SI-prefixed "(x0.001)"
-        self.interval_plot.getAxis("left").enableAutoSIPrefix(False)
         # Titles in their final text and size from the start: a title that changes size
         # lays the whole figure out again (and redraws every axis in it).
         self.interval_plot.setTitle(INTERVAL_TITLE, size="10pt")
